@@ -1,0 +1,85 @@
+/*
+    bitlinear.h -- ternary ("1.58-bit") linear layers in one C header.
+
+    A float linear layer y = x W^T + b becomes one whose weights are -1, 0 or +1
+    times a per-row scale: about 20x smaller than fp32, and faster, because the
+    inner products add and subtract instead of multiplying by weights.
+
+    DO THIS ONCE
+    ============
+        #define BITLINEAR_IMPLEMENTATION
+        #include "bitlinear.h"
+    in exactly one C or C++ file. Every other file just includes "bitlinear.h".
+    Link with -lm. No other dependencies; no threads, no global state besides the
+    backend in use.
+
+    EXAMPLE
+    =======
+        bl_linear_desc d = {0};            // zero means defaults: OPTIMAL, per-row
+        d.in_features = 1024;              // scales, 2-bit packing, INT8 activations
+        d.out_features = 4096;
+        d.weight = w;                      // float [out][in], as PyTorch's nn.Linear
+        d.bias = b;                        // optional
+        bl_linear *layer;
+        if (bl_linear_create(&d, &layer) != BL_OK) ...;
+        bl_linear_forward(layer, x, batch, y, NULL);   // x [batch][in] -> y [batch][out]
+        bl_linear_destroy(layer);
+
+    CONFIGURATION (define before including, in the implementation file)
+    =============
+        BITLINEAR_IMPLEMENTATION       compile the implementation here
+        BITLINEAR_STATIC               make every function static (private to one file)
+        BITLINEAR_API                  decoration of declarations (e.g. __declspec(dllexport))
+        BITLINEAR_MALLOC(sz), BITLINEAR_REALLOC(p,sz), BITLINEAR_FREE(p)
+                                       allocator hooks: define all three or none
+        BITLINEAR_ASSERT(c)            assertion hook (default: assert)
+        BITLINEAR_NO_STDIO             leave out everything that uses <stdio.h>
+        BITLINEAR_NO_SIMD              scalar kernels only
+
+    LAYERS
+    ======
+    bl_linear_create quantizes float weights (or takes trits and scales you already
+    have) and packs them. k > 1 stacks k ternary components, each fitted to what the
+    previous left (greedy decomposition), optionally refined: more accuracy for k
+    times the bytes. All components are summed in one pass over the input.
+    Memory control, from simplest to most: bl_linear_create (BITLINEAR_MALLOC),
+    bl_linear_create_with (your allocator callbacks), or bl_linear_memory_size +
+    bl_linear_init (your memory; nothing is allocated for a layer given trits).
+
+    FORWARD AND THREADS
+    ===================
+    bl_linear_forward allocates nothing when you pass scratch of
+    bl_linear_scratch_size(layer, batch) bytes. To split one forward over your own
+    job system: bl_linear_prepare_input once (it quantizes the activations), then
+    bl_linear_forward_input with disjoint row ranges from any number of threads.
+    A const layer may be used by many threads at once, each with its own scratch.
+
+    INT8 ACTIVATIONS (the exact rules; every backend and the CUDA kernels agree bit for bit)
+    ================
+    Per token, qmax = 2^(bits-1) - 1 and a = max |x_i|:
+        if a < 2^-100:  q_i = 0, s = 0
+        else            q_i = round_half_even(clamp(x_i * (qmax / a), -qmax, qmax)), s = a / qmax
+    (float arithmetic). Per output row r with integer dots d_j = sum_i t_ji q_i:
+        acc = sum_j (double)d_j * (double)scale_j[r]          in j order, in double
+        y   = (float)((double)(float)acc * (double)s + (double)bias[r])
+    Each product there is exact in double (|d_j| < 2^29), so compilers that fuse
+    multiply-adds cannot change the result. in_features is at most 2^22.
+    Do not build with -ffast-math if you rely on bit-exactness.
+
+    FLOAT ACTIVATIONS
+    =================
+    y = sum_j scale_j[r] * (sum of x_i where t = +1 minus those where t = -1) + b:
+    no multiplications by weights; backends may sum in different orders (1e-5).
+
+    ERRORS
+    ======
+    Every function returns a bl_status (bl_status_string describes it). Bad
+    arguments never crash and never write outside a buffer; on error outputs are
+    left untouched. NaN or Inf in weights or inputs gives BL_ERR_NONFINITE.
+
+    PACKED FORMATS: see README.md ("Packed formats"), and bl__trit_position below.
+
+    VERSION HISTORY
+    ===============
+        0.1.0   first release: quantization, packing, decomposition, layers
+*/

@@ -1,0 +1,262 @@
+/* ==== bitlinear: weight and activation quantization ====================== */
+
+/* Work memory for ternarizing one group (a row, or the whole tensor). */
+#define BL__HIST_BUCKETS 1024  /* 32 octaves x 32 sub-buckets of |w| */
+#define BL__HIST_SHIFT   18    /* float bits >> 18 keep 8 exponent and 5 mantissa bits */
+
+typedef struct bl__work {
+    unsigned *count;           /* [BL__HIST_BUCKETS] */
+    double *sum;               /* [BL__HIST_BUCKETS] */
+    float *values;             /* candidates to sort, [capacity] */
+    size_t capacity;
+} bl__work;
+
+static void bl__work_free(bl__work *wk)
+{
+    bl__free(NULL, wk->count);
+    bl__free(NULL, wk->sum);
+    bl__free(NULL, wk->values);
+    memset(wk, 0, sizeof *wk);
+}
+
+/* Reserves room for a group of n values; all failure happens here, before any output is written. */
+static bl_status bl__work_reserve(bl__work *wk, size_t n)
+{
+    if (!wk->count) {
+        wk->count = (unsigned *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(unsigned));
+        wk->sum = (double *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(double));
+        if (!wk->count || !wk->sum) return BL_ERR_NOMEM;
+    }
+    if (n > wk->capacity) {
+        size_t bytes;
+        if (!bl__mul_size(n, sizeof(float), &bytes)) return BL_ERR_OVERFLOW;
+        bl__free(NULL, wk->values);
+        wk->values = (float *)bl__alloc(NULL, bytes);
+        wk->capacity = wk->values ? n : 0;
+        if (!wk->values) return BL_ERR_NOMEM;
+    }
+    return BL_OK;
+}
+
+static uint32_t bl__float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+static float bl__bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static int bl__desc_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+static int8_t bl__sign(float v) { return (int8_t)((v > 0.0f) - (v < 0.0f)); }
+
+/* Exact least-squares ternary fit of one group: among all "keep the m largest |w|" sets
+   the best has the largest (sum of kept |w|)^2 / m, and its scale is their mean. A
+   histogram of |w| (monotone buckets on the float bits) gives that objective exactly at
+   every bucket boundary; a bucket is sorted only when the bound below says a split
+   inside it could still win. O(n) plus a few small sorts. */
+static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work *wk)
+{
+    uint32_t top_key;
+    long base;
+    float amax = 0.0f, thr = 0.0f;
+    double best = -1.0, best_sum = 0.0, above_sum = 0.0;
+    size_t best_cnt = 0, above_cnt = 0, i;
+    int b, best_bucket = 0;
+
+    for (i = 0; i < n; ++i) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
+    if (amax == 0.0f) {
+        memset(t, 0, n);
+        return 0.0f;
+    }
+    top_key = bl__float_bits(amax) >> BL__HIST_SHIFT;
+    base = (long)top_key - (BL__HIST_BUCKETS - 1);
+    memset(wk->count, 0, BL__HIST_BUCKETS * sizeof(unsigned));
+    memset(wk->sum, 0, BL__HIST_BUCKETS * sizeof(double));
+#define BL__BUCKET(a) ((long)(bl__float_bits(a) >> BL__HIST_SHIFT) - base < 0 ? 0 \
+                       : (int)((long)(bl__float_bits(a) >> BL__HIST_SHIFT) - base))
+    for (i = 0; i < n; ++i) {
+        float a = fabsf(w[i]);
+        int k = BL__BUCKET(a);
+        wk->count[k]++;
+        wk->sum[k] += a;
+    }
+    /* the objective at each bucket boundary: keep every bucket >= b */
+    for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
+        double f;
+        if (!wk->count[b]) continue;
+        above_sum += wk->sum[b];
+        above_cnt += wk->count[b];
+        f = above_sum * above_sum / (double)above_cnt;
+        if (f > best) { best = f; best_bucket = b; best_sum = above_sum; best_cnt = above_cnt; }
+    }
+    /* a split inside bucket b: (A + j*a)^2 / (M + j) is convex in j, so with every value at
+       most hi the split can beat `best` only if (A + cnt*hi)^2 / (M + cnt) does */
+    above_sum = 0.0;
+    above_cnt = 0;
+    for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
+        unsigned cnt = wk->count[b];
+        double hi, bound, s;
+        size_t m, j;
+        if (!cnt) continue;
+        hi = b == BL__HIST_BUCKETS - 1 ? (double)amax
+                                       : (double)bl__bits_float((uint32_t)(base + b + 1) << BL__HIST_SHIFT);
+        bound = (above_sum + cnt * hi) * (above_sum + cnt * hi) / (double)(above_cnt + cnt);
+        if (cnt > 1 && bound > best * (1.0 - 1e-12)) {
+            for (i = 0, m = 0; i < n; ++i) {
+                float a = fabsf(w[i]);
+                if (BL__BUCKET(a) == b) wk->values[m++] = a;
+            }
+            qsort(wk->values, m, sizeof(float), bl__desc_float);
+            s = above_sum;
+            for (j = 0; j + 1 < m; ++j) {
+                double f;
+                s += wk->values[j];
+                if (wk->values[j] == wk->values[j + 1]) continue; /* ties go in or out together */
+                f = s * s / (double)(above_cnt + j + 1);
+                if (f > best) {
+                    best = f; best_bucket = b; best_sum = s; best_cnt = above_cnt + j + 1;
+                    thr = wk->values[j];
+                }
+            }
+        }
+        above_sum += wk->sum[b];
+        above_cnt += cnt;
+    }
+    /* keep buckets above best_bucket, and in it the values >= thr (thr 0: all of it) */
+    for (i = 0; i < n; ++i) {
+        float a = fabsf(w[i]);
+        int k = BL__BUCKET(a);
+        t[i] = (k > best_bucket || (k == best_bucket && a >= thr)) ? bl__sign(w[i]) : 0;
+    }
+#undef BL__BUCKET
+    return (float)(best_sum / (double)best_cnt);
+}
+
+/* Least-squares scale for fixed trits: mean |w| over the nonzero trits (0 if none). */
+static float bl__fit_scale(const float *w, const int8_t *t, size_t n)
+{
+    double s = 0.0;
+    size_t i, m = 0;
+    for (i = 0; i < n; ++i)
+        if (t[i]) { s += fabsf(w[i]); ++m; }
+    return m ? (float)(s / (double)m) : 0.0f;
+}
+
+static double bl__mean_abs(const float *w, size_t n)
+{
+    double s = 0.0;
+    size_t i;
+    for (i = 0; i < n; ++i) s += fabsf(w[i]);
+    return s / (double)n;
+}
+
+static int8_t bl__round_trit(float v)
+{
+    v = v > 1.0f ? 1.0f : (v < -1.0f ? -1.0f : v);
+    return (int8_t)bl__round_even(v);
+}
+
+/* One group with one method; returns its scale. */
+static float bl__ternarize_group(const float *w, size_t n, bl_method method, int8_t *t, bl__work *wk)
+{
+    size_t i;
+    switch (method) {
+    case BL_METHOD_OPTIMAL:
+        return bl__ternarize_optimal(w, n, t, wk);
+    case BL_METHOD_ABSMEAN: {
+        /* BitNet b1.58: s = mean|w| (at least 1e-5), t = clamp(round(w / s)) */
+        float s = (float)bl__mean_abs(w, n);
+        if (s < 1e-5f) s = 1e-5f;
+        for (i = 0; i < n; ++i) t[i] = bl__round_trit(w[i] / s);
+        return s;
+    }
+    case BL_METHOD_ABSMAX: {
+        float amax = 0.0f;
+        for (i = 0; i < n; ++i) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
+        for (i = 0; i < n; ++i) t[i] = amax > 0.0f ? bl__round_trit(w[i] / amax) : 0;
+        return bl__fit_scale(w, t, n);
+    }
+    case BL_METHOD_TWN: {
+        /* ternary weight networks: delta = 0.7 mean|w|, keep the signs above it */
+        double delta = 0.7 * bl__mean_abs(w, n);
+        for (i = 0; i < n; ++i) t[i] = (double)fabsf(w[i]) > delta ? bl__sign(w[i]) : 0;
+        return bl__fit_scale(w, t, n);
+    }
+    }
+    return 0.0f;
+}
+
+static bl_status bl__check_matrix(const void *a, const void *b, const void *c, int rows, int cols,
+                                  size_t *count)
+{
+    if (!a || !b || !c || rows <= 0 || cols <= 0) return BL_ERR_INVALID;
+    if (!bl__mul_size((size_t)rows, (size_t)cols, count)) return BL_ERR_OVERFLOW;
+    return BL_OK;
+}
+
+BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_method method,
+                                     bl_scaling scaling, int8_t *trits, float *scales)
+{
+    bl__work wk;
+    size_t count;
+    int r;
+    bl_status st = bl__check_matrix(w, trits, scales, rows, cols, &count);
+    if (st != BL_OK) return st;
+    if (!bl__valid_method((int)method) || !bl__valid_scaling((int)scaling)) return BL_ERR_INVALID;
+    if (!bl__all_finite(w, count)) return BL_ERR_NONFINITE;
+    memset(&wk, 0, sizeof wk);
+    st = bl__work_reserve(&wk, scaling == BL_SCALING_ROW ? (size_t)cols : count);
+    if (st == BL_OK) {
+        if (scaling == BL_SCALING_TENSOR) {
+            scales[0] = bl__ternarize_group(w, count, method, trits, &wk);
+        } else {
+            for (r = 0; r < rows; ++r)
+                scales[r] = bl__ternarize_group(w + (size_t)r * cols, (size_t)cols, method,
+                                                trits + (size_t)r * cols, &wk);
+        }
+    }
+    bl__work_free(&wk);
+    return st;
+}
+
+/* ---- activations ---- */
+
+static float bl__absmax(const float *x, size_t n)
+{
+    float m = 0.0f;
+    size_t i;
+    for (i = 0; i < n; ++i) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
+/* One token into int8 codes; returns the sum of the codes. */
+static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale)
+{
+    float amax = bl__absmax(x, n), inv = bl__act_inverse(amax, qmax);
+    int32_t sum = 0;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        q[i] = bl__act_code(x[i], inv, qmax);
+        sum += q[i];
+    }
+    *scale = bl__act_scale(amax, qmax);
+    return sum;
+}
+
+BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
+{
+    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
+    if (!bl__all_finite(x, (size_t)n)) return BL_ERR_NONFINITE;
+    (void)bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale);
+    return BL_OK;
+}

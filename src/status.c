@@ -1,0 +1,14 @@
+/* ==== bitlinear: status strings ========================================== */
+BITLINEAR_DEF const char *bl_status_string(bl_status s)
+{
+    switch (s) {
+    case BL_OK:              return "ok";
+    case BL_ERR_INVALID:     return "invalid argument";
+    case BL_ERR_NOMEM:       return "out of memory";
+    case BL_ERR_OVERFLOW:    return "size overflow";
+    case BL_ERR_NONFINITE:   return "NaN or infinity in the data";
+    case BL_ERR_FORMAT:      return "corrupt or truncated data";
+    case BL_ERR_UNSUPPORTED: return "unsupported by this build or CPU";
+    }
+    return "unknown status";
+}
