@@ -315,6 +315,7 @@ BITLINEAR_DEF bl_status bl_linear_forward_input(const bl_linear *layer, const vo
     in.data = base + data;
     in.stride = bl__input_stride(layer->in_features);
     kern = bl__active_kernels();
+    BITLINEAR_ASSERT(kern != NULL);
     if (layer->act == BL_ACT_INT8) kern->gemm_int8(layer, &in, batch, y, row_begin, row_end);
     else kern->gemm_float(layer, &in, batch, y, row_begin, row_end);
     return BL_OK;
