@@ -281,13 +281,13 @@ static bl_status bl__train_work_get(bl_train_linear *L, int batch, bl__train_wor
     }
     base = (uint8_t *)bl__align_ptr(L->work);
     at = 0;
-    wk->x = (float *)base;
+    wk->x = (float *)(void *)base;
     (void)bl__advance(&at, xs);
-    wk->gs = (float *)(base + at);
+    wk->gs = (float *)(void *)(base + at);
     (void)bl__advance(&at, gs);
-    wk->gx = (float *)(base + at);
+    wk->gx = (float *)(void *)(base + at);
     (void)bl__advance(&at, xs);
-    wk->gw = (float *)(base + at);
+    wk->gw = (float *)(void *)(base + at);
     (void)bl__advance(&at, ws);
     wk->scratch = base + at;
     return BL_OK;

@@ -209,7 +209,9 @@ static void test_deadzone(void)
     CHECK_EQ_INT(bl_deadzone_stats(w, 37, 29, BL_METHOD_OPTIMAL, BL_SCALING_ROW, nanf(""), &dz), BL_ERR_INVALID);
     CHECK_EQ_INT(bl_deadzone_stats(NULL, 37, 29, BL_METHOD_OPTIMAL, BL_SCALING_ROW, 0.1f, &dz), BL_ERR_INVALID);
     CHECK_EQ_INT(bl_deadzone_stats(w, 0, 29, BL_METHOD_OPTIMAL, BL_SCALING_ROW, 0.1f, &dz), BL_ERR_INVALID);
+#ifndef __cplusplus /* an enum outside its range is undefined in C++ */
     CHECK_EQ_INT(bl_deadzone_stats(w, 37, 29, (bl_method)9, BL_SCALING_ROW, 0.1f, &dz), BL_ERR_INVALID);
+#endif
     CHECK_EQ_INT(bl_deadzone_stats(w, 37, 29, BL_METHOD_OPTIMAL, BL_SCALING_ROW, 0.1f, NULL), BL_ERR_INVALID);
     w[5] = nanf("");
     CHECK_EQ_INT(bl_deadzone_stats(w, 37, 29, BL_METHOD_OPTIMAL, BL_SCALING_ROW, 0.1f, &dz), BL_ERR_NONFINITE);
@@ -524,8 +526,10 @@ static void test_optimizer(void)
         o.momentum = 1.0f;
         CHECK_EQ_INT(bl_train_step(L, &o), BL_ERR_INVALID);
         o.momentum = 0.0f;
+#ifndef __cplusplus
         o.kind = (bl_optimizer_kind)7;
         CHECK_EQ_INT(bl_train_step(L, &o), BL_ERR_INVALID);
+#endif
         o.kind = BL_OPT_ADAM;
         o.beta2 = 1.0f;
         CHECK_EQ_INT(bl_train_step(L, &o), BL_ERR_INVALID);
@@ -596,11 +600,13 @@ static void test_bad_input(void)
     d.act_bits = 9;
     CHECK_EQ_INT(bl_train_create(&d, &L), BL_ERR_INVALID);
     d.act_bits = 0;
+#ifndef __cplusplus
     d.method = (bl_method)17;
     CHECK_EQ_INT(bl_train_create(&d, &L), BL_ERR_INVALID);
     d.method = BL_METHOD_OPTIMAL;
     d.format = (bl_format)5;
     CHECK_EQ_INT(bl_train_create(&d, &L), BL_ERR_INVALID);
+#endif
     d.format = BL_FORMAT_BASE3;
     d.lsq = 1;
     d.full_precision = 1;
