@@ -4,7 +4,10 @@
    inference layers and compares test accuracy.
 
        make train                          (fetches build/digits.csv when missing)
-       cc -O2 -I. examples/train_mlp.c -lm && ./a.out [build/digits.csv]
+       cc -O2 -I. examples/train_mlp.c -lm && ./a.out [build/digits.csv] [quantizer]
+
+   quantizer: optimal (default: least-squares trits, per-row scales), absmean (BitNet
+   b1.58 per row), bitnet (ABSMEAN per tensor, as BitNet trains), lsq (learned per-row scales).
 
    Without the file it trains on synthetic 8x8 digits, and says so. */
 #define BITLINEAR_IMPLEMENTATION
@@ -23,6 +26,15 @@
 #define BATCH    32
 
 static const int sizes[LAYERS + 1] = { PIXELS, HIDDEN, HIDDEN, CLASSES };
+
+static const struct quantizer { const char *name, *what; bl_method method; bl_scaling scaling; int lsq; }
+quantizers[] = {
+    { "optimal", "least-squares trits, per-row scales", BL_METHOD_OPTIMAL, BL_SCALING_ROW, 0 },
+    { "absmean", "ABSMEAN, per-row scales", BL_METHOD_ABSMEAN, BL_SCALING_ROW, 0 },
+    { "bitnet", "ABSMEAN, one scale per tensor (BitNet b1.58)", BL_METHOD_ABSMEAN, BL_SCALING_TENSOR, 0 },
+    { "lsq", "learned per-row scales (LSQ)", BL_METHOD_ABSMEAN, BL_SCALING_ROW, 1 },
+};
+static const struct quantizer *quant = &quantizers[0];
 
 typedef struct dataset {
     float x[MAX_ROWS][PIXELS];
@@ -109,8 +121,9 @@ static void mlp_create(mlp *m, int ternary, uint64_t seed)
         d.out_features = sizes[l + 1];
         d.has_bias = 1;
         d.seed = seed + (uint64_t)l;
-        d.method = BL_METHOD_ABSMEAN;        /* per-row ABSMEAN scales */
-        d.scaling = BL_SCALING_ROW;
+        d.method = quant->method;
+        d.scaling = quant->scaling;
+        d.lsq = ternary && quant->lsq;
         d.act_bits = ternary ? 8 : 0;       /* ternary: W1.58A8 as BitNet */
         d.full_precision = !ternary;
         check(bl_train_create(&d, &m->layer[l]), "bl_train_create");
@@ -254,6 +267,15 @@ int main(int argc, char **argv)
     double float_acc, tern_acc, trained_acc;
     size_t tern_bytes = 0, fp32_bytes = 0;
 
+    if (argc > 2) {
+        for (i = 0; i < (int)(sizeof quantizers / sizeof quantizers[0]); ++i)
+            if (strcmp(argv[2], quantizers[i].name) == 0) quant = &quantizers[i];
+        if (strcmp(argv[2], quant->name) != 0) {
+            fprintf(stderr, "usage: %s [digits.csv] [optimal|absmean|bitnet|lsq]\n", argv[0]);
+            return 2;
+        }
+    }
+
     if (load_csv(path, &data)) {
         printf("data: %d digits from %s\n", data.n, path);
     } else {
@@ -270,7 +292,7 @@ int main(int argc, char **argv)
     n_test = data.n - n_train;
     printf("model: %d-%d-%d-%d MLP, ReLU, Adam, %d epochs, batch %d; train %d, test %d\n",
            sizes[0], sizes[1], sizes[2], sizes[3], EPOCHS, BATCH, n_train, n_test);
-    printf("ternary: every layer, per-row ABSMEAN scales, INT8 activations, straight-through\n\n");
+    printf("ternary: every layer, %s, INT8 activations, straight-through\n\n", quant->what);
 
     mlp_create(&fm, 0, 1);
     mlp_create(&tm, 1, 1);
@@ -306,18 +328,21 @@ int main(int argc, char **argv)
         if (!t) return 1;
         check(bl_unpack(info.format, info.packed, info.row_bytes * (size_t)rows, rows, cols, t), "bl_unpack");
         for (i = 0; i < rows * cols; ++i) ternary_ok &= t[i] >= -1 && t[i] <= 1;
-        for (r = 0; r < rows; ++r) ternary_ok &= info.scales[r] > 0.0f;
+        for (r = 0; r < rows; ++r)
+            ternary_ok &= info.scales[r] > 0.0f &&
+                          (quant->scaling == BL_SCALING_ROW || info.scales[r] == info.scales[0]);
         check(bl_train_deadzone(tm.layer[l], 0.1f, &dz), "bl_train_deadzone");
-        printf("  layer %d: %3dx%-3d k=%d trits %s, %d per-row scales; -1/0/+1 = %.2f/%.2f/%.2f, "
+        printf("  layer %d: %3dx%-3d k=%d trits %s, %s scales; -1/0/+1 = %.2f/%.2f/%.2f, "
                "near threshold %.3f, deep zero %.3f\n", l, rows, cols, info.k,
-               ternary_ok ? "all in {-1,0,1}" : "NOT TERNARY", rows, dz.frac_neg, dz.frac_zero,
+               ternary_ok ? "all in {-1,0,1}" : "NOT TERNARY",
+               quant->scaling == BL_SCALING_ROW ? "per-row" : "per-tensor", dz.frac_neg, dz.frac_zero,
                dz.frac_pos, dz.frac_boundary, dz.frac_zero_inner);
         free(t);
         tern_bytes += bl_linear_nbytes(net[l]);
         fp32_bytes += ((size_t)rows * (size_t)cols + (size_t)rows) * sizeof(float);
     }
     tern_acc = exported_accuracy(net, &data, order + n_train, n_test);
-    printf("  exported model test accuracy %.2f%% (training-time forward: %.2f%%)\n", tern_acc, trained_acc);
+    printf("  exported model: %.2f%% on the test split (training-time forward: %.2f%%)\n", tern_acc, trained_acc);
     printf("  size: ternary %zu bytes (packed trits + scales + biases) vs fp32 %zu bytes: %.1fx smaller\n",
            tern_bytes, fp32_bytes, (double)fp32_bytes / (double)tern_bytes);
     printf("\nfloat baseline %.2f%%, ternary %.2f%%, gap %.2f points\n", float_acc, tern_acc, float_acc - tern_acc);
