@@ -682,6 +682,45 @@ static void test_layer_deadzone(void)
     free(w);
 }
 
+/* Outlier input channels: the rotated ternary layer tracks the float product better than
+   the plain one (the rotation spreads each outlier over its block). */
+static void test_rotation_helps(void)
+{
+    enum { IN = 256, OUT = 16, BATCH = 8 };
+    float *w, *x, *y;
+    double err[2];
+    int rot, i, r, b;
+    cfg c;
+    bt_seed(7); /* its own data, whatever ran before */
+    w = randv((size_t)IN * OUT, 1.0f);
+    x = randv((size_t)IN * BATCH, 1.0f);
+    y = (float *)bt_alloc((size_t)OUT * BATCH * sizeof(float));
+    for (r = 0; r < OUT; ++r)
+        for (i = 5; i < IN; i += 64) w[(size_t)r * IN + i] *= 8.0f;
+    memset(&c, 0, sizeof c);
+    for (rot = 0; rot < 2; ++rot) {
+        bl_train_linear *L;
+        double num = 0.0, den = 0.0;
+        c.hadamard = rot;
+        L = make_layer(&c, IN, OUT, w, NULL, 0);
+        if (!L) return;
+        CHECK_EQ_INT(bl_train_forward(L, x, BATCH, y), BL_OK);
+        for (b = 0; b < BATCH; ++b)
+            for (r = 0; r < OUT; ++r) {
+                double ref = 0.0;
+                for (i = 0; i < IN; ++i) ref += (double)x[(size_t)b * IN + i] * w[(size_t)r * IN + i];
+                num += (y[(size_t)b * OUT + r] - ref) * (y[(size_t)b * OUT + r] - ref);
+                den += ref * ref;
+            }
+        err[rot] = sqrt(num / den);
+        bl_train_destroy(L);
+    }
+    printf("outlier channels: relative output error %.3f plain, %.3f rotated\n", err[0], err[1]);
+    CHECK(err[1] < 0.8 * err[0]);
+    CHECK(err[1] < 0.6);
+    free(w); free(x); free(y);
+}
+
 int main(void)
 {
     int ci;
@@ -698,6 +737,7 @@ int main(void)
     test_float_fd(0, 13, 5, 3);
     test_float_fd(1, 13, 5, 3);
     test_float_fd(1, 64, 4, 2);
+    test_rotation_helps();
     test_optimizer();
     test_training_converges();
     test_layer_deadzone();
