@@ -52,7 +52,7 @@ BITLINEAR_API bl_status bl_deadzone_stats(const float *w, int rows, int cols, bl
    The products with t (forward) and t^T (input gradient) run through bl_linear layers,
    so they use the active backend's kernels. */
 typedef struct bl_train_desc {
-    int in_features, out_features;
+    int in_features, out_features;  /* each at most BL_MAX_IN_FEATURES (dx uses a W^T layer) */
     const float *weight;    /* initial [out][in]; NULL: uniform +-1/sqrt(in) drawn from seed */
     const float *bias;      /* initial [out]; NULL: zeros if has_bias */
     int has_bias;           /* nonzero (or bias given): the layer has a bias */
