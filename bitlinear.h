@@ -445,7 +445,9 @@ BITLINEAR_API bl_status bl_train_forward(bl_train_linear *layer, const float *x,
 BITLINEAR_API bl_status bl_train_backward(bl_train_linear *layer, const float *x, int batch,
                                           const float *dy, float *dx);
 BITLINEAR_API bl_status bl_train_zero_grad(bl_train_linear *layer);
-/* One optimizer step on weights, bias and alpha (opt NULL: Adam defaults), then refresh. */
+/* One optimizer step on weights, bias and alpha (opt NULL: Adam defaults), then refresh.
+   Bad options or non-finite gradients change nothing; if the update itself overflows to
+   Inf the refresh reports BL_ERR_NONFINITE and the weights keep the update. */
 BITLINEAR_API bl_status bl_train_step(bl_train_linear *layer, const bl_optimizer *opt);
 /* The forward's ternary weights: trits[out][in] and scales[out] (per-tensor scales repeated). */
 BITLINEAR_API bl_status bl_train_ternary(const bl_train_linear *layer, int8_t *trits, float *scales);
