@@ -568,6 +568,7 @@ static void test_golden(const char *write_path)
             CHECK(same_layer(L[i], bl_model_find(m, names[i])));
             CHECK(same_layer(L[i], bl_model_find(v, names[i])));
             bl_linear_info info;
+            memset(&info, 0, sizeof info);
             bl_linear_get_info(L[i], &info);
             CHECK(same_forward(L[i], bl_model_find(v, names[i]), info.in_features, info.out_features));
         }
