@@ -14,9 +14,10 @@ extern "C" {
 #define BL_MODEL_MAX_LAYERS     65536
 #define BL_MODEL_MAX_NAME       1024        /* bytes of a layer name (no NUL inside) */
 
-/* Per-layer flags stored in the file. HADAMARD is reserved for layers whose inputs
-   must be rotated first: this version writes no such layer and refuses to load one
-   (BL_ERR_UNSUPPORTED) rather than run it wrong. */
+/* Per-layer flags stored in the file. HADAMARD marks a layer whose weights were
+   quantized after a randomised Hadamard rotation of the input dimension: it must be run
+   on rotated inputs (y = layer(R x), R from hadamard_seed), not with plain
+   bl_linear_forward. The file stores the flag and the seed; bl_model_flags reports them. */
 #define BL_LAYER_FLAG_BIAS      1u          /* set by the writer from the layer */
 #define BL_LAYER_FLAG_HADAMARD  2u
 
@@ -24,6 +25,8 @@ typedef struct bl_model bl_model;                          /* named layers */
 typedef struct bl_model_entry {
     const char *name;           /* 1..BL_MODEL_MAX_NAME bytes, unique in the file */
     const bl_linear *layer;
+    uint32_t flags;             /* 0 or BL_LAYER_FLAG_HADAMARD (zero-initialise the struct) */
+    uint64_t hadamard_seed;     /* the rotation's seed; 0 without BL_LAYER_FLAG_HADAMARD */
 } bl_model_entry;
 
 /* Load flags (bl_model_load_with). */
@@ -47,6 +50,8 @@ BITLINEAR_API const bl_linear *bl_model_find(const bl_model *model, const char *
 BITLINEAR_API int              bl_model_count(const bl_model *model);                  /* 0 for NULL */
 BITLINEAR_API const char      *bl_model_name(const bl_model *model, int index);        /* NULL if out of range */
 BITLINEAR_API const bl_linear *bl_model_layer(const bl_model *model, int index);       /* NULL if out of range */
+/* BL_LAYER_FLAG_* of layer index (0 if out of range); *hadamard_seed (may be NULL) gets its seed. */
+BITLINEAR_API uint32_t         bl_model_flags(const bl_model *model, int index, uint64_t *hadamard_seed);
 BITLINEAR_API void             bl_model_destroy(bl_model *model);                      /* NULL is fine */
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the model files' checksum.

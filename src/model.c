@@ -7,6 +7,7 @@
      names   names size bytes right after the table: each name is followed by a 0 byte
      payload per layer: packed [k][out][row bytes], scales [k][out] f32, bias [out] f32,
              each at a 64-byte-aligned offset, in no particular order, never overlapping
+   Layers flagged BL_LAYER_FLAG_HADAMARD carry their rotation seed in the table.
    The file size is a multiple of 64 and every gap is zero, so a reader can point
    straight into the bytes. */
 
@@ -17,6 +18,8 @@ static const uint8_t bl__model_magic[8] = { 0x89, 0x42, 0x4C, 0x4D, 0x0D, 0x0A, 
 
 typedef struct bl__model_item {
     const char *name;
+    uint32_t flags;
+    uint64_t hadamard_seed;
     bl_linear layer;          /* a view: owned = 0, the model holds its memory */
 } bl__model_item;
 
@@ -35,6 +38,7 @@ typedef struct bl__entry {
     uint32_t name_len, flags, in, out;
     int k, format, scaling, act, act_bits, method;
     uint64_t off[3], size[3];  /* packed, scales, bias */
+    uint64_t seed;             /* Hadamard rotation seed */
 } bl__entry;
 
 static void bl__entry_read(const uint8_t *file, uint32_t i, bl__entry *e)
@@ -55,7 +59,8 @@ static void bl__entry_read(const uint8_t *file, uint32_t i, bl__entry *e)
     for (part = 0; part < 3; ++part) { /* +32 u64 offset, u64 size: packed, scales, bias */
         e->off[part] = bl__rd64(p + 32 + 16 * part);
         e->size[part] = bl__rd64(p + 40 + 16 * part);
-    }                                /* +80 16 reserved bytes (0) */
+    }
+    e->seed = bl__rd64(p + 80);      /* +80 u64 Hadamard seed (0 without the flag), +88 8 reserved (0) */
 }
 
 static int bl__all_zero(const uint8_t *p, size_t n)
@@ -80,7 +85,9 @@ static bl_status bl__entry_check(const uint8_t *file, const bl__entry *e, uint64
     const uint8_t *p;
     size_t plane, want[3];
     int part;
-    if (e->flags & ~(BL_LAYER_FLAG_BIAS | BL_LAYER_FLAG_HADAMARD)) return BL_ERR_FORMAT;
+    if ((e->flags & ~(BL_LAYER_FLAG_BIAS | BL_LAYER_FLAG_HADAMARD)) ||
+        (e->seed != 0 && !(e->flags & BL_LAYER_FLAG_HADAMARD)))
+        return BL_ERR_FORMAT;
     if (e->in < 1 || e->in > (uint32_t)BL_MAX_IN_FEATURES || e->out < 1 || e->out > (uint32_t)INT_MAX ||
         e->k < 1 || e->k > BL_MAX_K || !bl__valid_format(e->format) || !bl__valid_scaling(e->scaling) ||
         !bl__valid_act(e->act) || !bl__valid_method(e->method) || e->act_bits < 2 || e->act_bits > 8)
@@ -179,10 +186,9 @@ static bl_status bl__model_validate(const uint8_t *file, size_t size, const bl_a
         size_t copy = 0;
         int part;
         bl__entry_read(file, i, &e);
-        if (raw[30] || raw[31] || !bl__all_zero(raw + 80, 16)) return BL_ERR_FORMAT;
+        if (raw[30] || raw[31] || !bl__all_zero(raw + 88, 8)) return BL_ERR_FORMAT;
         st = bl__entry_check(file, &e, names_begin, names_end, names_end, file_size);
         if (st != BL_OK) return st;
-        if (e.flags & BL_LAYER_FLAG_HADAMARD) return BL_ERR_UNSUPPORTED;
         names += (size_t)e.name_len + 1;
         for (part = 0; part < 3; ++part) {
             copy += bl__align_up((size_t)e.size[part]); /* each part <= file size: no overflow */
@@ -282,6 +288,8 @@ BITLINEAR_DEF bl_status bl_model_load_with(const void *bytes, size_t size, unsig
         bl__entry_read(file, i, &e);
         memcpy(names, file + (size_t)e.name_off, (size_t)e.name_len + 1);
         it->name = names;
+        it->flags = e.flags;
+        it->hadamard_seed = e.seed;
         names += e.name_len + 1;
         memset(L, 0, sizeof *L);
         L->in_features = (int)e.in;
@@ -373,6 +381,13 @@ BITLINEAR_DEF const bl_linear *bl_model_layer(const bl_model *model, int index)
     return &model->items[index].layer;
 }
 
+BITLINEAR_DEF uint32_t bl_model_flags(const bl_model *model, int index, uint64_t *hadamard_seed)
+{
+    if (!model || index < 0 || index >= model->count) return 0;
+    if (hadamard_seed) *hadamard_seed = model->items[index].hadamard_seed;
+    return model->items[index].flags;
+}
+
 /* ---- saving ---- */
 
 static size_t bl__name_length(const char *name) /* BL_MODEL_MAX_NAME + 1 when longer */
@@ -398,7 +413,9 @@ static size_t bl__model_file_size(const bl_model_entry *entries, int count, size
     if (count < 0 || count > BL_MODEL_MAX_LAYERS || (count > 0 && !entries)) return 0;
     for (i = 0; i < count; ++i) {
         size_t len;
-        if (!entries[i].name || !entries[i].layer) return 0;
+        if (!entries[i].name || !entries[i].layer || (entries[i].flags & ~BL_LAYER_FLAG_HADAMARD) ||
+            (entries[i].hadamard_seed != 0 && !(entries[i].flags & BL_LAYER_FLAG_HADAMARD)))
+            return 0;
         len = bl__name_length(entries[i].name);
         if (len < 1 || len > BL_MODEL_MAX_NAME) return 0;
         names += len + 1;
@@ -468,7 +485,7 @@ BITLINEAR_DEF bl_status bl_model_save(const bl_model_entry *entries, int count, 
         memcpy(f + name_at, entries[i].name, len); /* the 0 byte after it is already there */
         bl__wr64(p + 0, (uint64_t)name_at);
         bl__wr32(p + 8, (uint32_t)len);
-        bl__wr32(p + 12, L->bias ? BL_LAYER_FLAG_BIAS : 0u);
+        bl__wr32(p + 12, (L->bias ? BL_LAYER_FLAG_BIAS : 0u) | entries[i].flags);
         bl__wr32(p + 16, (uint32_t)L->in_features);
         bl__wr32(p + 20, (uint32_t)L->out_features);
         p[24] = (uint8_t)L->k;
@@ -477,6 +494,7 @@ BITLINEAR_DEF bl_status bl_model_save(const bl_model_entry *entries, int count, 
         p[27] = (uint8_t)L->act;
         p[28] = (uint8_t)L->act_bits;
         p[29] = (uint8_t)L->method;
+        bl__wr64(p + 80, entries[i].hadamard_seed);
         name_at += len + 1;
         for (q = 0; q < 3; ++q) {
             if (!part[q]) continue;

@@ -132,6 +132,7 @@ static void test_round_trips(void)
                         void *block;
                         size_t size;
                         uint8_t *file;
+                        memset(&e, 0, sizeof e);
                         e.name = "layer";
                         e.layer = L;
                         file = save_model(&e, 1, &size, &block);
@@ -173,10 +174,15 @@ static void test_many_layers(void)
     size_t size;
     uint8_t *file;
     int i;
+    memset(e, 0, sizeof e);
     for (i = 0; i < N; ++i) {
         L[i] = make_layer(1 + i * 13 % 97, 1 + i % 5, 1 + i % 3, (bl_format)(i % 2), i % 2, BL_ACT_INT8, 8);
         sprintf(names[(i * 7) % N], "blocks.%d.weight", (i * 7) % N); /* not in sorted order */
         e[i].layer = L[i];
+        if (i % 3 == 1) { /* rotated layers keep their flag and seed (0 is a seed too) */
+            e[i].flags = BL_LAYER_FLAG_HADAMARD;
+            e[i].hadamard_seed = (uint64_t)i * 0x9E3779B97F4A7C15ull;
+        }
     }
     for (i = 0; i < N; ++i) e[i].name = names[i];
     file = save_model(e, N, &size, &block);
@@ -186,7 +192,14 @@ static void test_many_layers(void)
         CHECK(strcmp(bl_model_name(m, i), names[i]) == 0); /* file order = save order */
         CHECK(bl_model_find(m, names[i]) == bl_model_layer(m, i));
         CHECK(same_layer(L[i], bl_model_find(m, names[i])));
+        {
+            uint64_t seed = 7;
+            uint32_t flags = bl_model_flags(m, i, &seed);
+            CHECK(flags == ((i % 2 ? BL_LAYER_FLAG_BIAS : 0u) | e[i].flags));
+            CHECK(seed == e[i].hadamard_seed);
+        }
     }
+    CHECK(bl_model_flags(m, N, NULL) == 0 && bl_model_flags(NULL, 0, NULL) == 0);
     CHECK(bl_model_find(m, "blocks.40.weight") == NULL);
     CHECK(bl_model_find(m, "") == NULL);
     CHECK(bl_model_find(m, NULL) == NULL);
@@ -221,6 +234,7 @@ static void test_save_errors(void)
     uint8_t buf[4096];
     size_t need = 0, size = 12345;
     int i;
+    memset(e, 0, sizeof e);
     memset(longname, 'a', sizeof longname);
     longname[BL_MODEL_MAX_NAME + 1] = 0;
     e[0].name = "a"; e[0].layer = L;
@@ -246,7 +260,14 @@ static void test_save_errors(void)
     CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_ERR_INVALID);
     longname[BL_MODEL_MAX_NAME] = 0; /* exactly the limit is fine */
     CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_OK);
-    e[1].name = "b"; e[1].layer = NULL;
+    e[1].name = "b";
+    e[1].flags = BL_LAYER_FLAG_BIAS; /* set from the layer, not by the caller */
+    CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_ERR_INVALID);
+    e[1].flags = 0;
+    e[1].hadamard_seed = 3; /* a seed without the flag */
+    CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_ERR_INVALID);
+    e[1].hadamard_seed = 0;
+    e[1].layer = NULL;
     CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_ERR_INVALID);
     CHECK(size != 12345); /* the one successful query set it */
     bl_linear_destroy(L);
@@ -281,6 +302,7 @@ static void test_corruption(void)
     uint8_t *good, *w;
     bl_model *ref = NULL;
     int errors = 0, identical = 0;
+    memset(e, 0, sizeof e);
     e[0].name = "attn.q"; e[0].layer = A;
     e[1].name = "attn.k"; e[1].layer = B;
     good = save_model(e, 2, &size, &block);
@@ -371,7 +393,7 @@ static void test_corruption(void)
     CASE(*entry(w, 0, 30) = 1, BL_ERR_FORMAT);               /* reserved */
     CASE(*entry(w, 1, 95) = 1, BL_ERR_FORMAT);
     CASE(wr32(entry(w, 0, 12), 1u | 8u), BL_ERR_FORMAT);     /* unknown flag */
-    CASE(wr32(entry(w, 1, 12), 2u), BL_ERR_UNSUPPORTED);     /* Hadamard: reserved */
+    CASE(wr64(entry(w, 1, 80), 5u), BL_ERR_FORMAT);          /* a Hadamard seed without the flag */
     CASE(wr32(entry(w, 1, 12), 1u), BL_ERR_FORMAT);          /* bias flag without a bias */
     CASE(wr32(entry(w, 0, 12), 0u), BL_ERR_FORMAT);          /* bias present, flag cleared */
     CASE(wr32(entry(w, 0, 8), 0), BL_ERR_FORMAT);            /* name length */
@@ -445,6 +467,7 @@ static void test_allocator_and_files(void)
     void *block;
     size_t size;
     uint8_t *file;
+    memset(&e, 0, sizeof e);
     e.name = "fc";
     e.layer = L;
     file = save_model(&e, 1, &size, &block);
@@ -542,6 +565,7 @@ static void test_golden(const char *write_path)
     FILE *f;
     int i;
     CHECK(golden_layers(L));
+    memset(e, 0, sizeof e);
     for (i = 0; i < 3; ++i) { e[i].name = names[i]; e[i].layer = L[i]; }
     file = save_model(e, 3, &size, &block);
     if (write_path) {

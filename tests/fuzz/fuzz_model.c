@@ -55,6 +55,8 @@ static void try_load(const uint8_t *data, size_t size, int fix_crc)
             if (bl_linear_forward(L, x, 1, y, NULL) != BL_OK) abort();
             free(x);
             free(y);
+            memset(&e[i], 0, sizeof e[i]);
+            e[i].flags = bl_model_flags(m, i, &e[i].hadamard_seed) & BL_LAYER_FLAG_HADAMARD;
             e[i].name = bl_model_name(m, i);
             e[i].layer = L;
         }
@@ -66,7 +68,9 @@ static void try_load(const uint8_t *data, size_t size, int fix_crc)
             if (bl_model_save(e, n, out, need, &wrote) != BL_OK || wrote != need) abort();
             if (bl_model_load(out, wrote, &r) != BL_OK || bl_model_count(r) != n) abort();
             for (i = 0; i < n; ++i)
-                if (!same(bl_model_layer(m, i), bl_model_layer(r, i))) abort();
+                if (!same(bl_model_layer(m, i), bl_model_layer(r, i)) ||
+                    bl_model_flags(m, i, NULL) != bl_model_flags(r, i, NULL))
+                    abort();
             bl_model_destroy(r);
             free(b2);
         }
