@@ -2011,14 +2011,40 @@ static int bl__name_less(const void *ctx, uint32_t a, uint32_t b)
 }
 
 /* The payload bytes themselves: every packed row decodes (no 2BIT code 3, padding trits
-   zero, canonical BASE3 bytes), scales and bias are finite. */
+   zero, canonical BASE3 bytes), scales and bias are finite. The full 64-byte blocks of a
+   row hold no padding, so they only need a per-byte test (8 bytes at a time for 2BIT, a
+   stack bitmap of the 243 canonical bytes for BASE3); the row's tail is laid out like a
+   short row of its own, which bl__unpack_row checks trit by trit. */
 static int bl__payload_valid(const uint8_t *file, const bl__entry *e)
 {
     size_t row_bytes = bl_packed_row_bytes((bl_format)e->format, (int)e->in), r, rows, i;
     const uint8_t *packed = file + (size_t)e->off[0];
+    int d = bl__digits(e->format), span = BL__BLOCK_BYTES * d;
+    size_t body = (size_t)(e->in / (uint32_t)span) * BL__BLOCK_BYTES;
+    int tail = (int)(e->in % (uint32_t)span);
+    uint8_t canonical[32];
+    memset(canonical, 0, sizeof canonical);
+    for (i = 0; i < 243; ++i) {
+        size_t b = (i * 256 + 242) / 243;
+        canonical[b >> 3] = (uint8_t)(canonical[b >> 3] | 1u << (b & 7));
+    }
     rows = (size_t)e->out * (size_t)e->k;
-    for (r = 0; r < rows; ++r)
-        if (!bl__unpack_row(e->format, packed + r * row_bytes, (int)e->in, NULL)) return 0;
+    for (r = 0; r < rows; ++r) {
+        const uint8_t *row = packed + r * row_bytes;
+        if (d == 4) {
+            uint64_t bad = 0;
+            for (i = 0; i + 8 <= body; i += 8) { /* a code 3 has both bits set */
+                uint64_t v = bl__rd64(row + i);
+                bad |= v & (v >> 1) & 0x5555555555555555ull;
+            }
+            for (; i < body; ++i) bad |= (uint64_t)(row[i] & (row[i] >> 1) & 0x55);
+            if (bad) return 0;
+        } else {
+            for (i = 0; i < body; ++i)
+                if (!(canonical[row[i] >> 3] >> (row[i] & 7) & 1u)) return 0;
+        }
+        if (tail && !bl__unpack_row(e->format, row + body, tail, NULL)) return 0;
+    }
     for (i = 0; i < (size_t)(e->size[1] / 4); ++i) {
         float f = bl__rdf32(file + (size_t)e->off[1] + 4 * i);
         if (!(f - f == 0.0f)) return 0;

@@ -452,6 +452,55 @@ static void test_corruption(void)
     bl_linear_destroy(B);
 }
 
+/* The loader accepts exactly the packed bytes bl_unpack accepts. Rows of 333 trits have
+   one full block and a tail in both formats; every payload byte is set to 8 values, and
+   the bytes where the checks change (a full block's first 9 and last, the tail's first
+   and last) to all 256. */
+static void test_packed_validation(void)
+{
+    static const uint8_t some[] = { 0x00, 0x01, 0x03, 0x55, 0x7F, 0x80, 0xC0, 0xFF };
+    int f, bad = 0, rejected = 0, accepted = 0;
+    for (f = 0; f < 2; ++f) {
+        bl_linear *L = make_layer(333, 2, 1, (bl_format)f, 0, BL_ACT_INT8, 8);
+        bl_model_entry e;
+        void *block, *wblock;
+        size_t size, p, off, psize, row;
+        uint8_t *good, *w;
+        int8_t *trits = (int8_t *)bt_alloc(333 * 2);
+        memset(&e, 0, sizeof e);
+        e.name = "x";
+        e.layer = L;
+        good = save_model(&e, 1, &size, &block);
+        wblock = bt_alloc(size + 64);
+        w = (uint8_t *)(((uintptr_t)wblock + 63) & ~(uintptr_t)63);
+        off = (size_t)rd64(entry(good, 0, 32));
+        psize = (size_t)rd64(entry(good, 0, 40));
+        row = psize / 2;
+        for (p = 0; p < psize; ++p) {
+            size_t q = p % row;
+            int all = q < 9 || q == 63 || q == 64 || q == row - 1, v, n = all ? 256 : (int)sizeof some;
+            for (v = 0; v < n; ++v) {
+                bl_model *m = NULL;
+                bl_status st, ref;
+                memcpy(w, good, size);
+                w[off + p] = all ? (uint8_t)v : some[v];
+                fix_crc(w);
+                st = bl_model_load(w, size, &m);
+                ref = bl_unpack((bl_format)f, w + off, psize, 2, 333, trits);
+                if ((st == BL_OK) != (ref == BL_OK) || (st != BL_OK && st != BL_ERR_FORMAT)) ++bad;
+                if (st == BL_OK) ++accepted; else ++rejected;
+                bl_model_destroy(m);
+            }
+        }
+        free(trits);
+        free(wblock);
+        free(block);
+        bl_linear_destroy(L);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(accepted > 0 && rejected > 0); /* both verdicts occur */
+}
+
 /* ---- allocator and stdio ---- */
 
 static int allocs, frees;
@@ -836,6 +885,7 @@ int main(int argc, char **argv)
     test_many_layers();
     test_save_errors();
     test_corruption();
+    test_packed_validation();
     test_allocator_and_files();
     test_golden(write_golden);
     test_safetensors();
