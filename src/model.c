@@ -115,14 +115,22 @@ static bl_status bl__entry_check(const uint8_t *file, const bl__entry *e, uint64
     return BL_OK;
 }
 
-/* Region r = 3 * entry + part; ordered by offset. */
+/* Region r = 4 * entry + part: its packed, scales and bias payloads (parts 0-2) and its
+   name with the 0 byte (part 3). No two may overlap, so the model's copies of the names
+   are never larger than the file's names area. */
+static const uint8_t *bl__region_entry(const uint8_t *file, uint32_t r)
+{
+    return file + BL__MODEL_HEADER + (size_t)(r / 4) * BL__MODEL_ENTRY;
+}
 static uint64_t bl__region_off(const uint8_t *file, uint32_t r)
 {
-    return bl__rd64(file + BL__MODEL_HEADER + (size_t)(r / 3) * BL__MODEL_ENTRY + 32 + 16 * (r % 3));
+    const uint8_t *p = bl__region_entry(file, r);
+    return r % 4 == 3 ? bl__rd64(p) : bl__rd64(p + 32 + 16 * (r % 4));
 }
 static uint64_t bl__region_size(const uint8_t *file, uint32_t r)
 {
-    return bl__rd64(file + BL__MODEL_HEADER + (size_t)(r / 3) * BL__MODEL_ENTRY + 40 + 16 * (r % 3));
+    const uint8_t *p = bl__region_entry(file, r);
+    return r % 4 == 3 ? (uint64_t)bl__rd32(p + 8) + 1 : bl__rd64(p + 40 + 16 * (r % 4));
 }
 static int bl__region_less(const void *ctx, uint32_t a, uint32_t b)
 {
@@ -220,15 +228,16 @@ static bl_status bl__model_validate(const uint8_t *file, size_t size, const bl_a
             copy += bl__align_up((size_t)e.size[part]); /* each part <= file size: no overflow */
             if (e.size[part]) ++n_regions;
         }
+        ++n_regions; /* the name */
         if (!bl__add_size(payload, copy, &payload)) return BL_ERR_OVERFLOW;
     }
 
-    /* regions must not overlap one another (the header, table and names end before
-       names_end, which every region starts after) */
+    /* regions must not overlap one another (names lie inside the names area, payloads
+       after it, so neither reaches the header or the table) */
     regions = (uint32_t *)bl__alloc(alloc, (size_t)n_regions * sizeof(uint32_t) + 1);
     if (!regions) return BL_ERR_NOMEM;
     n_regions = 0;
-    for (i = 0; i < 3 * count; ++i)
+    for (i = 0; i < 4 * count; ++i)
         if (bl__region_size(file, i)) regions[n_regions++] = i;
     bl__sort_index(regions, n_regions, bl__region_less, file);
     for (i = 1; i < n_regions && st == BL_OK; ++i)

@@ -404,6 +404,7 @@ static void test_corruption(void)
     CASE(wr64(entry(w, 0, 0), ~(uint64_t)0), BL_ERR_FORMAT);
     CASE(w[rd64(entry(w, 0, 0)) + 2] = 0, BL_ERR_FORMAT);    /* a 0 byte inside a name */
     CASE(memcpy(w + rd64(entry(w, 1, 0)), "attn.q", 6), BL_ERR_FORMAT); /* duplicate names */
+    CASE((wr64(entry(w, 1, 0), rd64(entry(w, 0, 0)) + 5), wr32(entry(w, 1, 8), 1)), BL_ERR_FORMAT); /* "q" inside "attn.q" */
     CASE(wr64(entry(w, 0, 32), rd64(entry(w, 0, 32)) + 4), BL_ERR_FORMAT); /* misaligned payload */
     CASE(wr64(entry(w, 0, 32), size), BL_ERR_FORMAT);        /* outside */
     CASE(wr64(entry(w, 0, 32), (uint64_t)1 << 63), BL_ERR_FORMAT);
