@@ -79,6 +79,15 @@
     arguments never crash and never write outside a buffer; on error outputs are
     left untouched. NaN or Inf in weights or inputs gives BL_ERR_NONFINITE.
 
+    MODEL FILES
+    ===========
+    bl_model_save writes named layers into one little-endian file (size query first);
+    bl_model_load validates every byte (checksum, fields, packed rows) and copies, or
+    bl_model_load_with(..., BL_MODEL_LOAD_VIEW, ...) points the layers straight into
+    your 64-byte-aligned bytes (a mapped file, an array compiled in). bl_model_find
+    looks a layer up by name. bl_safetensors_open reads F32/F16/BF16 checkpoints.
+    Layout byte by byte: README.md ("Model files").
+
     PACKED FORMATS: see README.md ("Packed formats"), and bl__trit_position below.
 
     VERSION HISTORY
@@ -308,7 +317,8 @@ static inline BITLINEAR_HD unsigned bl__2bit_code(uint8_t byte, int m) { return 
 static inline BITLINEAR_HD float bl__round_even(float v)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23: the sum keeps no fraction bits */
-    return (v + magic) - magic;
+    float sum = v + magic;           /* the assignment rounds, also where FLT_EVAL_METHOD is 1 (s390x) */
+    return sum - magic;
 }
 
 /* Inputs whose absmax is below this quantize to zero (their 1/absmax would overflow). */
@@ -466,6 +476,113 @@ BITLINEAR_API bl_status bl_train_deadzone(const bl_train_linear *layer, float ba
 }
 #endif
 /* ---- end src/train_api.h ---- */
+
+/* ---- begin src/io_api.h ---- */
+/* ==== bitlinear: model files and safetensors (public declarations) ======= */
+/* Model files (".blm"): named ternary layers in one little-endian container, laid out
+   byte by byte in README ("Model files"). Payloads are 64-byte aligned, so a file that
+   is mapped into memory, or compiled into the binary, can be used in place. */
+#ifndef BITLINEAR_NO_STDIO
+#include <stdio.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BITLINEAR_MODEL_VERSION 1           /* version of the container layout */
+#define BL_MODEL_MAX_LAYERS     65536
+#define BL_MODEL_MAX_NAME       1024        /* bytes of a layer name (no NUL inside) */
+
+/* Per-layer flags stored in the file. HADAMARD marks a layer whose weights were
+   quantized after a randomised Hadamard rotation of the input dimension: it must be run
+   on rotated inputs (y = layer(R x), R from hadamard_seed), not with plain
+   bl_linear_forward. The file stores the flag and the seed; bl_model_flags reports them. */
+#define BL_LAYER_FLAG_BIAS      1u          /* set by the writer from the layer */
+#define BL_LAYER_FLAG_HADAMARD  2u
+
+typedef struct bl_model bl_model;                          /* named layers */
+typedef struct bl_model_entry {
+    const char *name;           /* 1..BL_MODEL_MAX_NAME bytes, unique in the file */
+    const bl_linear *layer;
+    uint32_t flags;             /* 0 or BL_LAYER_FLAG_HADAMARD (zero-initialise the struct) */
+    uint64_t hadamard_seed;     /* the rotation's seed; 0 without BL_LAYER_FLAG_HADAMARD */
+} bl_model_entry;
+
+/* Load flags (bl_model_load_with). */
+#define BL_MODEL_LOAD_COPY 0u   /* the model owns copies: bytes may be freed after loading */
+#define BL_MODEL_LOAD_VIEW 1u   /* zero-copy: layers point into bytes (64-byte aligned), which the
+                                   caller keeps alive and unchanged until bl_model_destroy.
+                                   Big-endian hosts copy (and byte-swap) only scales and bias. */
+
+/* Writes `count` layers as one model file into dst. dst == NULL: only *size is set (the
+   bytes needed). Otherwise dst_size must be at least that (else BL_ERR_INVALID, nothing
+   written) and *size gets the bytes written. The output is the same on every host. */
+BITLINEAR_API bl_status bl_model_save(const bl_model_entry *entries, int count, void *dst, size_t dst_size,
+                                      size_t *size);
+/* Validates every field, the checksum and every packed byte, then builds the model; on
+   any error *out is untouched and nothing stays allocated. Copies (BL_MODEL_LOAD_COPY). */
+BITLINEAR_API bl_status bl_model_load(const void *bytes, size_t size, bl_model **out);
+/* flags: BL_MODEL_LOAD_COPY or BL_MODEL_LOAD_VIEW; alloc may be NULL (BITLINEAR_MALLOC). */
+BITLINEAR_API bl_status bl_model_load_with(const void *bytes, size_t size, unsigned flags,
+                                           const bl_allocator *alloc, bl_model **out);
+BITLINEAR_API const bl_linear *bl_model_find(const bl_model *model, const char *name);  /* NULL if absent */
+BITLINEAR_API int              bl_model_count(const bl_model *model);                  /* 0 for NULL */
+BITLINEAR_API const char      *bl_model_name(const bl_model *model, int index);        /* NULL if out of range */
+BITLINEAR_API const bl_linear *bl_model_layer(const bl_model *model, int index);       /* NULL if out of range */
+/* BL_LAYER_FLAG_* of layer index (0 if out of range); *hadamard_seed (may be NULL) gets its seed. */
+BITLINEAR_API uint32_t         bl_model_flags(const bl_model *model, int index, uint64_t *hadamard_seed);
+BITLINEAR_API void             bl_model_destroy(bl_model *model);                      /* NULL is fine */
+
+/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the model files' checksum.
+   Pass 0 to start; feed the previous result to continue. */
+BITLINEAR_API uint32_t bl_crc32c(uint32_t crc, const void *data, size_t size);
+
+#ifndef BITLINEAR_NO_STDIO
+/* The same through stdio. Loading a file reads it into one 64-byte-aligned buffer that
+   the model owns and uses in place (no second copy). */
+BITLINEAR_API bl_status bl_model_save_file(const bl_model_entry *entries, int count, FILE *f);
+BITLINEAR_API bl_status bl_model_save_path(const bl_model_entry *entries, int count, const char *path);
+BITLINEAR_API bl_status bl_model_load_file(FILE *f, bl_model **out);
+BITLINEAR_API bl_status bl_model_load_path(const char *path, bl_model **out);
+#endif
+
+/* ---- safetensors (read only) -------------------------------------------------- */
+/* The header's JSON is parsed strictly: one object of tensors {"dtype", "shape",
+   "data_offsets"} and an optional "__metadata__" object of strings; nothing else. */
+#define BL_ST_MAX_HEADER  (100u << 20)      /* JSON header bytes */
+#define BL_ST_MAX_TENSORS 1000000
+#define BL_ST_MAX_DIMS    8
+#define BL_ST_MAX_NAME    4096
+
+typedef enum bl_dtype { BL_DTYPE_F32 = 0, BL_DTYPE_F16, BL_DTYPE_BF16,
+                        BL_DTYPE_OTHER /* a valid dtype this library does not convert */ } bl_dtype;
+typedef struct bl_tensor {
+    const char *name;           /* NUL-terminated, owned by the bl_safetensors */
+    bl_dtype dtype;
+    int elem_bytes;             /* bytes per element */
+    int ndim;
+    int64_t shape[BL_ST_MAX_DIMS];
+    const void *data;           /* points into the caller's bytes (little-endian) */
+    size_t nbytes;
+} bl_tensor;
+typedef struct bl_safetensors bl_safetensors;
+
+/* Parses and validates the header (limits above; duplicate names, dtype/shape/size
+   mismatches, out-of-range or overlapping data_offsets -> BL_ERR_FORMAT). The tensors
+   point into bytes, which must outlive the result. */
+BITLINEAR_API bl_status bl_safetensors_open(const void *bytes, size_t size, bl_safetensors **out);
+BITLINEAR_API int       bl_safetensors_count(const bl_safetensors *st);
+BITLINEAR_API const bl_tensor *bl_safetensors_get(const bl_safetensors *st, int index);      /* in file order */
+BITLINEAR_API const bl_tensor *bl_safetensors_find(const bl_safetensors *st, const char *name);
+BITLINEAR_API void      bl_safetensors_close(bl_safetensors *st);                             /* NULL is fine */
+/* Converts an F32, F16 or BF16 tensor to floats: count must equal its element count. */
+BITLINEAR_API bl_status bl_tensor_to_f32(const bl_tensor *t, float *dst, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+/* ---- end src/io_api.h ---- */
 
 #endif /* BITLINEAR_H_INCLUDED */
 
@@ -2553,6 +2670,1187 @@ BITLINEAR_DEF bl_status bl_train_deadzone(const bl_train_linear *L, float band, 
     return BL_OK;
 }
 /* ---- end src/train.c ---- */
+
+/* ---- begin src/bytes.c ---- */
+/* ==== bitlinear: little-endian bytes and an index sort (for the file readers) ==== */
+/* Serialized integers and floats are read and written one byte at a time, least
+   significant first, so every host sees the same bytes whatever its own byte order. */
+static uint32_t bl__rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t bl__rd64(const uint8_t *p) { return (uint64_t)bl__rd32(p) | (uint64_t)bl__rd32(p + 4) << 32; }
+static void bl__wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static void bl__wr64(uint8_t *p, uint64_t v) { bl__wr32(p, (uint32_t)v); bl__wr32(p + 4, (uint32_t)(v >> 32)); }
+static float bl__rdf32(const uint8_t *p)
+{
+    uint32_t u = bl__rd32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+static void bl__wrf32(uint8_t *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    bl__wr32(p, u);
+}
+static int bl__host_little_endian(void)
+{
+    const uint32_t one = 1;
+    uint8_t first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
+/* Sorts idx[0..n) so that less(ctx, idx[a], idx[b]) holds in order. Heapsort: no
+   recursion, no allocation, O(n log n) even on hostile input (file readers sort names
+   and offsets to find duplicates and overlaps). */
+typedef int (*bl__less_fn)(const void *ctx, uint32_t a, uint32_t b);
+static void bl__sift(uint32_t *idx, size_t root, size_t n, bl__less_fn less, const void *ctx)
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        uint32_t t;
+        if (child >= n) return;
+        if (child + 1 < n && less(ctx, idx[child], idx[child + 1])) ++child;
+        if (!less(ctx, idx[root], idx[child])) return;
+        t = idx[root]; idx[root] = idx[child]; idx[child] = t;
+        root = child;
+    }
+}
+static void bl__sort_index(uint32_t *idx, size_t n, bl__less_fn less, const void *ctx)
+{
+    size_t i;
+    for (i = n / 2; i-- > 0;) bl__sift(idx, i, n, less, ctx);
+    for (i = n; i-- > 1;) {
+        uint32_t t = idx[0]; idx[0] = idx[i]; idx[i] = t;
+        bl__sift(idx, 0, i, less, ctx);
+    }
+}
+/* ---- end src/bytes.c ---- */
+
+/* ---- begin src/crc.c ---- */
+/* ==== bitlinear: CRC-32C checksum ========================================= */
+/* CRC-32C (Castagnoli): the checksum of model files, chosen because it is standard
+   (iSCSI, ext4, Btrfs; any language has it) and catches every burst error up to 32 bits.
+   Slicing-by-8 with its 8 KiB table built on the stack per call: no global tables,
+   no static data in tiny binaries, and the build (2048 steps) is noise next to the
+   megabytes a model file holds. */
+BITLINEAR_DEF uint32_t bl_crc32c(uint32_t crc, const void *data, size_t size)
+{
+    uint32_t t[8][256];
+    const uint8_t *p = (const uint8_t *)data;
+    uint32_t c = ~crc;
+    int i, k;
+    if (!p) return crc;
+    for (i = 0; i < 256; ++i) {
+        uint32_t v = (uint32_t)i;
+        for (k = 0; k < 8; ++k) v = (v >> 1) ^ (0x82F63B78u & (0u - (v & 1u)));
+        t[0][i] = v;
+    }
+    for (k = 1; k < 8; ++k)
+        for (i = 0; i < 256; ++i) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xFFu];
+    while (size >= 8) { /* bytes are read one by one: the same on every host */
+        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        c = t[7][lo & 0xFFu] ^ t[6][(lo >> 8) & 0xFFu] ^ t[5][(lo >> 16) & 0xFFu] ^ t[4][lo >> 24] ^
+            t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+        p += 8;
+        size -= 8;
+    }
+    while (size--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFFu];
+    return ~c;
+}
+/* ---- end src/crc.c ---- */
+
+/* ---- begin src/model.c ---- */
+/* ==== bitlinear: model files ============================================== */
+/* The container, byte by byte (every integer little-endian; README has the table):
+     header  64 bytes at 0: magic 89 'B' 'L' 'M' 0D 0A 1A 0A, u32 version (1), u32 packed
+             format version, u32 layer count, u32 flags (0), u64 file size, u64 names size,
+             20 reserved zero bytes, u32 CRC-32C of bytes [0, 60) then [64, file size)
+     table   count entries of 96 bytes at 64 (see bl__entry_read)
+     names   names size bytes right after the table: each name is followed by a 0 byte
+     payload per layer: packed [k][out][row bytes], scales [k][out] f32, bias [out] f32,
+             each at a 64-byte-aligned offset, in no particular order, never overlapping
+   Layers flagged BL_LAYER_FLAG_HADAMARD carry their rotation seed in the table.
+   The file size is a multiple of 64 and every gap is zero, so a reader can point
+   straight into the bytes. */
+
+#define BL__MODEL_HEADER 64u
+#define BL__MODEL_ENTRY  96u
+#define BL__MODEL_CRC_AT 60u
+static const uint8_t bl__model_magic[8] = { 0x89, 0x42, 0x4C, 0x4D, 0x0D, 0x0A, 0x1A, 0x0A };
+
+typedef struct bl__model_item {
+    const char *name;
+    uint32_t flags;
+    uint64_t hadamard_seed;
+    bl_linear layer;          /* a view: owned = 0, the model holds its memory */
+} bl__model_item;
+
+struct bl_model {
+    int count;
+    bl__model_item *items;    /* in file order */
+    uint32_t *by_name;        /* item indices sorted by name, for bl_model_find */
+    bl_allocator alloc;
+    void *block;              /* the one allocation holding all of the above */
+    void *file_buffer;        /* bl_model_load_file: the file's bytes, which the layers view */
+};
+
+/* One table entry in host form. */
+typedef struct bl__entry {
+    uint64_t name_off;
+    uint32_t name_len, flags, in, out;
+    int k, format, scaling, act, act_bits, method;
+    uint64_t off[3], size[3];  /* packed, scales, bias */
+    uint64_t seed;             /* Hadamard rotation seed */
+} bl__entry;
+
+static void bl__entry_read(const uint8_t *file, uint32_t i, bl__entry *e)
+{
+    const uint8_t *p = file + BL__MODEL_HEADER + (size_t)i * BL__MODEL_ENTRY;
+    int part;
+    e->name_off = bl__rd64(p + 0);   /* +0  u64 name offset (from the file's start) */
+    e->name_len = bl__rd32(p + 8);   /* +8  u32 name length, without the 0 byte */
+    e->flags = bl__rd32(p + 12);     /* +12 u32 BL_LAYER_FLAG_* */
+    e->in = bl__rd32(p + 16);        /* +16 u32 in_features */
+    e->out = bl__rd32(p + 20);       /* +20 u32 out_features */
+    e->k = p[24];                    /* +24 u8 k, format, scaling, act, act_bits, method */
+    e->format = p[25];
+    e->scaling = p[26];
+    e->act = p[27];
+    e->act_bits = p[28];
+    e->method = p[29];               /* +30 u16 reserved (0) */
+    for (part = 0; part < 3; ++part) { /* +32 u64 offset, u64 size: packed, scales, bias */
+        e->off[part] = bl__rd64(p + 32 + 16 * part);
+        e->size[part] = bl__rd64(p + 40 + 16 * part);
+    }
+    e->seed = bl__rd64(p + 80);      /* +80 u64 Hadamard seed (0 without the flag), +88 8 reserved (0) */
+}
+
+static int bl__all_zero(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i)
+        if (p[i]) return 0;
+    return 1;
+}
+
+static uint32_t bl__model_crc(const uint8_t *file, size_t file_size)
+{
+    return bl_crc32c(bl_crc32c(0, file, BL__MODEL_CRC_AT), file + BL__MODEL_HEADER, file_size - BL__MODEL_HEADER);
+}
+
+/* ---- validation ---- */
+
+/* Checks one entry's fields and that its name and payloads lie inside the file. */
+static bl_status bl__entry_check(const uint8_t *file, const bl__entry *e, uint64_t names_begin,
+                                 uint64_t names_end, uint64_t data_begin, uint64_t file_size)
+{
+    const uint8_t *p;
+    size_t plane, want[3];
+    int part;
+    if ((e->flags & ~(BL_LAYER_FLAG_BIAS | BL_LAYER_FLAG_HADAMARD)) ||
+        (e->seed != 0 && !(e->flags & BL_LAYER_FLAG_HADAMARD)))
+        return BL_ERR_FORMAT;
+    if (e->in < 1 || e->in > (uint32_t)BL_MAX_IN_FEATURES || e->out < 1 || e->out > (uint32_t)INT_MAX ||
+        e->k < 1 || e->k > BL_MAX_K || !bl__valid_format(e->format) || !bl__valid_scaling(e->scaling) ||
+        !bl__valid_act(e->act) || !bl__valid_method(e->method) || e->act_bits < 2 || e->act_bits > 8)
+        return BL_ERR_FORMAT;
+    if (e->name_len < 1 || e->name_len > BL_MODEL_MAX_NAME || e->name_off < names_begin ||
+        e->name_off > names_end || names_end - e->name_off < (uint64_t)e->name_len + 1)
+        return BL_ERR_FORMAT;
+    p = file + (size_t)e->name_off;
+    if (memchr(p, 0, e->name_len) != NULL || p[e->name_len] != 0) return BL_ERR_FORMAT;
+    plane = bl_packed_size((bl_format)e->format, (int)e->out, (int)e->in);
+    if (!plane || !bl__mul_size(plane, (size_t)e->k, &want[0]) ||
+        !bl__mul_size((size_t)e->out * sizeof(float), (size_t)e->k, &want[1]))
+        return BL_ERR_FORMAT;
+    want[2] = (e->flags & BL_LAYER_FLAG_BIAS) ? (size_t)e->out * sizeof(float) : 0;
+    for (part = 0; part < 3; ++part) {
+        if (e->size[part] != (uint64_t)want[part]) return BL_ERR_FORMAT;
+        if (want[part] == 0) {
+            if (e->off[part] != 0) return BL_ERR_FORMAT;
+            continue;
+        }
+        if (e->off[part] % BL__ALIGN != 0 || e->off[part] < data_begin || e->off[part] > file_size ||
+            file_size - e->off[part] < e->size[part])
+            return BL_ERR_FORMAT;
+    }
+    return BL_OK;
+}
+
+/* Region r = 4 * entry + part: its packed, scales and bias payloads (parts 0-2) and its
+   name with the 0 byte (part 3). No two may overlap, so the model's copies of the names
+   are never larger than the file's names area. */
+static const uint8_t *bl__region_entry(const uint8_t *file, uint32_t r)
+{
+    return file + BL__MODEL_HEADER + (size_t)(r / 4) * BL__MODEL_ENTRY;
+}
+static uint64_t bl__region_off(const uint8_t *file, uint32_t r)
+{
+    const uint8_t *p = bl__region_entry(file, r);
+    return r % 4 == 3 ? bl__rd64(p) : bl__rd64(p + 32 + 16 * (r % 4));
+}
+static uint64_t bl__region_size(const uint8_t *file, uint32_t r)
+{
+    const uint8_t *p = bl__region_entry(file, r);
+    return r % 4 == 3 ? (uint64_t)bl__rd32(p + 8) + 1 : bl__rd64(p + 40 + 16 * (r % 4));
+}
+static int bl__region_less(const void *ctx, uint32_t a, uint32_t b)
+{
+    return bl__region_off((const uint8_t *)ctx, a) < bl__region_off((const uint8_t *)ctx, b);
+}
+static int bl__name_less(const void *ctx, uint32_t a, uint32_t b)
+{
+    const bl__model_item *items = (const bl__model_item *)ctx;
+    return strcmp(items[a].name, items[b].name) < 0;
+}
+
+/* The payload bytes themselves: every packed row decodes (no 2BIT code 3, padding trits
+   zero, canonical BASE3 bytes), scales and bias are finite. The full 64-byte blocks of a
+   row hold no padding, so they only need a per-byte test (8 bytes at a time for 2BIT, a
+   stack bitmap of the 243 canonical bytes for BASE3); the row's tail is laid out like a
+   short row of its own, which bl__unpack_row checks trit by trit. */
+static int bl__payload_valid(const uint8_t *file, const bl__entry *e)
+{
+    size_t row_bytes = bl_packed_row_bytes((bl_format)e->format, (int)e->in), r, rows, i;
+    const uint8_t *packed = file + (size_t)e->off[0];
+    int d = bl__digits(e->format), span = BL__BLOCK_BYTES * d;
+    size_t body = (size_t)(e->in / (uint32_t)span) * BL__BLOCK_BYTES;
+    int tail = (int)(e->in % (uint32_t)span);
+    uint8_t canonical[32];
+    memset(canonical, 0, sizeof canonical);
+    for (i = 0; i < 243; ++i) {
+        size_t b = (i * 256 + 242) / 243;
+        canonical[b >> 3] = (uint8_t)(canonical[b >> 3] | 1u << (b & 7));
+    }
+    rows = (size_t)e->out * (size_t)e->k;
+    for (r = 0; r < rows; ++r) {
+        const uint8_t *row = packed + r * row_bytes;
+        if (d == 4) {
+            uint64_t bad = 0;
+            for (i = 0; i + 8 <= body; i += 8) { /* a code 3 has both bits set */
+                uint64_t v = bl__rd64(row + i);
+                bad |= v & (v >> 1) & 0x5555555555555555ull;
+            }
+            for (; i < body; ++i) bad |= (uint64_t)(row[i] & (row[i] >> 1) & 0x55);
+            if (bad) return 0;
+        } else {
+            for (i = 0; i < body; ++i)
+                if (!(canonical[row[i] >> 3] >> (row[i] & 7) & 1u)) return 0;
+        }
+        if (tail && !bl__unpack_row(e->format, row + body, tail, NULL)) return 0;
+    }
+    for (i = 0; i < (size_t)(e->size[1] / 4); ++i) {
+        float f = bl__rdf32(file + (size_t)e->off[1] + 4 * i);
+        if (!(f - f == 0.0f)) return 0;
+    }
+    for (i = 0; i < (size_t)(e->size[2] / 4); ++i) {
+        float f = bl__rdf32(file + (size_t)e->off[2] + 4 * i);
+        if (!(f - f == 0.0f)) return 0;
+    }
+    return 1;
+}
+
+/* Header, checksum, table, regions and payloads; nothing is allocated but a temporary
+   index for the overlap test. *count and *names_bytes (for the copies) on success. */
+static bl_status bl__model_validate(const uint8_t *file, size_t size, const bl_allocator *alloc,
+                                    uint32_t *count_out, size_t *names_bytes, size_t *payload_bytes)
+{
+    uint32_t version, pversion, count, i, n_regions = 0, *regions;
+    uint64_t file_size, names_size, names_begin, names_end;
+    size_t names = 0, payload = 0;
+    bl__entry e;
+    bl_status st = BL_OK;
+    if (size < BL__MODEL_HEADER || memcmp(file, bl__model_magic, 8) != 0) return BL_ERR_FORMAT;
+    version = bl__rd32(file + 8);
+    pversion = bl__rd32(file + 12);
+    if (version == 0 || pversion == 0) return BL_ERR_FORMAT;
+    if (version != BITLINEAR_MODEL_VERSION || pversion != BITLINEAR_FORMAT_VERSION)
+        return BL_ERR_UNSUPPORTED; /* a newer writer: say so rather than "corrupt" */
+    count = bl__rd32(file + 16);
+    file_size = bl__rd64(file + 24);
+    names_size = bl__rd64(file + 32);
+    if (count > BL_MODEL_MAX_LAYERS || bl__rd32(file + 20) != 0 || !bl__all_zero(file + 40, 20) ||
+        file_size > (uint64_t)size || file_size % BL__ALIGN != 0 || file_size < BL__MODEL_HEADER)
+        return BL_ERR_FORMAT;
+    names_begin = BL__MODEL_HEADER + (uint64_t)count * BL__MODEL_ENTRY;
+    if (names_begin > file_size || names_size > file_size - names_begin) return BL_ERR_FORMAT;
+    names_end = names_begin + names_size;
+    if (bl__rd32(file + BL__MODEL_CRC_AT) != bl__model_crc(file, (size_t)file_size)) return BL_ERR_FORMAT;
+
+    for (i = 0; i < count; ++i) {
+        const uint8_t *raw = file + BL__MODEL_HEADER + (size_t)i * BL__MODEL_ENTRY;
+        size_t copy = 0;
+        int part;
+        bl__entry_read(file, i, &e);
+        if (raw[30] || raw[31] || !bl__all_zero(raw + 88, 8)) return BL_ERR_FORMAT;
+        st = bl__entry_check(file, &e, names_begin, names_end, names_end, file_size);
+        if (st != BL_OK) return st;
+        names += (size_t)e.name_len + 1;
+        for (part = 0; part < 3; ++part) {
+            copy += bl__align_up((size_t)e.size[part]); /* each part <= file size: no overflow */
+            if (e.size[part]) ++n_regions;
+        }
+        ++n_regions; /* the name */
+        if (!bl__add_size(payload, copy, &payload)) return BL_ERR_OVERFLOW;
+    }
+
+    /* regions must not overlap one another (names lie inside the names area, payloads
+       after it, so neither reaches the header or the table) */
+    regions = (uint32_t *)bl__alloc(alloc, (size_t)n_regions * sizeof(uint32_t) + 1);
+    if (!regions) return BL_ERR_NOMEM;
+    n_regions = 0;
+    for (i = 0; i < 4 * count; ++i)
+        if (bl__region_size(file, i)) regions[n_regions++] = i;
+    bl__sort_index(regions, n_regions, bl__region_less, file);
+    for (i = 1; i < n_regions && st == BL_OK; ++i)
+        if (bl__region_off(file, regions[i - 1]) + bl__region_size(file, regions[i - 1]) >
+            bl__region_off(file, regions[i]))
+            st = BL_ERR_FORMAT;
+    bl__free(alloc, regions);
+    if (st != BL_OK) return st;
+
+    for (i = 0; i < count; ++i) {
+        bl__entry_read(file, i, &e);
+        if (!bl__payload_valid(file, &e)) return BL_ERR_FORMAT;
+    }
+    *count_out = count;
+    *names_bytes = names;
+    *payload_bytes = payload;
+    return BL_OK;
+}
+
+/* ---- loading ---- */
+
+static void bl__copy_floats(float *dst, const uint8_t *src, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) dst[i] = bl__rdf32(src + 4 * i);
+}
+
+BITLINEAR_DEF bl_status bl_model_load_with(const void *bytes, size_t size, unsigned flags,
+                                           const bl_allocator *alloc, bl_model **out)
+{
+    const uint8_t *file = (const uint8_t *)bytes;
+    uint32_t count = 0, i;
+    size_t names_bytes = 0, payload_bytes = 0, at, items_at, index_at, names_at, data_at, total;
+    int view = (flags & BL_MODEL_LOAD_VIEW) != 0, copy_floats;
+    uint8_t *base, *block;
+    char *names;
+    bl_model *m;
+    bl_status st;
+    if (!bytes || !out || (flags & ~BL_MODEL_LOAD_VIEW)) return BL_ERR_INVALID;
+    if (alloc && !alloc->alloc) alloc = NULL;
+    if (view && (uintptr_t)bytes % BL__ALIGN != 0) return BL_ERR_INVALID; /* views need 64-byte alignment */
+    st = bl__model_validate(file, size, alloc, &count, &names_bytes, &payload_bytes);
+    if (st != BL_OK) return st;
+
+    /* one block: model, items, name index, names, then the copied parts */
+    copy_floats = !view || !bl__host_little_endian();
+    if (view) {
+        payload_bytes = 0;
+        if (copy_floats)
+            for (i = 0; i < count; ++i) {
+                bl__entry e;
+                bl__entry_read(file, i, &e);
+                payload_bytes += bl__align_up((size_t)e.size[1]) + bl__align_up((size_t)e.size[2]);
+            }
+    }
+    at = bl__align_up(sizeof(bl_model));
+    items_at = at;
+    at = bl__align_up(at + (size_t)count * sizeof(bl__model_item));
+    index_at = at;
+    at = bl__align_up(at + (size_t)count * sizeof(uint32_t));
+    names_at = at;
+    if (!bl__add_size(at, names_bytes, &at) || !bl__add_size(at, BL__ALIGN, &at)) return BL_ERR_OVERFLOW;
+    data_at = bl__align_up(at);
+    if (!bl__add_size(data_at, payload_bytes, &total) || !bl__add_size(total, BL__ALIGN, &total))
+        return BL_ERR_OVERFLOW;
+    block = (uint8_t *)bl__alloc(alloc, total);
+    if (!block) return BL_ERR_NOMEM;
+    base = (uint8_t *)bl__align_ptr(block);
+
+    m = (bl_model *)base;
+    memset(m, 0, sizeof *m);
+    m->count = (int)count;
+    m->items = (bl__model_item *)(base + items_at);
+    m->by_name = (uint32_t *)(base + index_at);
+    if (alloc) m->alloc = *alloc;
+    m->block = block;
+    names = (char *)(base + names_at);
+    at = data_at;
+    for (i = 0; i < count; ++i) {
+        bl__model_item *it = &m->items[i];
+        bl_linear *L = &it->layer;
+        bl__entry e;
+        bl__entry_read(file, i, &e);
+        memcpy(names, file + (size_t)e.name_off, (size_t)e.name_len + 1);
+        it->name = names;
+        it->flags = e.flags;
+        it->hadamard_seed = e.seed;
+        names += e.name_len + 1;
+        memset(L, 0, sizeof *L);
+        L->in_features = (int)e.in;
+        L->out_features = (int)e.out;
+        L->k = e.k;
+        L->act_bits = e.act_bits;
+        L->format = (bl_format)e.format;
+        L->act = (bl_act)e.act;
+        L->method = (bl_method)e.method;
+        L->scaling = (bl_scaling)e.scaling;
+        L->row_bytes = bl_packed_row_bytes(L->format, L->in_features);
+        if (alloc) L->alloc = *alloc; /* forward's scratch, when none is given */
+        L->owned = 0;
+        if (view) {
+            L->packed = file + (size_t)e.off[0];
+        } else {
+            memcpy(base + at, file + (size_t)e.off[0], (size_t)e.size[0]);
+            L->packed = base + at;
+            at += bl__align_up((size_t)e.size[0]);
+        }
+        if (copy_floats) {
+            bl__copy_floats((float *)(void *)(base + at), file + (size_t)e.off[1], (size_t)e.size[1] / 4);
+            L->scales = (const float *)(const void *)(base + at);
+            at += bl__align_up((size_t)e.size[1]);
+            if (e.size[2]) {
+                bl__copy_floats((float *)(void *)(base + at), file + (size_t)e.off[2], (size_t)e.size[2] / 4);
+                L->bias = (const float *)(const void *)(base + at);
+                at += bl__align_up((size_t)e.size[2]);
+            }
+        } else {
+            L->scales = (const float *)(const void *)(file + (size_t)e.off[1]);
+            L->bias = e.size[2] ? (const float *)(const void *)(file + (size_t)e.off[2]) : NULL;
+        }
+        m->by_name[i] = i;
+    }
+    bl__sort_index(m->by_name, count, bl__name_less, m->items);
+    for (i = 1; i < count; ++i)
+        if (strcmp(m->items[m->by_name[i - 1]].name, m->items[m->by_name[i]].name) == 0) {
+            bl__free(alloc, block); /* duplicate names */
+            return BL_ERR_FORMAT;
+        }
+    *out = m;
+    return BL_OK;
+}
+
+BITLINEAR_DEF bl_status bl_model_load(const void *bytes, size_t size, bl_model **out)
+{
+    return bl_model_load_with(bytes, size, BL_MODEL_LOAD_COPY, NULL, out);
+}
+
+BITLINEAR_DEF void bl_model_destroy(bl_model *model)
+{
+    bl_allocator alloc;
+    void *file_buffer;
+    if (!model) return;
+    alloc = model->alloc;
+    file_buffer = model->file_buffer;
+    bl__free(alloc.alloc ? &alloc : NULL, model->block);
+    bl__free(NULL, file_buffer); /* bl_model_load_file reads with BITLINEAR_MALLOC */
+}
+
+BITLINEAR_DEF const bl_linear *bl_model_find(const bl_model *model, const char *name)
+{
+    size_t lo = 0, hi;
+    if (!model || !name) return NULL;
+    hi = (size_t)model->count;
+    while (lo < hi) { /* binary search of the sorted name index */
+        size_t mid = lo + (hi - lo) / 2;
+        const bl__model_item *it = &model->items[model->by_name[mid]];
+        int c = strcmp(it->name, name);
+        if (c == 0) return &it->layer;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+BITLINEAR_DEF int bl_model_count(const bl_model *model) { return model ? model->count : 0; }
+
+BITLINEAR_DEF const char *bl_model_name(const bl_model *model, int index)
+{
+    if (!model || index < 0 || index >= model->count) return NULL;
+    return model->items[index].name;
+}
+
+BITLINEAR_DEF const bl_linear *bl_model_layer(const bl_model *model, int index)
+{
+    if (!model || index < 0 || index >= model->count) return NULL;
+    return &model->items[index].layer;
+}
+
+BITLINEAR_DEF uint32_t bl_model_flags(const bl_model *model, int index, uint64_t *hadamard_seed)
+{
+    if (!model || index < 0 || index >= model->count) return 0;
+    if (hadamard_seed) *hadamard_seed = model->items[index].hadamard_seed;
+    return model->items[index].flags;
+}
+
+/* ---- saving ---- */
+
+static size_t bl__name_length(const char *name) /* BL_MODEL_MAX_NAME + 1 when longer */
+{
+    size_t n = 0;
+    while (n <= BL_MODEL_MAX_NAME && name[n]) ++n;
+    return n;
+}
+
+static int bl__entry_name_less(const void *ctx, uint32_t a, uint32_t b)
+{
+    const bl_model_entry *e = (const bl_model_entry *)ctx;
+    return strcmp(e[a].name, e[b].name) < 0;
+}
+
+/* Validates the entries and returns the file's size and its names area (0: error in *st). */
+static size_t bl__model_file_size(const bl_model_entry *entries, int count, size_t *names_size, bl_status *st)
+{
+    size_t names = 0, at, table_end;
+    uint32_t *order;
+    int i;
+    *st = BL_ERR_INVALID;
+    if (count < 0 || count > BL_MODEL_MAX_LAYERS || (count > 0 && !entries)) return 0;
+    for (i = 0; i < count; ++i) {
+        size_t len;
+        if (!entries[i].name || !entries[i].layer || (entries[i].flags & ~BL_LAYER_FLAG_HADAMARD) ||
+            (entries[i].hadamard_seed != 0 && !(entries[i].flags & BL_LAYER_FLAG_HADAMARD)))
+            return 0;
+        len = bl__name_length(entries[i].name);
+        if (len < 1 || len > BL_MODEL_MAX_NAME) return 0;
+        names += len + 1;
+    }
+    order = (uint32_t *)bl__alloc(NULL, (size_t)count * sizeof(uint32_t) + 1);
+    if (!order) {
+        *st = BL_ERR_NOMEM;
+        return 0;
+    }
+    for (i = 0; i < count; ++i) order[i] = (uint32_t)i;
+    bl__sort_index(order, (size_t)count, bl__entry_name_less, entries);
+    for (i = 1; i < count; ++i)
+        if (strcmp(entries[order[i - 1]].name, entries[order[i]].name) == 0) break;
+    bl__free(NULL, order);
+    if (count > 1 && i < count) return 0; /* duplicate name */
+
+    table_end = BL__MODEL_HEADER + (size_t)count * BL__MODEL_ENTRY;
+    at = bl__align_up(table_end + names);
+    *names_size = at - table_end;
+    for (i = 0; i < count; ++i) {
+        const bl_linear *L = entries[i].layer;
+        size_t packed = (size_t)L->k * (size_t)L->out_features * L->row_bytes;
+        size_t scales = (size_t)L->k * (size_t)L->out_features * sizeof(float);
+        size_t bias = L->bias ? (size_t)L->out_features * sizeof(float) : 0;
+        if (!bl__advance(&at, packed) || !bl__advance(&at, scales) || !bl__advance(&at, bias)) {
+            *st = BL_ERR_OVERFLOW;
+            return 0;
+        }
+    }
+    *st = BL_OK;
+    return at;
+}
+
+BITLINEAR_DEF bl_status bl_model_save(const bl_model_entry *entries, int count, void *dst, size_t dst_size,
+                                      size_t *size)
+{
+    size_t names_size = 0, file_size, at, name_at;
+    uint8_t *f = (uint8_t *)dst;
+    bl_status st;
+    int i;
+    if (!size) return BL_ERR_INVALID;
+    file_size = bl__model_file_size(entries, count, &names_size, &st);
+    if (st != BL_OK) return st;
+    if (!dst) {
+        *size = file_size;
+        return BL_OK;
+    }
+    if (dst_size < file_size) return BL_ERR_INVALID;
+    memset(f, 0, file_size);
+    memcpy(f, bl__model_magic, 8);
+    bl__wr32(f + 8, BITLINEAR_MODEL_VERSION);
+    bl__wr32(f + 12, BITLINEAR_FORMAT_VERSION);
+    bl__wr32(f + 16, (uint32_t)count);
+    bl__wr64(f + 24, (uint64_t)file_size);
+    bl__wr64(f + 32, (uint64_t)names_size);
+    name_at = BL__MODEL_HEADER + (size_t)count * BL__MODEL_ENTRY;
+    at = name_at + names_size;
+    for (i = 0; i < count; ++i) {
+        const bl_linear *L = entries[i].layer;
+        uint8_t *p = f + BL__MODEL_HEADER + (size_t)i * BL__MODEL_ENTRY;
+        size_t len = strlen(entries[i].name), n, j;
+        size_t part[3];
+        int q;
+        part[0] = (size_t)L->k * (size_t)L->out_features * L->row_bytes;
+        part[1] = (size_t)L->k * (size_t)L->out_features * sizeof(float);
+        part[2] = L->bias ? (size_t)L->out_features * sizeof(float) : 0;
+        memcpy(f + name_at, entries[i].name, len); /* the 0 byte after it is already there */
+        bl__wr64(p + 0, (uint64_t)name_at);
+        bl__wr32(p + 8, (uint32_t)len);
+        bl__wr32(p + 12, (L->bias ? BL_LAYER_FLAG_BIAS : 0u) | entries[i].flags);
+        bl__wr32(p + 16, (uint32_t)L->in_features);
+        bl__wr32(p + 20, (uint32_t)L->out_features);
+        p[24] = (uint8_t)L->k;
+        p[25] = (uint8_t)L->format;
+        p[26] = (uint8_t)L->scaling;
+        p[27] = (uint8_t)L->act;
+        p[28] = (uint8_t)L->act_bits;
+        p[29] = (uint8_t)L->method;
+        bl__wr64(p + 80, entries[i].hadamard_seed);
+        name_at += len + 1;
+        for (q = 0; q < 3; ++q) {
+            if (!part[q]) continue;
+            bl__wr64(p + 32 + 16 * q, (uint64_t)at);
+            bl__wr64(p + 40 + 16 * q, (uint64_t)part[q]);
+            if (q == 0) {
+                memcpy(f + at, L->packed, part[0]);
+            } else {
+                const float *src = q == 1 ? L->scales : L->bias;
+                n = part[q] / sizeof(float);
+                for (j = 0; j < n; ++j) bl__wrf32(f + at + 4 * j, src[j]);
+            }
+            at = bl__align_up(at + part[q]);
+        }
+    }
+    bl__wr32(f + BL__MODEL_CRC_AT, bl__model_crc(f, file_size));
+    *size = file_size;
+    return BL_OK;
+}
+
+#ifndef BITLINEAR_NO_STDIO
+BITLINEAR_DEF bl_status bl_model_save_file(const bl_model_entry *entries, int count, FILE *f)
+{
+    size_t size = 0;
+    void *buf;
+    bl_status st;
+    if (!f) return BL_ERR_INVALID;
+    st = bl_model_save(entries, count, NULL, 0, &size);
+    if (st != BL_OK) return st;
+    buf = bl__alloc(NULL, size);
+    if (!buf) return BL_ERR_NOMEM;
+    st = bl_model_save(entries, count, buf, size, &size);
+    if (st == BL_OK && (fwrite(buf, 1, size, f) != size || fflush(f) != 0)) st = BL_ERR_INVALID;
+    bl__free(NULL, buf);
+    return st;
+}
+
+BITLINEAR_DEF bl_status bl_model_save_path(const bl_model_entry *entries, int count, const char *path)
+{
+    FILE *f;
+    bl_status st;
+    size_t size;
+    if (!path) return BL_ERR_INVALID;
+    st = bl_model_save(entries, count, NULL, 0, &size); /* validate before creating the file */
+    if (st != BL_OK) return st;
+    f = fopen(path, "wb");
+    if (!f) return BL_ERR_INVALID;
+    st = bl_model_save_file(entries, count, f);
+    if (fclose(f) != 0 && st == BL_OK) st = BL_ERR_INVALID;
+    return st;
+}
+
+/* Reads the rest of f into a 64-byte-aligned buffer: *block is the allocation. */
+static bl_status bl__read_all(FILE *f, void **block, uint8_t **data, size_t *size)
+{
+    size_t cap = 1u << 16, n = 0;
+    uint8_t *buf = NULL;
+    for (;;) {
+        size_t got;
+        if (!buf || n == cap) {
+            uint8_t *grown;
+            if (buf) {
+                if (cap > ((size_t)-1 - BL__ALIGN) / 2) { bl__free(NULL, buf); return BL_ERR_OVERFLOW; }
+                cap *= 2;
+            }
+            grown = (uint8_t *)BITLINEAR_REALLOC(buf, cap + BL__ALIGN);
+            if (!grown) { bl__free(NULL, buf); return BL_ERR_NOMEM; }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) { bl__free(NULL, buf); return BL_ERR_INVALID; }
+    /* realloc keeps no alignment: move the bytes up to the first 64-byte boundary */
+    *data = (uint8_t *)bl__align_ptr(buf);
+    if (*data != buf) memmove(*data, buf, n);
+    *block = buf;
+    *size = n;
+    return BL_OK;
+}
+
+BITLINEAR_DEF bl_status bl_model_load_file(FILE *f, bl_model **out)
+{
+    void *block = NULL;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    bl_model *m = NULL;
+    bl_status st;
+    if (!f || !out) return BL_ERR_INVALID;
+    st = bl__read_all(f, &block, &data, &size);
+    if (st != BL_OK) return st;
+    st = bl_model_load_with(data, size, BL_MODEL_LOAD_VIEW, NULL, &m);
+    if (st != BL_OK) {
+        bl__free(NULL, block);
+        return st;
+    }
+    m->file_buffer = block;
+    *out = m;
+    return BL_OK;
+}
+
+BITLINEAR_DEF bl_status bl_model_load_path(const char *path, bl_model **out)
+{
+    FILE *f;
+    bl_status st;
+    if (!path || !out) return BL_ERR_INVALID;
+    f = fopen(path, "rb");
+    if (!f) return BL_ERR_INVALID;
+    st = bl_model_load_file(f, out);
+    fclose(f);
+    return st;
+}
+#endif
+/* ---- end src/model.c ---- */
+
+/* ---- begin src/safetensors.c ---- */
+/* ==== bitlinear: safetensors reading ====================================== */
+/* A safetensors file: u64 little-endian N, N bytes of JSON, then the tensor data.
+   The JSON is parsed by a strict recursive descent over exactly the grammar the format
+   uses (so nesting is at most 3 deep by construction): one object whose members are
+   tensors {"dtype": s, "shape": [n...], "data_offsets": [b, e]} (each key exactly once)
+   or "__metadata__": {string: string...}. Strings are checked UTF-8 with JSON escapes;
+   numbers are plain non-negative integers. Anything else is BL_ERR_FORMAT. */
+
+struct bl_safetensors {
+    int count;
+    bl_tensor *tensors;       /* file order */
+    uint32_t *by_name;        /* indices sorted by name */
+    void *block;              /* one allocation for all of it */
+};
+
+typedef struct bl__json {
+    const uint8_t *p, *end;
+    char *names;              /* second pass: where tensor names are decoded to */
+    bl_tensor *tensors;       /* second pass: where tensors go */
+    const uint8_t *data;      /* the data area */
+    uint64_t data_size;
+    size_t count, names_bytes;
+    int seen_metadata;
+} bl__json;
+
+static void bl__js_ws(bl__json *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) ++j->p;
+}
+static int bl__js_eat(bl__json *j, char c)
+{
+    bl__js_ws(j);
+    if (j->p < j->end && *j->p == (uint8_t)c) {
+        ++j->p;
+        return 1;
+    }
+    return 0;
+}
+static int bl__js_hex4(const uint8_t *p, uint32_t *v)
+{
+    int i;
+    *v = 0;
+    for (i = 0; i < 4; ++i) {
+        uint8_t c = p[i];
+        uint32_t d = c >= '0' && c <= '9' ? (uint32_t)(c - '0') : c >= 'a' && c <= 'f' ? (uint32_t)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (uint32_t)(c - 'A' + 10) : 16u;
+        if (d == 16u) return 0;
+        *v = *v << 4 | d;
+    }
+    return 1;
+}
+/* Appends code point cp as UTF-8 at dst[*len] (when it fits in cap). */
+static void bl__js_put(char *dst, size_t cap, size_t *len, uint32_t cp)
+{
+    uint8_t b[4];
+    size_t n, i;
+    if (cp < 0x80) { b[0] = (uint8_t)cp; n = 1; }
+    else if (cp < 0x800) { b[0] = (uint8_t)(0xC0 | cp >> 6); b[1] = (uint8_t)(0x80 | (cp & 63)); n = 2; }
+    else if (cp < 0x10000) {
+        b[0] = (uint8_t)(0xE0 | cp >> 12); b[1] = (uint8_t)(0x80 | ((cp >> 6) & 63)); b[2] = (uint8_t)(0x80 | (cp & 63)); n = 3;
+    } else {
+        b[0] = (uint8_t)(0xF0 | cp >> 18); b[1] = (uint8_t)(0x80 | ((cp >> 12) & 63));
+        b[2] = (uint8_t)(0x80 | ((cp >> 6) & 63)); b[3] = (uint8_t)(0x80 | (cp & 63)); n = 4;
+    }
+    for (i = 0; i < n; ++i, ++*len)
+        if (dst && *len < cap) dst[*len] = (char)b[i];
+}
+/* Length of the valid UTF-8 sequence at p (no overlongs, no surrogates, <= U+10FFFF), 0 if invalid. */
+static size_t bl__utf8_len(const uint8_t *p, const uint8_t *end, uint32_t *cp)
+{
+    uint8_t c = p[0];
+    size_t n, i;
+    uint32_t v, min;
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c >= 0xC2 && c <= 0xDF) { n = 2; v = c & 0x1Fu; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 3; v = c & 0x0Fu; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 4; v = c & 0x07u; min = 0x10000; }
+    else return 0;
+    if ((size_t)(end - p) < n) return 0;
+    for (i = 1; i < n; ++i) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (p[i] & 0x3Fu);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return n;
+}
+/* A JSON string: decoded into dst (up to cap bytes) when dst is given; *len gets the
+   decoded length. Rejects control characters, bad escapes, lone surrogates, bad UTF-8
+   and (since names become C strings) U+0000. */
+static int bl__js_string(bl__json *j, char *dst, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (!bl__js_eat(j, '"')) return 0;
+    while (j->p < j->end) {
+        uint8_t c = *j->p;
+        uint32_t cp;
+        if (c == '"') {
+            ++j->p;
+            return 1;
+        }
+        if (c < 0x20) return 0;
+        if (c == '\\') {
+            if (j->end - j->p < 2) return 0;
+            c = j->p[1];
+            j->p += 2;
+            switch (c) {
+            case '"': case '\\': case '/': cp = c; break;
+            case 'b': cp = 8; break;
+            case 'f': cp = 12; break;
+            case 'n': cp = 10; break;
+            case 'r': cp = 13; break;
+            case 't': cp = 9; break;
+            case 'u':
+                if (j->end - j->p < 4 || !bl__js_hex4(j->p, &cp)) return 0;
+                j->p += 4;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return 0;
+                if (cp >= 0xD800 && cp <= 0xDBFF) { /* a high surrogate needs its low half */
+                    uint32_t lo;
+                    if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' || !bl__js_hex4(j->p + 2, &lo) ||
+                        lo < 0xDC00 || lo > 0xDFFF)
+                        return 0;
+                    j->p += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                if (cp == 0) return 0;
+                break;
+            default: return 0;
+            }
+        } else {
+            size_t n = bl__utf8_len(j->p, j->end, &cp);
+            if (!n) return 0;
+            j->p += n;
+        }
+        bl__js_put(dst, cap, len, cp);
+    }
+    return 0;
+}
+/* A non-negative integer without sign, fraction, exponent or leading zeros, < 2^63. */
+static int bl__js_uint(bl__json *j, uint64_t *v)
+{
+    bl__js_ws(j);
+    *v = 0;
+    if (j->p >= j->end || *j->p < '0' || *j->p > '9') return 0;
+    if (*j->p == '0' && j->end - j->p > 1 && j->p[1] >= '0' && j->p[1] <= '9') return 0;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (*v > (((uint64_t)1 << 63) - 1 - (uint64_t)(*j->p - '0')) / 10) return 0;
+        *v = *v * 10 + (uint64_t)(*j->p - '0');
+        ++j->p;
+    }
+    return j->p >= j->end || (*j->p != '.' && *j->p != 'e' && *j->p != 'E');
+}
+/* '[' uint (',' uint)* ']' or '[]': at most max values */
+static int bl__js_uint_array(bl__json *j, uint64_t *v, int max, int *n)
+{
+    *n = 0;
+    if (!bl__js_eat(j, '[')) return 0;
+    if (bl__js_eat(j, ']')) return 1;
+    do {
+        if (*n == max || !bl__js_uint(j, &v[*n])) return 0;
+        ++*n;
+    } while (bl__js_eat(j, ','));
+    return bl__js_eat(j, ']');
+}
+
+static int bl__dtype_parse(const char *s, size_t len, bl_dtype *dt, int *bytes)
+{
+    static const struct { const char *name; int bytes; bl_dtype dtype; } table[] = {
+        { "F32", 4, BL_DTYPE_F32 }, { "F16", 2, BL_DTYPE_F16 }, { "BF16", 2, BL_DTYPE_BF16 },
+        { "F64", 8, BL_DTYPE_OTHER }, { "I64", 8, BL_DTYPE_OTHER }, { "I32", 4, BL_DTYPE_OTHER },
+        { "I16", 2, BL_DTYPE_OTHER }, { "I8", 1, BL_DTYPE_OTHER }, { "U64", 8, BL_DTYPE_OTHER },
+        { "U32", 4, BL_DTYPE_OTHER }, { "U16", 2, BL_DTYPE_OTHER }, { "U8", 1, BL_DTYPE_OTHER },
+        { "BOOL", 1, BL_DTYPE_OTHER }, { "F8_E4M3", 1, BL_DTYPE_OTHER }, { "F8_E5M2", 1, BL_DTYPE_OTHER },
+    };
+    size_t i;
+    for (i = 0; i < sizeof table / sizeof table[0]; ++i)
+        if (strlen(table[i].name) == len && memcmp(table[i].name, s, len) == 0) {
+            *dt = table[i].dtype;
+            *bytes = table[i].bytes;
+            return 1;
+        }
+    return 0;
+}
+
+/* {"dtype": ..., "shape": [...], "data_offsets": [b, e]} in any order, each once */
+static bl_status bl__js_tensor(bl__json *j, bl_tensor *t)
+{
+    int seen = 0, ndim = 0, n, i, bytes = 0;
+    uint64_t shape[BL_ST_MAX_DIMS], offs[2], elems = 1;
+    bl_dtype dtype = BL_DTYPE_OTHER;
+    if (!bl__js_eat(j, '{')) return BL_ERR_FORMAT;
+    do {
+        char key[16], val[16];
+        size_t klen, vlen;
+        if (!bl__js_string(j, key, sizeof key, &klen) || !bl__js_eat(j, ':')) return BL_ERR_FORMAT;
+        if (klen == 5 && memcmp(key, "dtype", 5) == 0 && !(seen & 1)) {
+            if (!bl__js_string(j, val, sizeof val, &vlen) || vlen > sizeof val ||
+                !bl__dtype_parse(val, vlen, &dtype, &bytes))
+                return BL_ERR_FORMAT;
+            seen |= 1;
+        } else if (klen == 5 && memcmp(key, "shape", 5) == 0 && !(seen & 2)) {
+            if (!bl__js_uint_array(j, shape, BL_ST_MAX_DIMS, &ndim)) return BL_ERR_FORMAT;
+            seen |= 2;
+        } else if (klen == 12 && memcmp(key, "data_offsets", 12) == 0 && !(seen & 4)) {
+            if (!bl__js_uint_array(j, offs, 2, &n) || n != 2) return BL_ERR_FORMAT;
+            seen |= 4;
+        } else {
+            return BL_ERR_FORMAT; /* unknown or repeated key */
+        }
+    } while (bl__js_eat(j, ','));
+    if (!bl__js_eat(j, '}') || seen != 7) return BL_ERR_FORMAT;
+    for (i = 0; i < ndim; ++i) {
+        if (shape[i] > (uint64_t)INT64_MAX) return BL_ERR_FORMAT;
+        if (shape[i] != 0 && elems > UINT64_MAX / shape[i]) return BL_ERR_FORMAT;
+        elems *= shape[i];
+    }
+    if (elems > UINT64_MAX / (uint64_t)bytes || offs[0] > offs[1] || offs[1] > j->data_size ||
+        offs[1] - offs[0] != elems * (uint64_t)bytes)
+        return BL_ERR_FORMAT;
+    if (t) {
+        t->dtype = dtype;
+        t->elem_bytes = bytes;
+        t->ndim = ndim;
+        for (i = 0; i < BL_ST_MAX_DIMS; ++i) t->shape[i] = i < ndim ? (int64_t)shape[i] : 0;
+        t->data = j->data + (size_t)offs[0];
+        t->nbytes = (size_t)(offs[1] - offs[0]);
+    }
+    return BL_OK;
+}
+
+/* {"k": "v", ...} */
+static int bl__js_metadata(bl__json *j)
+{
+    size_t len;
+    if (!bl__js_eat(j, '{')) return 0;
+    if (bl__js_eat(j, '}')) return 1;
+    do {
+        if (!bl__js_string(j, NULL, 0, &len) || !bl__js_eat(j, ':') || !bl__js_string(j, NULL, 0, &len)) return 0;
+    } while (bl__js_eat(j, ','));
+    return bl__js_eat(j, '}');
+}
+
+/* The whole header; on the first pass (no j->tensors) it counts. */
+static bl_status bl__js_header(bl__json *j)
+{
+    if (!bl__js_eat(j, '{')) return BL_ERR_FORMAT;
+    if (!bl__js_eat(j, '}')) {
+        do {
+            const uint8_t *key_at;
+            size_t len;
+            bl_status st;
+            char probe[13];
+            bl__js_ws(j);
+            key_at = j->p;
+            if (!bl__js_string(j, probe, sizeof probe, &len) || !bl__js_eat(j, ':')) return BL_ERR_FORMAT;
+            if (len == 12 && memcmp(probe, "__metadata__", 12) == 0) {
+                if (j->seen_metadata || !bl__js_metadata(j)) return BL_ERR_FORMAT;
+                j->seen_metadata = 1;
+                continue;
+            }
+            if (len < 1 || len > BL_ST_MAX_NAME || j->count >= BL_ST_MAX_TENSORS) return BL_ERR_FORMAT;
+            if (j->tensors) { /* decode the name again, now into its place */
+                bl__json again = *j;
+                bl_tensor *t = &j->tensors[j->count];
+                again.p = key_at;
+                (void)bl__js_string(&again, j->names, len, &len);
+                j->names[len] = 0;
+                t->name = j->names;
+                j->names += len + 1;
+                st = bl__js_tensor(j, t);
+            } else {
+                st = bl__js_tensor(j, NULL);
+            }
+            if (st != BL_OK) return st;
+            j->names_bytes += len + 1;
+            ++j->count;
+        } while (bl__js_eat(j, ','));
+        if (!bl__js_eat(j, '}')) return BL_ERR_FORMAT;
+    }
+    bl__js_ws(j);
+    return j->p == j->end ? BL_OK : BL_ERR_FORMAT;
+}
+
+static int bl__tensor_name_less(const void *ctx, uint32_t a, uint32_t b)
+{
+    const bl_tensor *t = (const bl_tensor *)ctx;
+    return strcmp(t[a].name, t[b].name) < 0;
+}
+static int bl__tensor_data_less(const void *ctx, uint32_t a, uint32_t b)
+{
+    const bl_tensor *t = (const bl_tensor *)ctx;
+    return (const uint8_t *)t[a].data < (const uint8_t *)t[b].data;
+}
+
+BITLINEAR_DEF bl_status bl_safetensors_open(const void *bytes, size_t size, bl_safetensors **out)
+{
+    const uint8_t *b = (const uint8_t *)bytes;
+    uint64_t n;
+    bl__json j;
+    bl_status st;
+    size_t at, total, i;
+    uint8_t *block, *base;
+    bl_safetensors *s;
+    if (!bytes || !out) return BL_ERR_INVALID;
+    if (size < 8) return BL_ERR_FORMAT;
+    n = bl__rd64(b);
+    if (n < 2 || n > BL_ST_MAX_HEADER || n > (uint64_t)(size - 8)) return BL_ERR_FORMAT;
+    memset(&j, 0, sizeof j);
+    j.p = b + 8;
+    j.end = b + 8 + (size_t)n;
+    j.data = j.end;
+    j.data_size = (uint64_t)(size - 8 - (size_t)n);
+    if (*j.p != '{') return BL_ERR_FORMAT; /* the format allows no leading space */
+    st = bl__js_header(&j);
+    if (st != BL_OK) return st;
+
+    at = bl__align_up(sizeof(bl_safetensors));
+    total = at + bl__align_up(j.count * sizeof(bl_tensor)) + bl__align_up(j.count * sizeof(uint32_t)) +
+            j.names_bytes + BL__ALIGN; /* all bounded by the 100 MiB header */
+    block = (uint8_t *)bl__alloc(NULL, total);
+    if (!block) return BL_ERR_NOMEM;
+    base = (uint8_t *)bl__align_ptr(block);
+    s = (bl_safetensors *)base;
+    s->count = (int)j.count;
+    s->tensors = (bl_tensor *)(base + at);
+    at += bl__align_up(j.count * sizeof(bl_tensor));
+    s->by_name = (uint32_t *)(base + at);
+    at += bl__align_up(j.count * sizeof(uint32_t));
+    s->block = block;
+    j.p = b + 8;
+    j.tensors = s->tensors;
+    j.names = (char *)(base + at);
+    j.count = 0;
+    j.names_bytes = 0;
+    j.seen_metadata = 0;
+    st = bl__js_header(&j); /* cannot fail now: the same bytes passed */
+
+    /* duplicate names, then overlapping data */
+    for (i = 0; i < j.count; ++i) s->by_name[i] = (uint32_t)i;
+    bl__sort_index(s->by_name, j.count, bl__tensor_name_less, s->tensors);
+    for (i = 1; i < j.count && st == BL_OK; ++i)
+        if (strcmp(s->tensors[s->by_name[i - 1]].name, s->tensors[s->by_name[i]].name) == 0) st = BL_ERR_FORMAT;
+    if (st == BL_OK && j.count > 1) {
+        uint32_t *order = (uint32_t *)bl__alloc(NULL, j.count * sizeof(uint32_t));
+        if (!order) {
+            st = BL_ERR_NOMEM;
+        } else {
+            size_t n = 0;
+            for (i = 0; i < j.count; ++i) /* empty tensors overlap nothing */
+                if (s->tensors[i].nbytes) order[n++] = (uint32_t)i;
+            bl__sort_index(order, n, bl__tensor_data_less, s->tensors);
+            for (i = 1; i < n && st == BL_OK; ++i) {
+                const bl_tensor *p = &s->tensors[order[i - 1]], *q = &s->tensors[order[i]];
+                if ((size_t)((const uint8_t *)q->data - (const uint8_t *)p->data) < p->nbytes) st = BL_ERR_FORMAT;
+            }
+            bl__free(NULL, order);
+        }
+    }
+    if (st != BL_OK) {
+        bl__free(NULL, block);
+        return st;
+    }
+    *out = s;
+    return BL_OK;
+}
+
+BITLINEAR_DEF int bl_safetensors_count(const bl_safetensors *st) { return st ? st->count : 0; }
+
+BITLINEAR_DEF const bl_tensor *bl_safetensors_get(const bl_safetensors *st, int index)
+{
+    if (!st || index < 0 || index >= st->count) return NULL;
+    return &st->tensors[index];
+}
+
+BITLINEAR_DEF const bl_tensor *bl_safetensors_find(const bl_safetensors *st, const char *name)
+{
+    size_t lo = 0, hi;
+    if (!st || !name) return NULL;
+    hi = (size_t)st->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const bl_tensor *t = &st->tensors[st->by_name[mid]];
+        int c = strcmp(t->name, name);
+        if (c == 0) return t;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+BITLINEAR_DEF void bl_safetensors_close(bl_safetensors *st)
+{
+    if (st) bl__free(NULL, st->block);
+}
+
+/* IEEE half -> float, exactly (every half is a float). */
+static float bl__f16_to_f32(uint32_t h)
+{
+    uint32_t sign = (h >> 15) << 31, exp = (h >> 10) & 31u, man = h & 1023u, bits;
+    float f;
+    if (exp == 0) { /* zero or subnormal: man * 2^-24, exact */
+        f = (float)man * 5.9604644775390625e-8f;
+        return sign ? -f : f;
+    }
+    bits = exp == 31 ? sign | 0x7F800000u | man << 13 : sign | (exp + 112u) << 23 | man << 13;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+BITLINEAR_DEF bl_status bl_tensor_to_f32(const bl_tensor *t, float *dst, size_t count)
+{
+    const uint8_t *p;
+    size_t i;
+    if (!t || !dst || t->elem_bytes <= 0) return BL_ERR_INVALID;
+    if (t->dtype != BL_DTYPE_F32 && t->dtype != BL_DTYPE_F16 && t->dtype != BL_DTYPE_BF16) return BL_ERR_UNSUPPORTED;
+    if (t->elem_bytes != (t->dtype == BL_DTYPE_F32 ? 4 : 2) || count != t->nbytes / (size_t)t->elem_bytes ||
+        t->nbytes % (size_t)t->elem_bytes != 0)
+        return BL_ERR_INVALID;
+    p = (const uint8_t *)t->data;
+    for (i = 0; i < count; ++i) {
+        if (t->dtype == BL_DTYPE_F32) {
+            dst[i] = bl__rdf32(p + 4 * i);
+        } else {
+            uint32_t h = (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8;
+            if (t->dtype == BL_DTYPE_F16) {
+                dst[i] = bl__f16_to_f32(h);
+            } else {
+                uint32_t bits = h << 16;
+                memcpy(&dst[i], &bits, sizeof bits);
+            }
+        }
+    }
+    return BL_OK;
+}
+/* ---- end src/safetensors.c ---- */
 
 #endif /* BITLINEAR_IMPLEMENTATION */
 

@@ -77,6 +77,15 @@
     arguments never crash and never write outside a buffer; on error outputs are
     left untouched. NaN or Inf in weights or inputs gives BL_ERR_NONFINITE.
 
+    MODEL FILES
+    ===========
+    bl_model_save writes named layers into one little-endian file (size query first);
+    bl_model_load validates every byte (checksum, fields, packed rows) and copies, or
+    bl_model_load_with(..., BL_MODEL_LOAD_VIEW, ...) points the layers straight into
+    your 64-byte-aligned bytes (a mapped file, an array compiled in). bl_model_find
+    looks a layer up by name. bl_safetensors_open reads F32/F16/BF16 checkpoints.
+    Layout byte by byte: README.md ("Model files").
+
     PACKED FORMATS: see README.md ("Packed formats"), and bl__trit_position below.
 
     VERSION HISTORY

@@ -51,7 +51,8 @@ static inline BITLINEAR_HD unsigned bl__2bit_code(uint8_t byte, int m) { return 
 static inline BITLINEAR_HD float bl__round_even(float v)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23: the sum keeps no fraction bits */
-    return (v + magic) - magic;
+    float sum = v + magic;           /* the assignment rounds, also where FLT_EVAL_METHOD is 1 (s390x) */
+    return sum - magic;
 }
 
 /* Inputs whose absmax is below this quantize to zero (their 1/absmax would overflow). */

@@ -194,7 +194,7 @@ static void test_activations(void)
         for (bits = 2; bits <= 8; ++bits)
             for (rep = 0; rep < 3; ++rep) {
                 int n = sizes[si], qmax = (1 << (bits - 1)) - 1;
-                float *x = (float *)bt_alloc(sizeof(float) * n), scale, amax = 0.0f, inv;
+                float *x = (float *)bt_alloc(sizeof(float) * n), scale = -1.0f, amax = 0.0f, inv;
                 int8_t *q = (int8_t *)bt_alloc((size_t)n);
                 for (i = 0; i < n; ++i) {
                     x[i] = rep == 2 ? (float)bt_int(-4, 4) * 0.5f : bt_gauss() * (rep ? 1e-3f : 10.0f);
@@ -202,7 +202,7 @@ static void test_activations(void)
                 }
                 CHECK(bl_quantize_activations(x, n, bits, q, &scale) == BL_OK);
                 inv = amax > 0.0f ? (float)qmax / amax : 0.0f;
-                CHECK(scale == (amax > 0.0f ? amax / (float)qmax : 0.0f));
+                CHECK(scale == (amax > 0.0f ? (float)(amax / (float)qmax) : 0.0f)); /* the cast drops excess precision */
                 for (i = 0; i < n; ++i) {
                     float v = x[i] * inv;
                     v = v > (float)qmax ? (float)qmax : (v < -(float)qmax ? -(float)qmax : v);
