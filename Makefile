@@ -30,3 +30,15 @@ bench: bitlinear.h
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- CUDA companion (bitlinear_cuda.h) ----
+NVCC      ?= $(shell command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+
+.PHONY: bench-cuda
+$(BUILD)/bench/bench_cuda: bench/bench_cuda.cu bitlinear_cuda.h bitlinear.h
+	@mkdir -p $(BUILD)/bench
+	$(NVCC) -O3 -std=c++17 -I. $(CUDA_ARCH) $< -o $@ -lcublas
+
+bench-cuda: $(BUILD)/bench/bench_cuda
+	./$(BUILD)/bench/bench_cuda $(BUILD)/bench/bench_cuda.json
