@@ -227,16 +227,51 @@ static __host__ __device__ __forceinline__ uint32_t bl__cuda_gather_odd_bytes(ui
 #endif
 }
 
-/* Four BASE3 codes of digit m from the even bytes (ye = w & 0x00FF00FF) and odd bytes
-   (yo = (w >> 8) & 0x00FF00FF) of a word: bl__base3_code on two 16-bit lanes at once
-   (y * 3^m stays below 2^16, so lanes never carry into each other); the codes end in
-   byte 1 of each lane and one byte permute gathers them. */
-static __host__ __device__ __forceinline__ uint32_t bl__cuda_codes_base3(uint32_t ye, uint32_t yo, uint32_t pow3)
+/* BASE3 digits of a word, in order: ye/yo hold y = byte * 3^m mod 256 of the even
+   bytes (ye = w & 0x00FF00FF to start) and odd bytes (yo = (w >> 8) & 0x00FF00FF) in
+   16-bit lanes. bl__base3_code is (y * 3) >> 8, byte 1 of each lane of y * 3 (below
+   2^10, so lanes never carry into each other), and y * 3 mod 256 is the next digit's y:
+   two multiplies, two masks and one byte permute give four codes. */
+static __host__ __device__ __forceinline__ uint32_t bl__cuda_base3_next(uint32_t &ye, uint32_t &yo)
 {
-    uint32_t e = ((ye * pow3) & 0x00FF00FFu) * 3u;
-    uint32_t o = ((yo * pow3) & 0x00FF00FFu) * 3u;
+    uint32_t e = ye * 3u, o = yo * 3u;
+    ye = e & 0x00FF00FFu;
+    yo = o & 0x00FF00FFu;
     return bl__cuda_gather_odd_bytes(e, o);
 }
+
+/* 16 packed bytes decoded a digit at a time (next() with m = 0, 1, ... in order):
+   c[i] gets the codes (0..2, as int8x4) of digit m of word i. */
+template <int FMT> struct bl__cuda_dec16;
+template <> struct bl__cuda_dec16<BL_FORMAT_2BIT> {
+    uint4 w;
+    __host__ __device__ __forceinline__ void init(const uint4 &v) { w = v; }
+    __host__ __device__ __forceinline__ void next(int m, uint32_t (&c)[4])
+    {
+        c[0] = bl__cuda_codes_2bit(w.x, m);
+        c[1] = bl__cuda_codes_2bit(w.y, m);
+        c[2] = bl__cuda_codes_2bit(w.z, m);
+        c[3] = bl__cuda_codes_2bit(w.w, m);
+    }
+};
+template <> struct bl__cuda_dec16<BL_FORMAT_BASE3> {
+    uint32_t ye[4], yo[4];
+    __host__ __device__ __forceinline__ void init(const uint4 &v)
+    {
+        ye[0] = v.x & 0x00FF00FFu; yo[0] = (v.x >> 8) & 0x00FF00FFu;
+        ye[1] = v.y & 0x00FF00FFu; yo[1] = (v.y >> 8) & 0x00FF00FFu;
+        ye[2] = v.z & 0x00FF00FFu; yo[2] = (v.z >> 8) & 0x00FF00FFu;
+        ye[3] = v.w & 0x00FF00FFu; yo[3] = (v.w >> 8) & 0x00FF00FFu;
+    }
+    __host__ __device__ __forceinline__ void next(int m, uint32_t (&c)[4])
+    {
+        (void)m;
+        c[0] = bl__cuda_base3_next(ye[0], yo[0]);
+        c[1] = bl__cuda_base3_next(ye[1], yo[1]);
+        c[2] = bl__cuda_base3_next(ye[2], yo[2]);
+        c[3] = bl__cuda_base3_next(ye[3], yo[3]);
+    }
+};
 
 /* 16-byte load of data read once per forward (weights): keep L1 for the activations */
 static __device__ __forceinline__ uint4 bl__cuda_load_stream(const uint8_t *p)
@@ -276,7 +311,7 @@ typedef struct bl__cuda_fwd {
 } bl__cuda_fwd;
 
 /* ---- activation quantization: one block per token ------------------------------- */
-#define BL__CUDA_QTHREADS 256
+#define BL__CUDA_QTHREADS 1024 /* one block per token: enough loads in flight for batch 1 */
 
 static __device__ float bl__cuda_block_max(float v, float *sh)
 {
@@ -314,6 +349,7 @@ bl__cuda_quantize_tokens(const float *x, int n, int qmax, int8_t *q, size_t stri
     int8_t *qb = q + (size_t)blockIdx.x * stride;
     float amax = 0.0f, inv;
     int bad = 0, total = 0, i;
+#pragma unroll 4
     for (i = (int)threadIdx.x; i < n; i += (int)blockDim.x) {
         float v = xb[i];
         if (!(v - v == 0.0f)) bad = 1;
@@ -322,6 +358,7 @@ bl__cuda_quantize_tokens(const float *x, int n, int qmax, int8_t *q, size_t stri
     amax = bl__cuda_block_max(amax, shf);
     bad = __syncthreads_or(bad);
     inv = bad ? 0.0f : bl__act_inverse(amax, qmax);
+#pragma unroll 4
     for (size_t j = threadIdx.x; j < stride; j += blockDim.x) {
         int8_t c = 0;
         if (j < (size_t)n && !bad) c = bl__act_code(__fmul_rn(xb[j], inv), 1.0f, qmax);
@@ -381,18 +418,11 @@ bl__cuda_gemv_int8(bl__cuda_fwd a)
         for (; c < chunks; c += 32) {
             uint4 nxt[R];
             const size_t off = (size_t)(c >> 2) * (size_t)span + (size_t)(c & 3) * 16;
-            uint32_t ye[R][4], yo[R][4];
+            bl__cuda_dec16<FMT> dec[R];
 #pragma unroll
-            for (i = 0; i < R; ++i)
+            for (i = 0; i < R; ++i) {
                 if (c + 32 < chunks) nxt[i] = bl__cuda_load_stream(wr[i] + (size_t)(c + 32) * 16);
-            if (FMT == BL_FORMAT_BASE3) {
-#pragma unroll
-                for (i = 0; i < R; ++i) {
-                    ye[i][0] = cur[i].x & 0x00FF00FFu; yo[i][0] = (cur[i].x >> 8) & 0x00FF00FFu;
-                    ye[i][1] = cur[i].y & 0x00FF00FFu; yo[i][1] = (cur[i].y >> 8) & 0x00FF00FFu;
-                    ye[i][2] = cur[i].z & 0x00FF00FFu; yo[i][2] = (cur[i].z >> 8) & 0x00FF00FFu;
-                    ye[i][3] = cur[i].w & 0x00FF00FFu; yo[i][3] = (cur[i].w >> 8) & 0x00FF00FFu;
-                }
+                dec[i].init(cur[i]);
             }
 #pragma unroll
             for (int m = 0; m < D; ++m) {
@@ -401,25 +431,14 @@ bl__cuda_gemv_int8(bl__cuda_fwd a)
                 for (t = 0; t < T; ++t) av[t] = bl__cuda_load16(qt[t] + off + 64 * m);
 #pragma unroll
                 for (i = 0; i < R; ++i) {
-                    uint32_t c0, c1, c2, c3;
-                    if (FMT == BL_FORMAT_BASE3) {
-                        const uint32_t p3 = m == 0 ? 1u : m == 1 ? 3u : m == 2 ? 9u : m == 3 ? 27u : 81u;
-                        c0 = bl__cuda_codes_base3(ye[i][0], yo[i][0], p3);
-                        c1 = bl__cuda_codes_base3(ye[i][1], yo[i][1], p3);
-                        c2 = bl__cuda_codes_base3(ye[i][2], yo[i][2], p3);
-                        c3 = bl__cuda_codes_base3(ye[i][3], yo[i][3], p3);
-                    } else {
-                        c0 = bl__cuda_codes_2bit(cur[i].x, m);
-                        c1 = bl__cuda_codes_2bit(cur[i].y, m);
-                        c2 = bl__cuda_codes_2bit(cur[i].z, m);
-                        c3 = bl__cuda_codes_2bit(cur[i].w, m);
-                    }
+                    uint32_t cd[4];
+                    dec[i].next(m, cd);
 #pragma unroll
                     for (t = 0; t < T; ++t) {
-                        acc[i][t] = __dp4a((int)c0, (int)av[t].x, acc[i][t]);
-                        acc[i][t] = __dp4a((int)c1, (int)av[t].y, acc[i][t]);
-                        acc[i][t] = __dp4a((int)c2, (int)av[t].z, acc[i][t]);
-                        acc[i][t] = __dp4a((int)c3, (int)av[t].w, acc[i][t]);
+                        acc[i][t] = __dp4a((int)cd[0], (int)av[t].x, acc[i][t]);
+                        acc[i][t] = __dp4a((int)cd[1], (int)av[t].y, acc[i][t]);
+                        acc[i][t] = __dp4a((int)cd[2], (int)av[t].z, acc[i][t]);
+                        acc[i][t] = __dp4a((int)cd[3], (int)av[t].w, acc[i][t]);
                     }
                 }
             }
@@ -541,72 +560,67 @@ static __device__ __forceinline__ void bl__cuda_mma(int (&d)[4], uint32_t a0, ui
 #endif
 }
 
-/* Codes of digit m of the 16 bytes v (4 words), as four int8x4 registers. */
-template <int FMT>
-static __host__ __device__ __forceinline__ void bl__cuda_codes16(const uint4 &v, int m, uint32_t (&c)[4])
-{
-    if (FMT == BL_FORMAT_BASE3) {
-        const uint32_t p3 = m == 0 ? 1u : m == 1 ? 3u : m == 2 ? 9u : m == 3 ? 27u : 81u;
-        c[0] = bl__cuda_codes_base3(v.x & 0x00FF00FFu, (v.x >> 8) & 0x00FF00FFu, p3);
-        c[1] = bl__cuda_codes_base3(v.y & 0x00FF00FFu, (v.y >> 8) & 0x00FF00FFu, p3);
-        c[2] = bl__cuda_codes_base3(v.z & 0x00FF00FFu, (v.z >> 8) & 0x00FF00FFu, p3);
-        c[3] = bl__cuda_codes_base3(v.w & 0x00FF00FFu, (v.w >> 8) & 0x00FF00FFu, p3);
-    } else {
-        c[0] = bl__cuda_codes_2bit(v.x, m);
-        c[1] = bl__cuda_codes_2bit(v.y, m);
-        c[2] = bl__cuda_codes_2bit(v.z, m);
-        c[3] = bl__cuda_codes_2bit(v.w, m);
-    }
-}
-
-/* A block of 4 warps owns 64*MT rows and 32 tokens; each warp 16*MT rows (MT m-tiles)
-   and 4 n-tiles of 8 tokens. The sum over k is order-free, so the 32 k of one mma are
-   not 32 consecutive activations but the 16 bytes lane t holds (bytes 16t..16t+15 of
-   a row's 64-byte block): words 0,1 form one mma's a0/a2 (k 16t+0..7), words 2,3 the
-   next one's (k 16t+8..15), and the activations 16t+0..15 of the same digit plane give
-   b0,b1 of both with one 16-byte load. Tiles are numbered token-fastest so the blocks
-   that read the same rows run together and share them through L2. */
+/* A block owns 16*MT rows (MT m-tiles) and 32 tokens (4 n-tiles of 8); its 4 warps
+   split the row's 64-byte blocks (warp w takes blocks w, w+4, ...) and add their int32
+   sums through shared memory, so even a few row tiles keep many loads in flight. The
+   sum over k is order-free, so the 32 k of one mma are not 32 consecutive activations
+   but the 16 bytes lane t holds (bytes 16t..16t+15 of a row's 64-byte block): words 0,1
+   form one mma's a0/a2 (k 16t+0..7), words 2,3 the next one's (k 16t+8..15), and the
+   activations 16t+0..15 of the same digit plane give b0,b1 of both with one 16-byte
+   load. Tiles are numbered token-fastest so the blocks that read the same rows run
+   together and share them through L2. */
 template <int FMT, int MT>
 static __global__ void __launch_bounds__(BL__CUDA_MMA_WARPS * 32)
 bl__cuda_mma_int8(bl__cuda_fwd a)
 {
     const int D = FMT == BL_FORMAT_BASE3 ? 5 : 4, span = 64 * D;
-    const int lane = (int)threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
     const int row_tile = (int)(blockIdx.x / (unsigned)a.tok_tiles), tok_tile = (int)(blockIdx.x % (unsigned)a.tok_tiles);
-    const int row_base = a.r0 + (row_tile * BL__CUDA_MMA_WARPS + ((int)threadIdx.x >> 5)) * 16 * MT;
+    const int row_base = a.r0 + row_tile * 16 * MT;
     const int tok_base = tok_tile * BL__CUDA_MMA_TOKENS;
     const int8_t *q = (const int8_t *)a.act;
     const int8_t *qb[4];
-    int32_t dots[MT][4][4][BL_MAX_K];
+    /* [warp][mt][n][e][lane]: lane-contiguous, no bank conflicts */
+    __shared__ int part[BL__CUDA_MMA_WARPS][MT][4][4][32];
+    int32_t dots[MT][4][BL_MAX_K];   /* this warp's n-tile (n = warp) after the reduction */
     int j, mt, n, e;
-    if (row_base >= a.r1) return;
+    if (row_base >= a.r1) return;    /* the whole block: row_base does not depend on the warp */
     for (n = 0; n < 4; ++n)
         qb[n] = q + (size_t)min(tok_base + n * 8 + g, a.batch - 1) * a.padded_in + 16 * tq;
     for (j = 0; j < a.k; ++j) {
         const uint8_t *pa[MT], *pb[MT];
         int acc[MT][4][4];
         uint4 wa[MT], wb[MT];
+        int blk = warp;
 #pragma unroll
         for (mt = 0; mt < MT; ++mt) {
             int ra = min(row_base + mt * 16 + g, a.r1 - 1), rb = min(row_base + mt * 16 + g + 8, a.r1 - 1);
             pa[mt] = a.w + (size_t)j * a.plane + (size_t)ra * a.row_stride + 16 * tq;
             pb[mt] = a.w + (size_t)j * a.plane + (size_t)rb * a.row_stride + 16 * tq;
-            wa[mt] = bl__cuda_load16(pa[mt]);
-            wb[mt] = bl__cuda_load16(pb[mt]);
+            if (blk < a.blocks) {
+                wa[mt] = bl__cuda_load16(pa[mt] + (size_t)blk * BL__CUDA_BLOCK);
+                wb[mt] = bl__cuda_load16(pb[mt] + (size_t)blk * BL__CUDA_BLOCK);
+            }
 #pragma unroll
             for (n = 0; n < 4; ++n)
 #pragma unroll
                 for (e = 0; e < 4; ++e) acc[mt][n][e] = 0;
         }
-        for (int blk = 0; blk < a.blocks; ++blk) {
+        for (; blk < a.blocks; blk += BL__CUDA_MMA_WARPS) {
             uint4 na[MT], nb[MT];
             const size_t off = (size_t)blk * (size_t)span;
 #pragma unroll
             for (mt = 0; mt < MT; ++mt)
-                if (blk + 1 < a.blocks) {
-                    na[mt] = bl__cuda_load16(pa[mt] + (size_t)(blk + 1) * BL__CUDA_BLOCK);
-                    nb[mt] = bl__cuda_load16(pb[mt] + (size_t)(blk + 1) * BL__CUDA_BLOCK);
+                if (blk + BL__CUDA_MMA_WARPS < a.blocks) {
+                    na[mt] = bl__cuda_load16(pa[mt] + (size_t)(blk + BL__CUDA_MMA_WARPS) * BL__CUDA_BLOCK);
+                    nb[mt] = bl__cuda_load16(pb[mt] + (size_t)(blk + BL__CUDA_MMA_WARPS) * BL__CUDA_BLOCK);
                 }
+            bl__cuda_dec16<FMT> da[MT], db[MT];
+#pragma unroll
+            for (mt = 0; mt < MT; ++mt) {
+                da[mt].init(wa[mt]);
+                db[mt].init(wb[mt]);
+            }
 #pragma unroll
             for (int m = 0; m < D; ++m) {
                 uint4 bv[4];
@@ -615,8 +629,8 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
 #pragma unroll
                 for (mt = 0; mt < MT; ++mt) {
                     uint32_t ca[4], cb[4];
-                    bl__cuda_codes16<FMT>(wa[mt], m, ca);
-                    bl__cuda_codes16<FMT>(wb[mt], m, cb);
+                    da[mt].next(m, ca);
+                    db[mt].next(m, cb);
 #pragma unroll
                     for (n = 0; n < 4; ++n) {
                         bl__cuda_mma(acc[mt][n], ca[0], cb[0], ca[1], cb[1], bv[n].x, bv[n].y);
@@ -632,22 +646,28 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
 #pragma unroll
             for (n = 0; n < 4; ++n)
 #pragma unroll
-                for (e = 0; e < 4; ++e) {
-                    int tok = min(tok_base + n * 8 + 2 * tq + (e & 1), a.batch - 1);
-                    dots[mt][n][e][j] = acc[mt][n][e] - a.act_sum[tok];
-                }
+                for (e = 0; e < 4; ++e) part[warp][mt][n][e][lane] = acc[mt][n][e];
+        __syncthreads();
+        /* warp w finishes n-tile w: the four warps' sums, minus the tokens' code sums */
+#pragma unroll
+        for (mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (e = 0; e < 4; ++e) {
+                int total = 0, w, tok = min(tok_base + warp * 8 + 2 * tq + (e & 1), a.batch - 1);
+                for (w = 0; w < BL__CUDA_MMA_WARPS; ++w) total += part[w][mt][warp][e][lane];
+                dots[mt][e][j] = total - a.act_sum[tok];
+            }
+        __syncthreads(); /* part is reused by the next component */
     }
 #pragma unroll
     for (mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (n = 0; n < 4; ++n)
-#pragma unroll
-            for (e = 0; e < 4; ++e) {
-                int row = row_base + mt * 16 + g + (e >= 2 ? 8 : 0), tok = tok_base + n * 8 + 2 * tq + (e & 1);
-                if (row < a.r1 && tok < a.batch)
-                    a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
-                        bl__int8_output(dots[mt][n][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
-            }
+        for (e = 0; e < 4; ++e) {
+            int row = row_base + mt * 16 + g + (e >= 2 ? 8 : 0), tok = tok_base + warp * 8 + 2 * tq + (e & 1);
+            if (row < a.r1 && tok < a.batch)
+                a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
+                    bl__int8_output(dots[mt][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
+        }
 }
 
 /* ---- upload ------------------------------------------------------------------------- */
@@ -776,7 +796,8 @@ BITLINEAR_CUDA_DEF size_t bl_cuda_linear_nbytes(const bl_cuda_linear *layer)
 /* ---- forward ------------------------------------------------------------------------- */
 
 /* Scratch: [act_scale: batch floats][act_sum: batch int32][tokens: batch x padded_in
-   int8 or float], each part 256-byte aligned. */
+   int8 or float], each part 256-byte aligned from the first 256-byte boundary of the
+   caller's pointer (any alignment is accepted). */
 static size_t bl__cuda_scratch_parts(const bl_cuda_linear *L, int batch, size_t *sums, size_t *data)
 {
     size_t tokens, total;
@@ -784,7 +805,7 @@ static size_t bl__cuda_scratch_parts(const bl_cuda_linear *L, int batch, size_t 
     *sums = bl__cuda_align((size_t)batch * sizeof(float));
     *data = *sums + bl__cuda_align((size_t)batch * sizeof(int32_t));
     if (!bl__cuda_mul(L->padded_in * elem, (size_t)batch, &tokens)) return 0;
-    total = *data + tokens;
+    total = *data + tokens + BL__CUDA_ALIGN;   /* + room to align the start */
     return total < *data ? 0 : total;
 }
 
@@ -809,17 +830,15 @@ static void bl__cuda_dispatch(const bl_cuda_linear *L, bl__cuda_fwd a, cudaStrea
 {
     const int rows = a.r1 - a.r0, act_int8 = L->act == BL_ACT_INT8;
     if (act_int8 && L->use_mma && a.batch > BL__CUDA_GEMV_MAX_BATCH) {
-        long long tiles1, tok_tiles = (a.batch + BL__CUDA_MMA_TOKENS - 1) / BL__CUDA_MMA_TOKENS;
-        const int rows2 = 16 * 2 * BL__CUDA_MMA_WARPS;
+        long long tok_tiles = (a.batch + BL__CUDA_MMA_TOKENS - 1) / BL__CUDA_MMA_TOKENS;
+        long long tiles2 = ((long long)rows + 31) / 32 * tok_tiles;
         a.tok_tiles = (int)tok_tiles;
-        /* two m-tiles per warp halve the activation loads; one gives more blocks when few */
-        if (((long long)rows + rows2 - 1) / rows2 * tok_tiles >= 2LL * L->sm_count) {
-            tiles1 = ((long long)rows + rows2 - 1) / rows2 * tok_tiles;
-            bl__cuda_mma_int8<FMT, 2><<<(unsigned)tiles1, BL__CUDA_MMA_WARPS * 32, 0, s>>>(a);
-        } else {
-            tiles1 = ((long long)rows + rows2 / 2 - 1) / (rows2 / 2) * tok_tiles;
-            bl__cuda_mma_int8<FMT, 1><<<(unsigned)tiles1, BL__CUDA_MMA_WARPS * 32, 0, s>>>(a);
-        }
+        /* two m-tiles per block halve the activation loads; one makes twice the blocks when few */
+        if (tiles2 >= 4LL * L->sm_count)
+            bl__cuda_mma_int8<FMT, 2><<<(unsigned)tiles2, BL__CUDA_MMA_WARPS * 32, 0, s>>>(a);
+        else
+            bl__cuda_mma_int8<FMT, 1><<<(unsigned)(((long long)rows + 15) / 16 * tok_tiles),
+                                        BL__CUDA_MMA_WARPS * 32, 0, s>>>(a);
         return;
     }
     if (a.batch == 1)      bl__cuda_launch_gemv<FMT, 4, 1>(a, rows, act_int8, s);
@@ -831,7 +850,7 @@ static void bl__cuda_dispatch(const bl_cuda_linear *L, bl__cuda_fwd a, cudaStrea
 /* The most tokens one launch takes: keeps grid sizes and int products in range. */
 static int bl__cuda_tokens_per_launch(const bl_cuda_linear *L, int rows)
 {
-    long long row_tiles = (rows + 63) / 64, per = (INT_MAX / 2) / (row_tiles > 0 ? row_tiles : 1) * 32;
+    long long row_tiles = (rows + 15) / 16, per = (INT_MAX / 2) / (row_tiles > 0 ? row_tiles : 1) * 32;
     if (per > 65535LL * 8) per = 65535LL * 8;  /* gridDim.y of the GEMVs */
     (void)L;
     return per < 32 ? 32 : (int)per;
@@ -866,7 +885,7 @@ BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer,
             return bl_cuda_status(err);
         }
     }
-    base = (uint8_t *)mem;
+    base = (uint8_t *)(((uintptr_t)mem + (BL__CUDA_ALIGN - 1)) & ~(uintptr_t)(BL__CUDA_ALIGN - 1));
     if (layer->act == BL_ACT_INT8) {
         bl__cuda_quantize_tokens<<<(unsigned)batch, BL__CUDA_QTHREADS, 0, s>>>(
             d_x, layer->in_features, (1 << (layer->act_bits - 1)) - 1, (int8_t *)(base + data), layer->padded_in,

@@ -129,11 +129,15 @@ static void bt_emulate_case(int in, int out, int k, bl_format f, int batch)
                     uint4 v;
                     uint32_t codes[4];
                     size_t off = (size_t)(c >> 2) * span + (size_t)(c & 3) * 16;
+                    bl__cuda_dec16<BL_FORMAT_2BIT> d2;
+                    bl__cuda_dec16<BL_FORMAT_BASE3> d3;
                     memcpy(&v, w + (size_t)c * 16, 16);
+                    d2.init(v);
+                    d3.init(v);
                     for (m = 0; m < d; ++m) {
                         const int8_t *a = q + (size_t)b * padded + off + 64 * m;
-                        if (f == BL_FORMAT_BASE3) bl__cuda_codes16<BL_FORMAT_BASE3>(v, m, codes);
-                        else bl__cuda_codes16<BL_FORMAT_2BIT>(v, m, codes);
+                        if (f == BL_FORMAT_BASE3) d3.next(m, codes);
+                        else d2.next(m, codes);
                         for (i = 0; i < 16; ++i) acc += (int)((codes[i / 4] >> (8 * (i % 4))) & 0xFF) * a[i];
                     }
                 }
@@ -150,24 +154,33 @@ static void bt_emulate_case(int in, int out, int k, bl_format f, int batch)
             for (j = 0; j < k; ++j) {
                 int acc[32][4];
                 memset(acc, 0, sizeof acc);
-                for (int blk = 0; blk < blocks; ++blk)
+                for (int blk = 0; blk < blocks; ++blk) {
+                    /* each lane's decoders, advanced one digit per m as in the kernel */
+                    bl__cuda_dec16<BL_FORMAT_2BIT> da2[32], db2[32];
+                    bl__cuda_dec16<BL_FORMAT_BASE3> da3[32], db3[32];
+                    for (int lane = 0; lane < 32; ++lane) {
+                        int g = lane >> 2, tq = lane & 3;
+                        int ra = r + g < out ? r + g : out - 1, rb = r + g + 8 < out ? r + g + 8 : out - 1;
+                        uint4 wa, wb;
+                        memcpy(&wa, dev + ((size_t)j * out + ra) * stride + (size_t)blk * 64 + 16 * tq, 16);
+                        memcpy(&wb, dev + ((size_t)j * out + rb) * stride + (size_t)blk * 64 + 16 * tq, 16);
+                        da2[lane].init(wa); db2[lane].init(wb);
+                        da3[lane].init(wa); db3[lane].init(wb);
+                    }
                     for (m = 0; m < d; ++m) {
                         int8_t A[2][16][32], B[2][32][8];
                         for (int lane = 0; lane < 32; ++lane) {
                             int g = lane >> 2, tq = lane & 3, h, e;
-                            int ra = r + g < out ? r + g : out - 1, rb = r + g + 8 < out ? r + g + 8 : out - 1;
                             int tok = b + g < batch ? b + g : batch - 1;
-                            uint4 wa, wb, bv;
+                            uint4 bv;
                             uint32_t ca[4], cb[4];
-                            memcpy(&wa, dev + ((size_t)j * out + ra) * stride + (size_t)blk * 64 + 16 * tq, 16);
-                            memcpy(&wb, dev + ((size_t)j * out + rb) * stride + (size_t)blk * 64 + 16 * tq, 16);
                             memcpy(&bv, q + (size_t)tok * padded + (size_t)blk * span + 64 * m + 16 * tq, 16);
                             if (f == BL_FORMAT_BASE3) {
-                                bl__cuda_codes16<BL_FORMAT_BASE3>(wa, m, ca);
-                                bl__cuda_codes16<BL_FORMAT_BASE3>(wb, m, cb);
+                                da3[lane].next(m, ca);
+                                db3[lane].next(m, cb);
                             } else {
-                                bl__cuda_codes16<BL_FORMAT_2BIT>(wa, m, ca);
-                                bl__cuda_codes16<BL_FORMAT_2BIT>(wb, m, cb);
+                                da2[lane].next(m, ca);
+                                db2[lane].next(m, cb);
                             }
                             /* mma h uses a0..a3 = {ca[2h], cb[2h], ca[2h+1], cb[2h+1]}, b0,b1 = words 2h, 2h+1 */
                             for (h = 0; h < 2; ++h) {
@@ -192,6 +205,7 @@ static void bt_emulate_case(int in, int out, int k, bl_format f, int batch)
                             }
                         }
                     }
+                }
                 for (int lane = 0; lane < 32; ++lane) {
                     int g = lane >> 2, tq = lane & 3, e;
                     for (e = 0; e < 4; ++e) {
@@ -217,22 +231,31 @@ static void bt_host_tests(void)
     static const int ins[] = { 1, 3, 5, 63, 64, 65, 255, 256, 257, 319, 320, 321, 641, 1000 };
     size_t i;
     int fmt;
-    /* the decode helpers against the shared per-byte helpers, every byte and digit */
-    for (unsigned byte = 0; byte < 256; ++byte)
-        for (int m = 0; m < 5; ++m) {
-            uint32_t w = byte * 0x01010101u, ye = w & 0x00FF00FFu, yo = (w >> 8) & 0x00FF00FFu;
-            static const uint32_t p3[5] = { 1, 3, 9, 27, 81 };
-            uint32_t c3 = bl__cuda_codes_base3(ye, yo, p3[m]);
-            CHECK_EQ_INT(c3, bl__base3_code((uint8_t)byte, m) * 0x01010101u);
-            if (m < 4) CHECK_EQ_INT(bl__cuda_codes_2bit(w, m), bl__2bit_code((uint8_t)byte, m) * 0x01010101u);
+    /* the decoders against the shared per-byte helpers: every byte in every lane, and
+       random words (lanes must not leak into each other) */
+    for (i = 0; i < 256 + 4000; ++i) {
+        uint4 v;
+        uint32_t c2[4], c3[4];
+        bl__cuda_dec16<BL_FORMAT_2BIT> d2;
+        bl__cuda_dec16<BL_FORMAT_BASE3> d3;
+        int m, e, ok = 1;
+        if (i < 256) {
+            v.x = v.y = v.z = v.w = (uint32_t)i * 0x01010101u;
+        } else {
+            v.x = bt_u32(); v.y = bt_u32(); v.z = bt_u32(); v.w = bt_u32();
         }
-    /* mixed bytes in one word: lanes must not leak into each other */
-    for (i = 0; i < 2000; ++i) {
-        uint32_t w = bt_u32(), ye = w & 0x00FF00FFu, yo = (w >> 8) & 0x00FF00FFu;
-        static const uint32_t p3[5] = { 1, 3, 9, 27, 81 };
-        int m = (int)(bt_u32() % 5), e, ok = 1;
-        uint32_t c3 = bl__cuda_codes_base3(ye, yo, p3[m]);
-        for (e = 0; e < 4; ++e) ok &= ((c3 >> (8 * e)) & 0xFF) == bl__base3_code((uint8_t)(w >> (8 * e)), m);
+        d2.init(v);
+        d3.init(v);
+        for (m = 0; m < 5; ++m) {
+            d3.next(m, c3);
+            if (m < 4) d2.next(m, c2);
+            for (e = 0; e < 16; ++e) {
+                uint32_t word = e < 4 ? v.x : e < 8 ? v.y : e < 12 ? v.z : v.w;
+                uint8_t byte = (uint8_t)(word >> (8 * (e % 4)));
+                ok &= ((c3[e / 4] >> (8 * (e % 4))) & 0xFFu) == bl__base3_code(byte, m);
+                if (m < 4) ok &= ((c2[e / 4] >> (8 * (e % 4))) & 0xFFu) == bl__2bit_code(byte, m);
+            }
+        }
         CHECK(ok);
     }
     for (fmt = 0; fmt < 2; ++fmt)
@@ -269,11 +292,13 @@ static void bt_forward_case(int in, int out, int k, bl_format f, bl_act act, int
     if (!D) goto done;
     CK(cudaMalloc((void **)&d_x, nx * sizeof(float)));
     CK(cudaMalloc((void **)&d_y, ny * sizeof(float)));
-    if (use_scratch) CK(cudaMalloc(&d_scratch, bl_linear_scratch_size(D, batch)));
+    /* use_scratch 2: a scratch pointer off any alignment */
+    if (use_scratch) CK(cudaMalloc(&d_scratch, bl_linear_scratch_size(D, batch) + 4));
     CK(cudaMemcpy(d_x, x, nx * sizeof(float), cudaMemcpyHostToDevice));
     for (i = 0; i < ny; ++i) memcpy(&got[i], &bt_poison, 4);
     CK(cudaMemcpy(d_y, got, ny * sizeof(float), cudaMemcpyHostToDevice));
-    CHECK_EQ_INT(bl_linear_forward_rows(D, d_x, batch, d_y, r0, r1, d_scratch, 0), BL_OK);
+    CHECK_EQ_INT(bl_linear_forward_rows(D, d_x, batch, d_y, r0, r1,
+                                        use_scratch == 2 ? (void *)((char *)d_scratch + 3) : d_scratch, 0), BL_OK);
     CK(cudaMemcpy(got, d_y, ny * sizeof(float), cudaMemcpyDeviceToHost));
     for (b = 0; b < batch; ++b)
         for (r = 0; r < out; ++r) {
@@ -317,7 +342,7 @@ static void bt_forward_tests(void)
         bl_act act = bt_u32() % 5 == 0 ? BL_ACT_FLOAT : BL_ACT_INT8;
         int bits = bt_u32() % 4 == 0 ? 2 + (int)(bt_u32() % 7) : 8;
         int batch = batches[bt_u32() % (sizeof batches / sizeof batches[0])];
-        bt_forward_case(in, out, k, f, act, bits, batch, (int)(bt_u32() & 1), (int)(bt_u32() & 1),
+        bt_forward_case(in, out, k, f, act, bits, batch, (int)(bt_u32() & 1), bt_int(0, 2),
                         (int)(bt_u32() % 3 == 0));
     }
     /* every k up to the maximum, and the largest rows of the tensor-core tiling */
@@ -397,6 +422,19 @@ done:
     free(y);
 }
 
+/* a byte no row may hold: a code 3 (2BIT), or a value no five digits encode to (BASE3) */
+static uint8_t bt_invalid_byte(bl_format f)
+{
+    int b, m;
+    if (f == BL_FORMAT_2BIT) return 0xFF;
+    for (b = 255; b > 0; --b) {
+        uint8_t codes[5];
+        for (m = 0; m < 5; ++m) codes[m] = (uint8_t)bl__base3_code((uint8_t)b, m);
+        if (bl__base3_encode(codes) != b) return (uint8_t)b;
+    }
+    return 0;
+}
+
 /* device pack / unpack / quantize / ternarize against the host functions */
 static void bt_utility_tests(void)
 {
@@ -433,7 +471,7 @@ static void bt_utility_tests(void)
         CHECK_EQ_INT(bl_pack(f, d_t, rows, cols, d_p, psize, 0), BL_ERR_INVALID);
         CK(cudaMemcpy(p2, d_p, psize, cudaMemcpyDeviceToHost));
         CHECK(memcmp(p, p2, psize) == 0);
-        p2[psize - 1] = 0xFF; /* code 3 (2BIT) or above 242 (BASE3) */
+        p2[psize - 1] = bt_invalid_byte(f);
         CK(cudaMemcpy(d_p, p2, psize, cudaMemcpyHostToDevice));
         CHECK_EQ_INT(bl_unpack(f, d_p, psize, rows, cols, d_t, 0), BL_ERR_FORMAT);
         CK(cudaMemcpy(t, d_t, n, cudaMemcpyDeviceToHost));
