@@ -12,8 +12,9 @@
     runtime API (no cuBLAS or other libraries). Build, for A100 and H100:
         nvcc -O3 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 my.cu
     The tensor-core path needs sm_80 or newer; older targets fall back to the dp4a
-    kernels at run time. Do not build with -use_fast_math (it changes float rounding;
-    the header refuses it).
+    kernels at run time. Do not build with -use_fast_math, -prec-div=false or
+    -ftz=true: they change float rounding, and INT8 results would no longer match the
+    CPU bit for bit (the header refuses -use_fast_math).
 
     EXAMPLE
     =======
@@ -140,7 +141,9 @@ BITLINEAR_CUDA_API bl_status bl_cuda_status(cudaError_t e);
 #define BL__CUDA_GEMV_MAX_BATCH 8  /* up to this many tokens: the dp4a GEMV; more: tensor cores */
 #define BL__CUDA_GEMV_WARPS 8      /* warps per GEMV block */
 #define BL__CUDA_MMA_WARPS 4       /* warps per tensor-core block */
-#define BL__CUDA_MMA_TOKENS 32     /* tokens per tensor-core tile (4 mma n-tiles of 8) */
+#define BL__CUDA_MMA_TOKENS 32     /* tokens per tensor-core tile (4 mma n-tiles of 8, one per warp) */
+static_assert(BL__CUDA_MMA_TOKENS == 8 * BL__CUDA_MMA_WARPS, "each warp finishes one n-tile of 8 tokens");
+static_assert(BL__CUDA_BLOCK == BL__BLOCK_BYTES, "the device layout uses the core's 64-byte blocks");
 
 struct bl_cuda_linear {
     int in_features, out_features, k, act_bits;
@@ -348,9 +351,9 @@ bl__cuda_quantize_tokens(const float *x, int n, int qmax, int8_t *q, size_t stri
     const float *xb = x + (size_t)blockIdx.x * (size_t)n;
     int8_t *qb = q + (size_t)blockIdx.x * stride;
     float amax = 0.0f, inv;
-    int bad = 0, total = 0, i;
+    int bad = 0, total = 0;
 #pragma unroll 4
-    for (i = (int)threadIdx.x; i < n; i += (int)blockDim.x) {
+    for (size_t i = threadIdx.x; i < (size_t)n; i += blockDim.x) {
         float v = xb[i];
         if (!(v - v == 0.0f)) bad = 1;
         amax = fabsf(v) > amax ? fabsf(v) : amax;
@@ -383,20 +386,22 @@ static __global__ void bl__cuda_pad_tokens(const float *x, int n, float *dst, si
 }
 
 /* ---- batch <= 8: the dp4a GEMV ---------------------------------------------------- */
-/* Warp w of the grid owns rows r0 + R*w ... + R-1 and T tokens (blockIdx.y). Lane l
-   walks the 16-byte chunks l, l+32, ... of those rows: chunk c is bytes 16(c%4)... of
-   block c/4, and for digit m its 16 codes pair with activations
-   block*64D + 64m + 16(c%4) + 0..15, which are consecutive, so one 16-byte load of
-   codes per token feeds four dp4a. Codes are 0..2 (trit + 1): the dot is
-   sum(code * q) - sum(q), and padding trits (code 1) meet zero activations. */
+/* Each warp owns R rows and T tokens. Lane l walks the 16-byte chunks l, l+32, ... of
+   those rows: chunk c is bytes 16(c%4)..16(c%4)+15 of block c/4, and for digit m its
+   16 codes pair with activations block*64D + 64m + 16(c%4) + 0..15, which are
+   consecutive, so one 16-byte load of activations per token feeds four dp4a. Codes are
+   0..2 (trit + 1): the dot is sum(code * q) - sum(q), and padding trits (code 1) meet
+   zero activations. The k components run in order; lane i*T+t keeps the dots of row i,
+   token t for the shared epilogue bl__int8_output. */
 template <int FMT, int R, int T>
 static __global__ void __launch_bounds__(BL__CUDA_GEMV_WARPS * 32)
 bl__cuda_gemv_int8(bl__cuda_fwd a)
 {
     const int D = FMT == BL_FORMAT_BASE3 ? 5 : 4, span = 64 * D;
     const int lane = (int)threadIdx.x & 31;
-    const int row0 = a.r0 + ((int)blockIdx.x * BL__CUDA_GEMV_WARPS + ((int)threadIdx.x >> 5)) * R;
-    const int tok0 = (int)blockIdx.y * T, chunks = a.blocks * 4;
+    const int group = (int)(blockIdx.x / (unsigned)a.tok_tiles), tok0 = (int)(blockIdx.x % (unsigned)a.tok_tiles) * T;
+    const int row0 = a.r0 + (group * BL__CUDA_GEMV_WARPS + ((int)threadIdx.x >> 5)) * R;
+    const int chunks = a.blocks * 4;
     const int8_t *q = (const int8_t *)a.act;
     const int8_t *qt[T];
     int32_t dots[BL_MAX_K];
@@ -474,8 +479,9 @@ bl__cuda_gemv_float(bl__cuda_fwd a)
 {
     const int D = FMT == BL_FORMAT_BASE3 ? 5 : 4, span = 64 * D;
     const int lane = (int)threadIdx.x & 31;
-    const int row0 = a.r0 + ((int)blockIdx.x * BL__CUDA_GEMV_WARPS + ((int)threadIdx.x >> 5)) * R;
-    const int tok0 = (int)blockIdx.y * T, chunks = a.blocks * 4;
+    const int group = (int)(blockIdx.x / (unsigned)a.tok_tiles), tok0 = (int)(blockIdx.x % (unsigned)a.tok_tiles) * T;
+    const int row0 = a.r0 + (group * BL__CUDA_GEMV_WARPS + ((int)threadIdx.x >> 5)) * R;
+    const int chunks = a.blocks * 4;
     const float *x = (const float *)a.act;
     const float *xt[T];
     float result = 0.0f;
@@ -816,13 +822,15 @@ BITLINEAR_CUDA_DEF size_t bl_linear_scratch_size(const bl_cuda_linear *layer, in
     return bl__cuda_scratch_parts(layer, batch, &sums, &data);
 }
 
+/* Blocks are numbered token-group-fastest, so groups of tokens that read the same rows
+   run together and share them through L2. */
 template <int FMT, int R, int T>
-static void bl__cuda_launch_gemv(const bl__cuda_fwd &a, int rows, int act_int8, cudaStream_t s)
+static void bl__cuda_launch_gemv(bl__cuda_fwd a, int rows, int act_int8, cudaStream_t s)
 {
-    dim3 grid((unsigned)((rows + BL__CUDA_GEMV_WARPS * R - 1) / (BL__CUDA_GEMV_WARPS * R)),
-              (unsigned)((a.batch + T - 1) / T));
-    if (act_int8) bl__cuda_gemv_int8<FMT, R, T><<<grid, BL__CUDA_GEMV_WARPS * 32, 0, s>>>(a);
-    else          bl__cuda_gemv_float<FMT, R, T><<<grid, BL__CUDA_GEMV_WARPS * 32, 0, s>>>(a);
+    long long groups = (rows + BL__CUDA_GEMV_WARPS * R - 1) / (BL__CUDA_GEMV_WARPS * R);
+    a.tok_tiles = (a.batch + T - 1) / T;
+    if (act_int8) bl__cuda_gemv_int8<FMT, R, T><<<(unsigned)(groups * a.tok_tiles), BL__CUDA_GEMV_WARPS * 32, 0, s>>>(a);
+    else          bl__cuda_gemv_float<FMT, R, T><<<(unsigned)(groups * a.tok_tiles), BL__CUDA_GEMV_WARPS * 32, 0, s>>>(a);
 }
 
 template <int FMT>
@@ -847,13 +855,12 @@ static void bl__cuda_dispatch(const bl_cuda_linear *L, bl__cuda_fwd a, cudaStrea
     else                   bl__cuda_launch_gemv<FMT, 2, 8>(a, rows, act_int8, s);
 }
 
-/* The most tokens one launch takes: keeps grid sizes and int products in range. */
-static int bl__cuda_tokens_per_launch(const bl_cuda_linear *L, int rows)
+/* The most tokens one launch takes: keeps every grid below 2^30 blocks (row tiles of
+   16 or more rows times token tiles of 8 or more). */
+static int bl__cuda_tokens_per_launch(int rows)
 {
-    long long row_tiles = (rows + 15) / 16, per = (INT_MAX / 2) / (row_tiles > 0 ? row_tiles : 1) * 32;
-    if (per > 65535LL * 8) per = 65535LL * 8;  /* gridDim.y of the GEMVs */
-    (void)L;
-    return per < 32 ? 32 : (int)per;
+    long long row_tiles = (rows + 15) / 16, per = (INT_MAX / 2) / (row_tiles > 0 ? row_tiles : 1) * 8;
+    return per < 8 ? 8 : (per > INT_MAX / 2 ? INT_MAX / 2 : (int)per);
 }
 
 BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer, const float *d_x, int batch,
@@ -897,7 +904,7 @@ BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer,
             d_x, layer->in_features, (float *)(base + data), layer->padded_in, total);
     }
     st = bl__cuda_launched();
-    step = bl__cuda_tokens_per_launch(layer, row_end - row_begin);
+    step = bl__cuda_tokens_per_launch(row_end - row_begin);
     for (b0 = 0; st == BL_OK && b0 < batch; b0 += step) {
         bl__cuda_fwd a;
         size_t elem = layer->act == BL_ACT_INT8 ? 1 : sizeof(float);
