@@ -140,9 +140,7 @@ BITLINEAR_CUDA_API bl_status bl_cuda_status(cudaError_t e);
 #define BL__CUDA_ALIGN 256         /* alignment of every device sub-buffer */
 #define BL__CUDA_GEMV_MAX_BATCH 8  /* up to this many tokens: the dp4a GEMV; more: tensor cores */
 #define BL__CUDA_GEMV_WARPS 8      /* warps per GEMV block */
-#define BL__CUDA_MMA_WARPS 4       /* warps per tensor-core block */
-#define BL__CUDA_MMA_TOKENS 32     /* tokens per tensor-core tile (4 mma n-tiles of 8, one per warp) */
-static_assert(BL__CUDA_MMA_TOKENS == 8 * BL__CUDA_MMA_WARPS, "each warp finishes one n-tile of 8 tokens");
+#define BL__CUDA_MMA_WARPS 8       /* warps per tensor-core block */
 static_assert(BL__CUDA_BLOCK == BL__BLOCK_BYTES, "the device layout uses the core's 64-byte blocks");
 
 struct bl_cuda_linear {
@@ -566,38 +564,44 @@ static __device__ __forceinline__ void bl__cuda_mma(int (&d)[4], uint32_t a0, ui
 #endif
 }
 
-/* A block owns 16*MT rows (MT m-tiles) and 32 tokens (4 n-tiles of 8); its 4 warps
-   split the row's 64-byte blocks (warp w takes blocks w, w+4, ...) and add their int32
-   sums through shared memory, so even a few row tiles keep many loads in flight. The
-   sum over k is order-free, so the 32 k of one mma are not 32 consecutive activations
-   but the 16 bytes lane t holds (bytes 16t..16t+15 of a row's 64-byte block): words 0,1
-   form one mma's a0/a2 (k 16t+0..7), words 2,3 the next one's (k 16t+8..15), and the
-   activations 16t+0..15 of the same digit plane give b0,b1 of both with one 16-byte
-   load. Tiles are numbered token-fastest so the blocks that read the same rows run
-   together and share them through L2. */
-template <int FMT, int MT>
+/* A block of 8 warps owns WM*32 rows and NT*8 tokens: WM warps along the rows (two
+   m-tiles of 16 each), 8/WM along k (warp (wm, wk) takes the row's 64-byte blocks wk,
+   wk + 8/WM, ...), adding their int32 sums through shared memory. The warps along the
+   rows read the same activations in step, so those come from L1; many warps along k
+   keep loads in flight when there are few row tiles. The sum over k is order-free, so
+   the 32 k of one mma are not 32 consecutive activations but the 16 bytes lane t holds
+   (bytes 16t..16t+15 of a row's 64-byte block): words 0,1 form one mma's a0/a2
+   (k 16t+0..7), words 2,3 the next one's (k 16t+8..15), and the activations 16t+0..15
+   of the same digit plane give b0,b1 of both with one 16-byte load. Tiles are numbered
+   token-fastest so the blocks that read the same rows run together and share them
+   through L2. */
+template <int FMT, int WM, int NT>
 static __global__ void __launch_bounds__(BL__CUDA_MMA_WARPS * 32)
 bl__cuda_mma_int8(bl__cuda_fwd a)
 {
+    enum { MT = 2, WK = BL__CUDA_MMA_WARPS / WM, PAIRS = MT * NT, P = (PAIRS + WK - 1) / WK };
     const int D = FMT == BL_FORMAT_BASE3 ? 5 : 4, span = 64 * D;
-    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+    const int warp = (int)threadIdx.x >> 5, wm = warp % WM, wk = warp / WM;
+    const int lane = (int)threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
     const int row_tile = (int)(blockIdx.x / (unsigned)a.tok_tiles), tok_tile = (int)(blockIdx.x % (unsigned)a.tok_tiles);
-    const int row_base = a.r0 + row_tile * 16 * MT;
-    const int tok_base = tok_tile * BL__CUDA_MMA_TOKENS;
+    const int block_rows = a.r0 + row_tile * (WM * 16 * MT);
+    const int row_base = block_rows + wm * 16 * MT;
+    const int tok_base = tok_tile * NT * 8;
     const int8_t *q = (const int8_t *)a.act;
-    const int8_t *qb[4];
-    /* [warp][mt][n][e][lane]: lane-contiguous, no bank conflicts */
-    __shared__ int part[BL__CUDA_MMA_WARPS][MT][4][4][32];
-    int32_t dots[MT][4][BL_MAX_K];   /* this warp's n-tile (n = warp) after the reduction */
-    int j, mt, n, e;
-    if (row_base >= a.r1) return;    /* the whole block: row_base does not depend on the warp */
-    for (n = 0; n < 4; ++n)
+    const int8_t *qb[NT];
+    /* [wk][wm][mt][n][e][lane]: lane-contiguous, no bank conflicts */
+    __shared__ int part[WK][WM][MT][NT][4][32];
+    int32_t dots[P][4][BL_MAX_K];    /* the (m-tile, n-tile) pairs wk, wk + WK, ... of this warp */
+    int j, mt, n, e, p;
+    if (block_rows >= a.r1) return;  /* the whole block (never, with the host's grid) */
+#pragma unroll
+    for (n = 0; n < NT; ++n)
         qb[n] = q + (size_t)min(tok_base + n * 8 + g, a.batch - 1) * a.padded_in + 16 * tq;
     for (j = 0; j < a.k; ++j) {
         const uint8_t *pa[MT], *pb[MT];
-        int acc[MT][4][4];
+        int acc[MT][NT][4];
         uint4 wa[MT], wb[MT];
-        int blk = warp;
+        int blk = wk;
 #pragma unroll
         for (mt = 0; mt < MT; ++mt) {
             int ra = min(row_base + mt * 16 + g, a.r1 - 1), rb = min(row_base + mt * 16 + g + 8, a.r1 - 1);
@@ -608,37 +612,35 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
                 wb[mt] = bl__cuda_load16(pb[mt] + (size_t)blk * BL__CUDA_BLOCK);
             }
 #pragma unroll
-            for (n = 0; n < 4; ++n)
+            for (n = 0; n < NT; ++n)
 #pragma unroll
                 for (e = 0; e < 4; ++e) acc[mt][n][e] = 0;
         }
-        for (; blk < a.blocks; blk += BL__CUDA_MMA_WARPS) {
+        for (; blk < a.blocks; blk += WK) {
             uint4 na[MT], nb[MT];
             const size_t off = (size_t)blk * (size_t)span;
-#pragma unroll
-            for (mt = 0; mt < MT; ++mt)
-                if (blk + BL__CUDA_MMA_WARPS < a.blocks) {
-                    na[mt] = bl__cuda_load16(pa[mt] + (size_t)(blk + BL__CUDA_MMA_WARPS) * BL__CUDA_BLOCK);
-                    nb[mt] = bl__cuda_load16(pb[mt] + (size_t)(blk + BL__CUDA_MMA_WARPS) * BL__CUDA_BLOCK);
-                }
             bl__cuda_dec16<FMT> da[MT], db[MT];
 #pragma unroll
             for (mt = 0; mt < MT; ++mt) {
+                if (blk + WK < a.blocks) {
+                    na[mt] = bl__cuda_load16(pa[mt] + (size_t)(blk + WK) * BL__CUDA_BLOCK);
+                    nb[mt] = bl__cuda_load16(pb[mt] + (size_t)(blk + WK) * BL__CUDA_BLOCK);
+                }
                 da[mt].init(wa[mt]);
                 db[mt].init(wb[mt]);
             }
 #pragma unroll
             for (int m = 0; m < D; ++m) {
-                uint4 bv[4];
+                uint4 bv[NT];
 #pragma unroll
-                for (n = 0; n < 4; ++n) bv[n] = bl__cuda_load16(qb[n] + off + 64 * m);
+                for (n = 0; n < NT; ++n) bv[n] = bl__cuda_load16(qb[n] + off + 64 * m);
 #pragma unroll
                 for (mt = 0; mt < MT; ++mt) {
                     uint32_t ca[4], cb[4];
                     da[mt].next(m, ca);
                     db[mt].next(m, cb);
 #pragma unroll
-                    for (n = 0; n < 4; ++n) {
+                    for (n = 0; n < NT; ++n) {
                         bl__cuda_mma(acc[mt][n], ca[0], cb[0], ca[1], cb[1], bv[n].x, bv[n].y);
                         bl__cuda_mma(acc[mt][n], ca[2], cb[2], ca[3], cb[3], bv[n].z, bv[n].w);
                     }
@@ -650,30 +652,40 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
 #pragma unroll
         for (mt = 0; mt < MT; ++mt)
 #pragma unroll
-            for (n = 0; n < 4; ++n)
+            for (n = 0; n < NT; ++n)
 #pragma unroll
-                for (e = 0; e < 4; ++e) part[warp][mt][n][e][lane] = acc[mt][n][e];
+                for (e = 0; e < 4; ++e) part[wk][wm][mt][n][e][lane] = acc[mt][n][e];
         __syncthreads();
-        /* warp w finishes n-tile w: the four warps' sums, minus the tokens' code sums */
+        /* the warps along k split the finishing of the (m-tile, n-tile) pairs */
 #pragma unroll
-        for (mt = 0; mt < MT; ++mt)
+        for (p = 0; p < P; ++p) {
+            int pair = wk + p * WK, w;
+            if (pair < PAIRS) {
+                int pm = pair / NT, pn = pair % NT;
 #pragma unroll
-            for (e = 0; e < 4; ++e) {
-                int total = 0, w, tok = min(tok_base + warp * 8 + 2 * tq + (e & 1), a.batch - 1);
-                for (w = 0; w < BL__CUDA_MMA_WARPS; ++w) total += part[w][mt][warp][e][lane];
-                dots[mt][e][j] = total - a.act_sum[tok];
+                for (e = 0; e < 4; ++e) {
+                    int total = 0, tok = min(tok_base + pn * 8 + 2 * tq + (e & 1), a.batch - 1);
+                    for (w = 0; w < WK; ++w) total += part[w][wm][pm][pn][e][lane];
+                    dots[p][e][j] = total - a.act_sum[tok];
+                }
             }
+        }
         __syncthreads(); /* part is reused by the next component */
     }
 #pragma unroll
-    for (mt = 0; mt < MT; ++mt)
+    for (p = 0; p < P; ++p) {
+        int pair = wk + p * WK;
+        if (pair < PAIRS) {
+            int pm = pair / NT, pn = pair % NT;
 #pragma unroll
-        for (e = 0; e < 4; ++e) {
-            int row = row_base + mt * 16 + g + (e >= 2 ? 8 : 0), tok = tok_base + warp * 8 + 2 * tq + (e & 1);
-            if (row < a.r1 && tok < a.batch)
-                a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
-                    bl__int8_output(dots[mt][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
+            for (e = 0; e < 4; ++e) {
+                int row = row_base + pm * 16 + g + (e >= 2 ? 8 : 0), tok = tok_base + pn * 8 + 2 * tq + (e & 1);
+                if (row < a.r1 && tok < a.batch)
+                    a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
+                        bl__int8_output(dots[p][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
+            }
         }
+    }
 }
 
 /* ---- upload ------------------------------------------------------------------------- */
@@ -775,7 +787,7 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
         if (err == cudaSuccess) err = cudaStreamSynchronize(s); /* the staging buffer is freed next */
     }
     /* the tensor-core kernels need PTX 8.0+ code for this device (not a JIT of older PTX) */
-    L->use_mma = bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1>) >= 80;
+    L->use_mma = bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 2>) >= 80;
     free(stage);
     if (err != cudaSuccess) {
         (void)cudaGetLastError();
@@ -838,15 +850,21 @@ static void bl__cuda_dispatch(const bl_cuda_linear *L, bl__cuda_fwd a, cudaStrea
 {
     const int rows = a.r1 - a.r0, act_int8 = L->act == BL_ACT_INT8;
     if (act_int8 && L->use_mma && a.batch > BL__CUDA_GEMV_MAX_BATCH) {
-        long long tok_tiles = (a.batch + BL__CUDA_MMA_TOKENS - 1) / BL__CUDA_MMA_TOKENS;
-        long long tiles2 = ((long long)rows + 31) / 32 * tok_tiles;
+        /* 16-token tiles up to 16 tokens, else 32; 128-row tiles when they fill the
+           device, else 32-row tiles with the k split 8 ways */
+        const int nt = a.batch <= 16 ? 2 : 4;
+        const long long tok_tiles = (a.batch + 8 * nt - 1) / (8 * nt);
+        const long long wide = ((long long)rows + 127) / 128 * tok_tiles;
+        const long long narrow = ((long long)rows + 31) / 32 * tok_tiles;
+        const int threads = BL__CUDA_MMA_WARPS * 32;
         a.tok_tiles = (int)tok_tiles;
-        /* two m-tiles per block halve the activation loads; one makes twice the blocks when few */
-        if (tiles2 >= 4LL * L->sm_count)
-            bl__cuda_mma_int8<FMT, 2><<<(unsigned)tiles2, BL__CUDA_MMA_WARPS * 32, 0, s>>>(a);
-        else
-            bl__cuda_mma_int8<FMT, 1><<<(unsigned)(((long long)rows + 15) / 16 * tok_tiles),
-                                        BL__CUDA_MMA_WARPS * 32, 0, s>>>(a);
+        if (wide >= L->sm_count) {
+            if (nt == 2) bl__cuda_mma_int8<FMT, 4, 2><<<(unsigned)wide, threads, 0, s>>>(a);
+            else         bl__cuda_mma_int8<FMT, 4, 4><<<(unsigned)wide, threads, 0, s>>>(a);
+        } else {
+            if (nt == 2) bl__cuda_mma_int8<FMT, 1, 2><<<(unsigned)narrow, threads, 0, s>>>(a);
+            else         bl__cuda_mma_int8<FMT, 1, 4><<<(unsigned)narrow, threads, 0, s>>>(a);
+        }
         return;
     }
     if (a.batch == 1)      bl__cuda_launch_gemv<FMT, 4, 1>(a, rows, act_int8, s);

@@ -347,7 +347,11 @@ static void bt_forward_tests(void)
     }
     /* every k up to the maximum, and the largest rows of the tensor-core tiling */
     for (c = 1; c <= BL_MAX_K; ++c) bt_forward_case(333, 77, c, (bl_format)(c & 1), BL_ACT_INT8, 8, c * 7, 1, 1, 0);
-    bt_forward_case(300, 17000, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 8, 64, 1, 1, 0);   /* two m-tiles per warp */
+    /* enough rows for the 128-row tensor-core tiles (16- and 32-token tiles), and long rows */
+    bt_forward_case(300, 17000, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 8, 64, 1, 1, 0);
+    bt_forward_case(200, 17001, 2, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 12, 0, 2, 1);
+    bt_forward_case(5000, 200, 1, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 33, 1, 1, 0);
+    bt_forward_case(6001, 90, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 7, 16, 1, 0, 0);
     bt_forward_case(1111, 3000, 2, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 40, 0, 0, 1);
     bt_forward_case(8192, 64, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 8, 1, 0, 1, 0);
     bt_forward_case(8193, 64, 1, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 1, 1, 1, 0);
