@@ -157,6 +157,7 @@ struct bl_cuda_linear {
     size_t nbytes;
     int device;                 /* where it lives */
     int use_mma;                /* the tensor-core kernels exist for this device */
+    int use_pdl;                /* programmatic dependent launch: sm_90 code on an sm_90+ device */
     int sm_count;
 };
 
@@ -298,6 +299,23 @@ static __device__ __forceinline__ float bl__cuda_warp_sumf(float v)
     return v;
 }
 
+/* Programmatic dependent launch (sm_90): the quantization kernel lets the matrix kernel
+   start early; that one loads its first weights, then waits here for the activations
+   (a no-op when launched normally). The host asks for early launch only when these
+   instructions are in the code that runs. */
+static __device__ __forceinline__ void bl__cuda_wait_inputs(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+static __device__ __forceinline__ void bl__cuda_allow_dependents(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 /* The arguments every forward kernel takes. Pointers to tokens are already offset to
    the first token of this launch. */
 typedef struct bl__cuda_fwd {
@@ -350,6 +368,7 @@ bl__cuda_quantize_tokens(const float *x, int n, int qmax, int8_t *q, size_t stri
     int8_t *qb = q + (size_t)blockIdx.x * stride;
     float amax = 0.0f, inv;
     int bad = 0, total = 0;
+    bl__cuda_allow_dependents();
 #pragma unroll 4
     for (size_t i = threadIdx.x; i < (size_t)n; i += blockDim.x) {
         float v = xb[i];
@@ -418,6 +437,7 @@ bl__cuda_gemv_int8(bl__cuda_fwd a)
             for (t = 0; t < T; ++t) acc[i][t] = 0;
             if (c < chunks) cur[i] = bl__cuda_load_stream(wr[i] + (size_t)c * 16);
         }
+        if (j == 0) bl__cuda_wait_inputs();
         for (; c < chunks; c += 32) {
             uint4 nxt[R];
             const size_t off = (size_t)(c >> 2) * (size_t)span + (size_t)(c & 3) * 16;
@@ -616,6 +636,7 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
 #pragma unroll
                 for (e = 0; e < 4; ++e) acc[mt][n][e] = 0;
         }
+        if (j == 0) bl__cuda_wait_inputs();
         for (; blk < a.blocks; blk += WK) {
             uint4 na[MT], nb[MT];
             const size_t off = (size_t)blk * (size_t)span;
@@ -788,6 +809,8 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
     }
     /* the tensor-core kernels need PTX 8.0+ code for this device (not a JIT of older PTX) */
     L->use_mma = bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 2>) >= 80;
+    L->use_pdl = bl__cuda_ptx_version(bl__cuda_gemv_int8<BL_FORMAT_2BIT, 4, 1>) >= 90 &&
+                 bl__cuda_ptx_version(bl__cuda_quantize_tokens) >= 90;
     free(stage);
     if (err != cudaSuccess) {
         (void)cudaGetLastError();
@@ -834,14 +857,33 @@ BITLINEAR_CUDA_DEF size_t bl_linear_scratch_size(const bl_cuda_linear *layer, in
     return bl__cuda_scratch_parts(layer, batch, &sums, &data);
 }
 
+/* Launches an INT8 matrix kernel right after the quantization kernel, early when the
+   layer allows it (see bl__cuda_wait_inputs). */
+template <typename K>
+static void bl__cuda_launch_int8(K kernel, unsigned blocks, unsigned threads, const bl__cuda_fwd &a, int pdl,
+                                 cudaStream_t s)
+{
+    cudaLaunchConfig_t cfg = cudaLaunchConfig_t();
+    cudaLaunchAttribute attr[1] = { cudaLaunchAttribute() };
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.gridDim = dim3(blocks);
+    cfg.blockDim = dim3(threads);
+    cfg.stream = s;
+    cfg.attrs = attr;
+    cfg.numAttrs = pdl ? 1 : 0;
+    (void)cudaLaunchKernelEx(&cfg, kernel, a); /* errors are read by the caller (cudaGetLastError) */
+}
+
 /* Blocks are numbered token-group-fastest, so groups of tokens that read the same rows
    run together and share them through L2. */
 template <int FMT, int R, int T>
-static void bl__cuda_launch_gemv(bl__cuda_fwd a, int rows, int act_int8, cudaStream_t s)
+static void bl__cuda_launch_gemv(bl__cuda_fwd a, int rows, int act_int8, int pdl, cudaStream_t s)
 {
     long long groups = (rows + BL__CUDA_GEMV_WARPS * R - 1) / (BL__CUDA_GEMV_WARPS * R);
     a.tok_tiles = (a.batch + T - 1) / T;
-    if (act_int8) bl__cuda_gemv_int8<FMT, R, T><<<(unsigned)(groups * a.tok_tiles), BL__CUDA_GEMV_WARPS * 32, 0, s>>>(a);
+    if (act_int8) bl__cuda_launch_int8(bl__cuda_gemv_int8<FMT, R, T>, (unsigned)(groups * a.tok_tiles),
+                                       BL__CUDA_GEMV_WARPS * 32, a, pdl, s);
     else          bl__cuda_gemv_float<FMT, R, T><<<(unsigned)(groups * a.tok_tiles), BL__CUDA_GEMV_WARPS * 32, 0, s>>>(a);
 }
 
@@ -856,21 +898,22 @@ static void bl__cuda_dispatch(const bl_cuda_linear *L, bl__cuda_fwd a, cudaStrea
         const long long tok_tiles = (a.batch + 8 * nt - 1) / (8 * nt);
         const long long wide = ((long long)rows + 127) / 128 * tok_tiles;
         const long long narrow = ((long long)rows + 31) / 32 * tok_tiles;
-        const int threads = BL__CUDA_MMA_WARPS * 32;
+        const int pdl = L->use_pdl;
+        const unsigned threads = BL__CUDA_MMA_WARPS * 32;
         a.tok_tiles = (int)tok_tiles;
         if (wide >= L->sm_count) {
-            if (nt == 2) bl__cuda_mma_int8<FMT, 4, 2><<<(unsigned)wide, threads, 0, s>>>(a);
-            else         bl__cuda_mma_int8<FMT, 4, 4><<<(unsigned)wide, threads, 0, s>>>(a);
+            if (nt == 2) bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 4, 2>, (unsigned)wide, threads, a, pdl, s);
+            else         bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 4, 4>, (unsigned)wide, threads, a, pdl, s);
         } else {
-            if (nt == 2) bl__cuda_mma_int8<FMT, 1, 2><<<(unsigned)narrow, threads, 0, s>>>(a);
-            else         bl__cuda_mma_int8<FMT, 1, 4><<<(unsigned)narrow, threads, 0, s>>>(a);
+            if (nt == 2) bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 1, 2>, (unsigned)narrow, threads, a, pdl, s);
+            else         bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 1, 4>, (unsigned)narrow, threads, a, pdl, s);
         }
         return;
     }
-    if (a.batch == 1)      bl__cuda_launch_gemv<FMT, 4, 1>(a, rows, act_int8, s);
-    else if (a.batch == 2) bl__cuda_launch_gemv<FMT, 4, 2>(a, rows, act_int8, s);
-    else if (a.batch <= 4) bl__cuda_launch_gemv<FMT, 2, 4>(a, rows, act_int8, s);
-    else                   bl__cuda_launch_gemv<FMT, 2, 8>(a, rows, act_int8, s);
+    if (a.batch == 1)      bl__cuda_launch_gemv<FMT, 4, 1>(a, rows, act_int8, L->use_pdl, s);
+    else if (a.batch == 2) bl__cuda_launch_gemv<FMT, 4, 2>(a, rows, act_int8, L->use_pdl, s);
+    else if (a.batch <= 4) bl__cuda_launch_gemv<FMT, 2, 4>(a, rows, act_int8, L->use_pdl, s);
+    else                   bl__cuda_launch_gemv<FMT, 2, 8>(a, rows, act_int8, L->use_pdl, s);
 }
 
 /* The most tokens one launch takes: keeps every grid below 2^30 blocks (row tiles of
