@@ -871,8 +871,14 @@ static void bl__cuda_launch_int8(K kernel, unsigned blocks, unsigned threads, co
     cfg.blockDim = dim3(threads);
     cfg.stream = s;
     cfg.attrs = attr;
-    cfg.numAttrs = pdl ? 1 : 0;
-    (void)cudaLaunchKernelEx(&cfg, kernel, a); /* errors are read by the caller (cudaGetLastError) */
+    /* not on the legacy default stream, which orders against every other stream */
+    cfg.numAttrs = pdl && s != 0 && s != cudaStreamLegacy ? 1 : 0;
+    if (cudaLaunchKernelEx(&cfg, kernel, a) != cudaSuccess && cfg.numAttrs) {
+        (void)cudaGetLastError(); /* refused early launch: launch normally */
+        cfg.numAttrs = 0;
+        (void)cudaLaunchKernelEx(&cfg, kernel, a);
+    }
+    /* the caller reads any launch error with cudaGetLastError */
 }
 
 /* Blocks are numbered token-group-fastest, so groups of tokens that read the same rows

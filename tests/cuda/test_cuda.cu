@@ -30,6 +30,7 @@
     } while (0)
 
 static const uint32_t bt_poison = 0x7FBADBADu; /* a NaN that no kernel computes */
+static cudaStream_t bt_stream; /* a non-blocking stream: the forward may launch early there */
 
 static int bt_is_poison(float v)
 {
@@ -297,8 +298,14 @@ static void bt_forward_case(int in, int out, int k, bl_format f, bl_act act, int
     CK(cudaMemcpy(d_x, x, nx * sizeof(float), cudaMemcpyHostToDevice));
     for (i = 0; i < ny; ++i) memcpy(&got[i], &bt_poison, 4);
     CK(cudaMemcpy(d_y, got, ny * sizeof(float), cudaMemcpyHostToDevice));
-    CHECK_EQ_INT(bl_linear_forward_rows(D, d_x, batch, d_y, r0, r1,
-                                        use_scratch == 2 ? (void *)((char *)d_scratch + 3) : d_scratch, 0), BL_OK);
+    CK(cudaDeviceSynchronize()); /* the copies above are done before another stream reads them */
+    {
+        cudaStream_t s = bt_u32() & 1 ? bt_stream : 0;
+        CHECK_EQ_INT(bl_linear_forward_rows(D, d_x, batch, d_y, r0, r1,
+                                            use_scratch == 2 ? (void *)((char *)d_scratch + 3) : d_scratch, s),
+                     BL_OK);
+        CK(cudaStreamSynchronize(s));
+    }
     CK(cudaMemcpy(got, d_y, ny * sizeof(float), cudaMemcpyDeviceToHost));
     for (b = 0; b < batch; ++b)
         for (r = 0; r < out; ++r) {
@@ -531,8 +538,14 @@ int main(int argc, char **argv)
         printf("skipped: no CUDA device (%s)\n", err != cudaSuccess ? cudaGetErrorString(err) : "none");
         return bt_summary("test_cuda");
     }
+    if (cudaStreamCreateWithFlags(&bt_stream, cudaStreamNonBlocking) != cudaSuccess) {
+        printf("test_cuda: cannot create a stream\n");
+        CHECK(0);
+        return bt_summary("test_cuda");
+    }
     bt_bad_input_tests();
     bt_utility_tests();
     bt_forward_tests();
+    CHECK(cudaStreamDestroy(bt_stream) == cudaSuccess);
     return bt_summary("test_cuda");
 }
