@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 OUTPUT = "bitlinear.h"
 
 DOCS = ["docs.h"]                           # the top comment
-DECLARATIONS = ["api.h", "layout.h"]        # always visible
+DECLARATIONS = ["api.h", "layout.h", "train_api.h"]   # always visible
 IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in dependency order
     "internal.h",
     "status.c",
@@ -26,6 +26,9 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "kernels_scalar.c",
     "dispatch.c",
     "linear.c",
+    "hadamard.c",
+    "deadzone.c",
+    "train.c",
 ]
 LICENSE = ["license.h"]
 

@@ -51,6 +51,7 @@ BITLINEAR_DEF const char *bl_backend_name(bl_backend b)
     case BL_BACKEND_AVX2:   return "avx2";
     case BL_BACKEND_AVX512: return "avx512";
     case BL_BACKEND_NEON:   return "neon";
+    default:                break;
     }
     return "unknown";
 }

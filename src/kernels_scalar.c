@@ -27,8 +27,8 @@ static int32_t bl__dot_int8_scalar(int format, const uint8_t *row, int n, const 
 {
     int32_t sum = 0;
     BL__FOR_EACH_TRIT(format, row, n, {
-        if (code == 2) sum += a[at];
-        else if (code == 0) sum -= a[at];
+        int32_t v = a[at];
+        sum += (code == 2 ? v : 0) - (code == 0 ? v : 0); /* selects, not branches: trits are random */
     });
     return sum;
 }
@@ -37,8 +37,8 @@ static float bl__dot_float_scalar(int format, const uint8_t *row, int n, const f
 {
     float sum = 0.0f;
     BL__FOR_EACH_TRIT(format, row, n, {
-        if (code == 2) sum += x[at];
-        else if (code == 0) sum -= x[at];
+        float v = x[at];
+        sum += (code == 2 ? v : 0.0f) - (code == 0 ? v : 0.0f);
     });
     return sum;
 }

@@ -279,12 +279,12 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
         const float *xb = x + (size_t)b * n;
         if (layer->act == BL_ACT_INT8) {
             int8_t *q = (int8_t *)(base + data) + (size_t)b * stride;
-            float *scale = (float *)(base + bl__align_up(sizeof h)) + b;
-            ((int32_t *)(base + sums))[b] =
+            float *scale = (float *)(void *)(base + bl__align_up(sizeof h)) + b;
+            ((int32_t *)(void *)(base + sums))[b] =
                 bl__quantize_token(xb, n, (1 << (layer->act_bits - 1)) - 1, q, scale);
             memset(q + n, 0, stride - n);
         } else {
-            float *f = (float *)(base + data) + (size_t)b * stride;
+            float *f = (float *)(void *)(base + data) + (size_t)b * stride;
             memcpy(f, xb, n * sizeof(float));
             memset(f + n, 0, (stride - n) * sizeof(float));
         }
@@ -310,11 +310,12 @@ BITLINEAR_DEF bl_status bl_linear_forward_input(const bl_linear *layer, const vo
         return BL_ERR_INVALID;
     if (batch == 0 || row_begin == row_end) return BL_OK;
     (void)bl__input_offsets(batch, &sums, &data);
-    in.act_scale = (const float *)(base + bl__align_up(sizeof h));
-    in.act_sum = (const int32_t *)(base + sums);
+    in.act_scale = (const float *)(const void *)(base + bl__align_up(sizeof h));
+    in.act_sum = (const int32_t *)(const void *)(base + sums);
     in.data = base + data;
     in.stride = bl__input_stride(layer->in_features);
     kern = bl__active_kernels();
+    BITLINEAR_ASSERT(kern != NULL);
     if (layer->act == BL_ACT_INT8) kern->gemm_int8(layer, &in, batch, y, row_begin, row_end);
     else kern->gemm_float(layer, &in, batch, y, row_begin, row_end);
     return BL_OK;

@@ -25,7 +25,7 @@ static void bl__pack_row(int format, const int8_t *t, int n, uint8_t *dst)
         int left = n - pos, width = left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
         int j, m;
         for (j = 0; j < width; ++j) {
-            uint8_t codes[5];
+            uint8_t codes[5] = { 1, 1, 1, 1, 1 };
             for (m = 0; m < d; ++m) {
                 int i = j + m * width;
                 codes[m] = (uint8_t)(i < left ? t[pos + i] + 1 : 1);
@@ -50,7 +50,7 @@ static int bl__unpack_row(int format, const uint8_t *src, int n, int8_t *t)
         int left = n - pos, width = left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
         int j, m;
         for (j = 0; j < width; ++j) {
-            uint8_t codes[5];
+            uint8_t codes[5] = { 1, 1, 1, 1, 1 };
             for (m = 0; m < d; ++m) {
                 int i = j + m * width;
                 codes[m] = (uint8_t)(d == 5 ? bl__base3_code(src[j], m) : bl__2bit_code(src[j], m));

@@ -5,9 +5,13 @@
 #define BL__HIST_SHIFT   18    /* float bits >> 18 keep 8 exponent and 5 mantissa bits */
 
 typedef struct bl__work {
-    unsigned *count;           /* [BL__HIST_BUCKETS] */
-    double *sum;               /* [BL__HIST_BUCKETS] */
-    float *values;             /* candidates to sort, [capacity] */
+    unsigned *count;           /* [BL__HIST_BUCKETS] values per bucket */
+    double *sum;               /* [BL__HIST_BUCKETS] their sum */
+    double *above_sum;         /* [BL__HIST_BUCKETS] sum of the buckets above */
+    size_t *above_cnt;         /* [BL__HIST_BUCKETS] count of the buckets above */
+    uint8_t *candidate;        /* [BL__HIST_BUCKETS] 1: a split inside may win */
+    uint16_t *bucket;          /* [capacity] bucket of each value */
+    float *values;             /* [capacity] candidates to sort */
     size_t capacity;
 } bl__work;
 
@@ -15,6 +19,10 @@ static void bl__work_free(bl__work *wk)
 {
     bl__free(NULL, wk->count);
     bl__free(NULL, wk->sum);
+    bl__free(NULL, wk->above_sum);
+    bl__free(NULL, wk->above_cnt);
+    bl__free(NULL, wk->candidate);
+    bl__free(NULL, wk->bucket);
     bl__free(NULL, wk->values);
     memset(wk, 0, sizeof *wk);
 }
@@ -25,15 +33,19 @@ static bl_status bl__work_reserve(bl__work *wk, size_t n)
     if (!wk->count) {
         wk->count = (unsigned *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(unsigned));
         wk->sum = (double *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(double));
-        if (!wk->count || !wk->sum) return BL_ERR_NOMEM;
+        wk->above_sum = (double *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(double));
+        wk->above_cnt = (size_t *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(size_t));
+        wk->candidate = (uint8_t *)bl__alloc(NULL, BL__HIST_BUCKETS);
+        if (!wk->count || !wk->sum || !wk->above_sum || !wk->above_cnt || !wk->candidate) return BL_ERR_NOMEM;
     }
     if (n > wk->capacity) {
-        size_t bytes;
-        if (!bl__mul_size(n, sizeof(float), &bytes)) return BL_ERR_OVERFLOW;
+        if (n > (size_t)-1 / sizeof(float)) return BL_ERR_OVERFLOW;
         bl__free(NULL, wk->values);
-        wk->values = (float *)bl__alloc(NULL, bytes);
-        wk->capacity = wk->values ? n : 0;
-        if (!wk->values) return BL_ERR_NOMEM;
+        bl__free(NULL, wk->bucket);
+        wk->values = (float *)bl__alloc(NULL, n * sizeof(float));
+        wk->bucket = (uint16_t *)bl__alloc(NULL, n * sizeof(uint16_t));
+        wk->capacity = wk->values && wk->bucket ? n : 0;
+        if (!wk->capacity) return BL_ERR_NOMEM;
     }
     return BL_OK;
 }
@@ -57,88 +69,111 @@ static int bl__desc_float(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
+static void bl__sort_desc(float *v, size_t n)
+{
+    size_t i, j;
+    if (n > 48) {
+        qsort(v, n, sizeof(float), bl__desc_float);
+        return;
+    }
+    for (i = 1; i < n; ++i) {
+        float x = v[i];
+        for (j = i; j > 0 && v[j - 1] < x; --j) v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* max |x|, with four independent maxima so the loop is not one long dependency chain */
+static float bl__absmax(const float *x, size_t n)
+{
+    float m[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    size_t i, j;
+    for (i = 0; i + 4 <= n; i += 4)
+        for (j = 0; j < 4; ++j) m[j] = fabsf(x[i + j]) > m[j] ? fabsf(x[i + j]) : m[j];
+    for (; i < n; ++i) m[0] = fabsf(x[i]) > m[0] ? fabsf(x[i]) : m[0];
+    m[0] = m[1] > m[0] ? m[1] : m[0];
+    m[2] = m[3] > m[2] ? m[3] : m[2];
+    return m[2] > m[0] ? m[2] : m[0];
+}
+
 static int8_t bl__sign(float v) { return (int8_t)((v > 0.0f) - (v < 0.0f)); }
 
 /* Exact least-squares ternary fit of one group: among all "keep the m largest |w|" sets
    the best has the largest (sum of kept |w|)^2 / m, and its scale is their mean. A
    histogram of |w| (monotone buckets on the float bits) gives that objective exactly at
-   every bucket boundary; a bucket is sorted only when the bound below says a split
-   inside it could still win. O(n) plus a few small sorts. */
+   every bucket boundary; only buckets where the bound below says a split inside could
+   still win are sorted (typically a few dozen values). O(n) plus a small sort. */
 static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work *wk)
 {
-    uint32_t top_key;
     long base;
-    float amax = 0.0f, thr = 0.0f;
+    float amax = bl__absmax(w, n), thr = 0.0f;
     double best = -1.0, best_sum = 0.0, above_sum = 0.0;
-    size_t best_cnt = 0, above_cnt = 0, i;
-    int b, best_bucket = 0;
+    size_t best_cnt = 0, above_cnt = 0, i, m = 0, j;
+    int b, best_bucket = 0, any_candidate = 0, current = -1;
 
-    for (i = 0; i < n; ++i) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
     if (amax == 0.0f) {
         memset(t, 0, n);
         return 0.0f;
     }
-    top_key = bl__float_bits(amax) >> BL__HIST_SHIFT;
-    base = (long)top_key - (BL__HIST_BUCKETS - 1);
+    /* the top bucket holds amax; everything below the lowest bucket's range shares bucket 0 */
+    base = (long)(bl__float_bits(amax) >> BL__HIST_SHIFT) - (BL__HIST_BUCKETS - 1);
     memset(wk->count, 0, BL__HIST_BUCKETS * sizeof(unsigned));
     memset(wk->sum, 0, BL__HIST_BUCKETS * sizeof(double));
-#define BL__BUCKET(a) ((long)(bl__float_bits(a) >> BL__HIST_SHIFT) - base < 0 ? 0 \
-                       : (int)((long)(bl__float_bits(a) >> BL__HIST_SHIFT) - base))
     for (i = 0; i < n; ++i) {
         float a = fabsf(w[i]);
-        int k = BL__BUCKET(a);
+        long key = (long)(bl__float_bits(a) >> BL__HIST_SHIFT) - base;
+        int k = key < 0 ? 0 : (int)key;
+        wk->bucket[i] = (uint16_t)k;
         wk->count[k]++;
         wk->sum[k] += a;
     }
     /* the objective at each bucket boundary: keep every bucket >= b */
     for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
         double f;
+        wk->above_sum[b] = above_sum;
+        wk->above_cnt[b] = above_cnt;
         if (!wk->count[b]) continue;
         above_sum += wk->sum[b];
         above_cnt += wk->count[b];
         f = above_sum * above_sum / (double)above_cnt;
         if (f > best) { best = f; best_bucket = b; best_sum = above_sum; best_cnt = above_cnt; }
     }
-    /* a split inside bucket b: (A + j*a)^2 / (M + j) is convex in j, so with every value at
-       most hi the split can beat `best` only if (A + cnt*hi)^2 / (M + cnt) does */
-    above_sum = 0.0;
-    above_cnt = 0;
+    /* a split inside bucket b keeping j of its cnt values: (A + j*a)^2 / (M + j) is convex
+       in j, so with every value at most hi it can beat `best` only if (A + cnt*hi)^2 / (M + cnt) does */
     for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
         unsigned cnt = wk->count[b];
-        double hi, bound, s;
-        size_t m, j;
-        if (!cnt) continue;
-        hi = b == BL__HIST_BUCKETS - 1 ? (double)amax
-                                       : (double)bl__bits_float((uint32_t)(base + b + 1) << BL__HIST_SHIFT);
-        bound = (above_sum + cnt * hi) * (above_sum + cnt * hi) / (double)(above_cnt + cnt);
-        if (cnt > 1 && bound > best * (1.0 - 1e-12)) {
-            for (i = 0, m = 0; i < n; ++i) {
-                float a = fabsf(w[i]);
-                if (BL__BUCKET(a) == b) wk->values[m++] = a;
-            }
-            qsort(wk->values, m, sizeof(float), bl__desc_float);
-            s = above_sum;
-            for (j = 0; j + 1 < m; ++j) {
-                double f;
-                s += wk->values[j];
-                if (wk->values[j] == wk->values[j + 1]) continue; /* ties go in or out together */
-                f = s * s / (double)(above_cnt + j + 1);
-                if (f > best) {
-                    best = f; best_bucket = b; best_sum = s; best_cnt = above_cnt + j + 1;
-                    thr = wk->values[j];
-                }
-            }
+        double hi = b == BL__HIST_BUCKETS - 1 ? (double)amax
+                    : (double)bl__bits_float((uint32_t)(base + b + 1) << BL__HIST_SHIFT);
+        double top = wk->above_sum[b] + cnt * hi;
+        wk->candidate[b] = (uint8_t)(cnt > 1 && top * top / (double)(wk->above_cnt[b] + cnt) > best * (1.0 - 1e-12));
+        any_candidate |= wk->candidate[b];
+    }
+    if (any_candidate) {
+        for (i = 0; i < n; ++i) { /* branch-free: candidates are few and scattered */
+            wk->values[m] = fabsf(w[i]);
+            m += wk->candidate[wk->bucket[i]];
         }
-        above_sum += wk->sum[b];
-        above_cnt += cnt;
+        bl__sort_desc(wk->values, m); /* descending, so grouped by bucket, highest first */
+        for (j = 0; j < m; ++j) {
+            float a = wk->values[j];
+            long key = (long)(bl__float_bits(a) >> BL__HIST_SHIFT) - base;
+            int k = key < 0 ? 0 : (int)key;
+            double f;
+            if (k != current) { /* the first value of a bucket */
+                current = k;
+                above_sum = wk->above_sum[k];
+                above_cnt = wk->above_cnt[k];
+            }
+            above_sum += a;
+            above_cnt += 1;
+            if (j + 1 < m && wk->values[j + 1] == a) continue; /* ties go in or out together */
+            f = above_sum * above_sum / (double)above_cnt;
+            if (f > best) { best = f; best_bucket = k; best_sum = above_sum; best_cnt = above_cnt; thr = a; }
+        }
     }
-    /* keep buckets above best_bucket, and in it the values >= thr (thr 0: all of it) */
-    for (i = 0; i < n; ++i) {
-        float a = fabsf(w[i]);
-        int k = BL__BUCKET(a);
-        t[i] = (k > best_bucket || (k == best_bucket && a >= thr)) ? bl__sign(w[i]) : 0;
-    }
-#undef BL__BUCKET
+    /* buckets are monotone in |w|, so "above best_bucket, or in it and >= thr" is |w| >= cut */
+    if (thr == 0.0f && best_bucket > 0) thr = bl__bits_float((uint32_t)(base + best_bucket) << BL__HIST_SHIFT);
+    for (i = 0; i < n; ++i) t[i] = (int8_t)((w[i] >= thr) - (w[i] <= -thr)); /* branch-free */
     return (float)(best_sum / (double)best_cnt);
 }
 
@@ -181,8 +216,7 @@ static float bl__ternarize_group(const float *w, size_t n, bl_method method, int
         return s;
     }
     case BL_METHOD_ABSMAX: {
-        float amax = 0.0f;
-        for (i = 0; i < n; ++i) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
+        float amax = bl__absmax(w, n);
         for (i = 0; i < n; ++i) t[i] = amax > 0.0f ? bl__round_trit(w[i] / amax) : 0;
         return bl__fit_scale(w, t, n);
     }
@@ -192,6 +226,8 @@ static float bl__ternarize_group(const float *w, size_t n, bl_method method, int
         for (i = 0; i < n; ++i) t[i] = (double)fabsf(w[i]) > delta ? bl__sign(w[i]) : 0;
         return bl__fit_scale(w, t, n);
     }
+    default:
+        break;
     }
     return 0.0f;
 }
@@ -230,14 +266,6 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
 }
 
 /* ---- activations ---- */
-
-static float bl__absmax(const float *x, size_t n)
-{
-    float m = 0.0f;
-    size_t i;
-    for (i = 0; i < n; ++i) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
-    return m;
-}
 
 /* One token into int8 codes; returns the sum of the codes. */
 static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale)
