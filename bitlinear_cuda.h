@@ -59,10 +59,14 @@
 
     KERNELS
     =======
-    batch <= 8: a dp4a GEMV, one warp per 2-4 output rows, each lane streaming 16-byte
-    chunks of the packed rows (codes 0..2 times int8 activations minus the token's
-    activation sum). batch > 8 (sm_80+): int8 tensor cores (mma.sync m16n8k32) on the
-    codes, 32 tokens per tile. FLOAT activations: a GEMV over 8 tokens at a time.
+    Activations are quantized by one block per token (the CPU rule, through the shared
+    helpers of bitlinear.h). batch <= 8: a dp4a GEMV, one warp per 2-4 output rows,
+    each lane streaming 16-byte chunks of the packed rows (codes 0..2 times int8
+    activations, minus the token's activation sum). batch > 8 (sm_80+): int8 tensor
+    cores (mma.sync m16n8k32) on the codes, tiles of 32 or 128 rows x 16 or 32 tokens.
+    Both end in bl__int8_output, the CPU's epilogue. On sm_90 the matrix kernel starts
+    early (programmatic dependent launch) and waits for the activations. FLOAT
+    activations: a GEMV over 8 tokens at a time.
 */
 #ifndef BITLINEAR_CUDA_H_INCLUDED
 #define BITLINEAR_CUDA_H_INCLUDED
