@@ -1983,17 +1983,13 @@ enum { BL__DZ_NEG, BL__DZ_ZERO, BL__DZ_POS, BL__DZ_BOUNDARY, BL__DZ_INNER, BL__D
 /* The threshold between the 0 bin and the +-1 bins of one group with scale s. */
 static double bl__deadzone_tau(bl_method method, int lsq, const float *w, size_t n, float s)
 {
-    size_t i;
-    float amax = 0.0f;
     if (lsq) return 0.5 * (double)s;
     switch (method) {
     case BL_METHOD_ABSMAX:
-        for (i = 0; i < n; ++i) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
-        return 0.5 * (double)amax;
+        return 0.5 * (double)bl__absmax(w, n);
     case BL_METHOD_TWN:
         return 0.7 * bl__mean_abs(w, n);
-    case BL_METHOD_OPTIMAL: /* the optimal trits are the nearest levels of their own scale */
-    case BL_METHOD_ABSMEAN:
+    default: /* OPTIMAL and ABSMEAN: the trits are the nearest levels of their own scale */
         break;
     }
     return 0.5 * (double)s;
