@@ -46,9 +46,9 @@
     BL_ERR_NONFINITE; a GPU cannot report it without waiting for the stream).
     bl_ternarize, bl_pack, bl_unpack and bl_quantize_activations validate the data
     on the device first and wait for the stream, so they return exactly the CPU's
-    status and write nothing on error. bl_ternarize supports ABSMEAN, ABSMAX and TWN
-    (per row or per tensor); OPTIMAL returns BL_ERR_UNSUPPORTED on the device
-    (quantize on the CPU and upload the layer instead).
+    status and write nothing on error. bl_ternarize runs ABSMEAN, ABSMAX and TWN on
+    the device; OPTIMAL (sorting within each scale group) runs the CPU's bl_ternarize on
+    a host copy and copies the results back: the same results, at PCIe speed.
 
     DEVICE LAYOUT
     =============
@@ -1181,8 +1181,9 @@ BITLINEAR_CUDA_DEF bl_status bl_quantize_activations(const float *d_x, int n, in
     return bl__cuda_launched();
 }
 
-/* ---- ternarize: one thread per scale group runs the CPU's sequential double sums, so
-   the scales and thresholds come out bit for bit; the trits are then elementwise. ---- */
+/* ---- ternarize: ABSMEAN, ABSMAX and TWN run one thread per scale group through the
+   CPU's sequential double sums, so scales and thresholds come out bit for bit; the trits
+   are then elementwise. ---- */
 
 /* the CPU's bl__round_trit: clamp to [-1, 1], round half to even */
 static __device__ __forceinline__ int8_t bl__cuda_round_trit(float v)
@@ -1251,6 +1252,40 @@ static __global__ void bl__cuda_group_scale(const float *w, const int8_t *t, siz
     scales[gi] = m ? (float)__ddiv_rn(sum, (double)m) : 0.0f;
 }
 
+/* OPTIMAL sorts within scale groups: it runs as the CPU's own bl_ternarize on a host copy
+   (the very same code, so the very same trits and scales), then the results go back. */
+static bl_status bl__cuda_ternarize_on_host(const float *d_w, int rows, int cols, bl_scaling scaling, int8_t *d_trits,
+                                            float *d_scales, cudaStream_t s)
+{
+    size_t count = (size_t)rows * (size_t)cols, groups = scaling == BL_SCALING_ROW ? (size_t)rows : 1;
+    float *w = NULL, *scales = NULL;
+    int8_t *trits = NULL;
+    bl_status st = BL_OK;
+    cudaError_t err;
+    if (count > (size_t)-1 / sizeof(float)) return BL_ERR_OVERFLOW;
+    w = (float *)malloc(count * sizeof(float));
+    trits = (int8_t *)malloc(count);
+    scales = (float *)malloc(groups * sizeof(float));
+    if (!w || !trits || !scales) st = BL_ERR_NOMEM;
+    if (st == BL_OK) {
+        err = cudaMemcpyAsync(w, d_w, count * sizeof(float), cudaMemcpyDeviceToHost, s);
+        if (err == cudaSuccess) err = cudaStreamSynchronize(s);
+        st = bl_cuda_status(err);
+    }
+    if (st == BL_OK) st = bl_ternarize(w, rows, cols, BL_METHOD_OPTIMAL, scaling, trits, scales);
+    if (st == BL_OK) {
+        err = cudaMemcpyAsync(d_trits, trits, count, cudaMemcpyHostToDevice, s);
+        if (err == cudaSuccess) err = cudaMemcpyAsync(d_scales, scales, groups * sizeof(float), cudaMemcpyHostToDevice, s);
+        if (err == cudaSuccess) err = cudaStreamSynchronize(s); /* before the host buffers go */
+        st = bl_cuda_status(err);
+    }
+    if (st != BL_OK) (void)cudaGetLastError();
+    free(w);
+    free(trits);
+    free(scales);
+    return st;
+}
+
 BITLINEAR_CUDA_DEF bl_status bl_ternarize(const float *d_w, int rows, int cols, bl_method method,
                                           bl_scaling scaling, int8_t *d_trits, float *d_scales, cudaStream_t s)
 {
@@ -1271,7 +1306,7 @@ BITLINEAR_CUDA_DEF bl_status bl_ternarize(const float *d_w, int rows, int cols, 
     }, &found, s);
     if (st != BL_OK) return st;
     if (found) return BL_ERR_NONFINITE;
-    if (method == BL_METHOD_OPTIMAL) return BL_ERR_UNSUPPORTED;
+    if (method == BL_METHOD_OPTIMAL) return bl__cuda_ternarize_on_host(d_w, rows, cols, scaling, d_trits, d_scales, s);
     groups = scaling == BL_SCALING_ROW ? (size_t)rows : 1;
     len = scaling == BL_SCALING_ROW ? (size_t)cols : count;
     err = cudaMalloc((void **)&stat, groups * sizeof(double));
