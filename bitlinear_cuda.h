@@ -279,14 +279,9 @@ template <> struct bl__cuda_dec16<BL_FORMAT_BASE3> {
     }
 };
 
-/* 16-byte load of data read once per forward (weights): keep L1 for the activations */
-static __device__ __forceinline__ uint4 bl__cuda_load_stream(const uint8_t *p)
-{
-    uint4 v;
-    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-    return v;
-}
+/* 16-byte load of data read once per forward (the GEMV's weights): evict-first, so the
+   activations and outputs keep their place in the caches */
+static __device__ __forceinline__ uint4 bl__cuda_load_stream(const uint8_t *p) { return __ldcs((const uint4 *)p); }
 
 static __device__ __forceinline__ uint4 bl__cuda_load16(const void *p) { return __ldg((const uint4 *)p); }
 
