@@ -196,19 +196,19 @@ static int bl__cuda_mul(size_t a, size_t b, size_t *out)
     return 1;
 }
 
-/* 1 when the current device can dereference p (device memory, pinned or managed
-   memory, or any pointer on systems with pageable-memory access) */
+/* 1 when the current device can dereference p: its own memory, pinned or managed
+   memory, or any pointer on systems with pageable-memory access */
 static int bl__cuda_reachable(const void *p)
 {
     cudaPointerAttributes attr;
     int dev = 0, pageable = 0;
-    if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    if (cudaPointerGetAttributes(&attr, p) != cudaSuccess || cudaGetDevice(&dev) != cudaSuccess) {
         (void)cudaGetLastError();
         return 0;
     }
+    if (attr.type == cudaMemoryTypeDevice) return attr.device == dev;
     if (attr.type != cudaMemoryTypeUnregistered) return 1;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&pageable, cudaDevAttrPageableMemoryAccess, dev) != cudaSuccess) {
+    if (cudaDeviceGetAttribute(&pageable, cudaDevAttrPageableMemoryAccess, dev) != cudaSuccess) {
         (void)cudaGetLastError();
         return 0;
     }
@@ -753,7 +753,7 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
     bl_cuda_linear *L;
     size_t rows, packed_bytes, scale_bytes, bias_bytes, total, r;
     uint8_t *stage = NULL;
-    int d, blocks;
+    int d, blocks, major = 0;
     cudaError_t err;
     if (!host || !out || bl_linear_get_info(host, &info) != BL_OK) return BL_ERR_INVALID;
     d = bl__digits((int)info.format);
@@ -806,10 +806,12 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
             err = cudaMemcpyAsync(base + packed_bytes + scale_bytes, info.bias, bias_bytes, cudaMemcpyHostToDevice, s);
         if (err == cudaSuccess) err = cudaStreamSynchronize(s); /* the staging buffer is freed next */
     }
-    /* the tensor-core kernels need PTX 8.0+ code for this device (not a JIT of older PTX) */
-    L->use_mma = bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 2>) >= 80;
-    L->use_pdl = bl__cuda_ptx_version(bl__cuda_gemv_int8<BL_FORMAT_2BIT, 4, 1>) >= 90 &&
-                 bl__cuda_ptx_version(bl__cuda_quantize_tokens) >= 90;
+    /* the tensor-core kernels need an sm_80+ device running code built for compute_80+
+       (not a JIT of older PTX, where they are stubs); early launch needs sm_90 code */
+    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, L->device);
+    L->use_mma = major >= 8 && bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 2>) >= 80;
+    L->use_pdl = major >= 9 && bl__cuda_ptx_version(bl__cuda_gemv_int8<BL_FORMAT_2BIT, 4, 1>) >= 90 &&
+                 bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 2>) >= 90;
     free(stage);
     if (err != cudaSuccess) {
         (void)cudaGetLastError();
