@@ -32,6 +32,9 @@
 static const uint32_t bt_poison = 0x7FBADBADu; /* a NaN that no kernel computes */
 static cudaStream_t bt_stream; /* a non-blocking stream: the forward may launch early there */
 
+/* cudaFree, checked too (NULL is fine) */
+static void bt_free(void *p) { CHECK(cudaFree(p) == cudaSuccess); }
+
 static int bt_is_poison(float v)
 {
     uint32_t u;
@@ -327,9 +330,9 @@ static void bt_forward_case(int in, int out, int k, bl_format f, bl_act act, int
     CHECK(bad == 0);
     CHECK(outside == 0);
 done:
-    cudaFree(d_x);
-    cudaFree(d_y);
-    cudaFree(d_scratch);
+    bt_free(d_x);
+    bt_free(d_y);
+    bt_free(d_scratch);
     bl_cuda_linear_destroy(D);
     bl_linear_destroy(L);
     free(x); free(ref); free(got);
@@ -424,8 +427,8 @@ static void bt_bad_input_tests(void)
     CK(cudaDeviceSynchronize());
     CK(cudaGetLastError());
 done:
-    cudaFree(d_x);
-    cudaFree(d_y);
+    bt_free(d_x);
+    bt_free(d_y);
     bl_cuda_linear_destroy(D);
     bl_cuda_linear_destroy(NULL);
     bl_linear_destroy(L);
@@ -518,7 +521,7 @@ static void bt_utility_tests(void)
         CHECK_EQ_INT(bl_quantize_activations(d_w, 0, 8, d_t, d_s, 0), BL_ERR_INVALID);
         for (i = 0; i < 1; ++i) CHECK_EQ_INT(bl_pack(f, (const int8_t *)NULL, rows, cols, d_p, psize, 0), BL_ERR_INVALID);
     done:
-        cudaFree(d_t); cudaFree(d_p); cudaFree(d_w); cudaFree(d_s);
+        bt_free(d_t); bt_free(d_p); bt_free(d_w); bt_free(d_s);
         free(t); free(t2); free(p); free(p2); free(w); free(s); free(s2); free(q); free(q2);
     }
 }
