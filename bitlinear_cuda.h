@@ -938,7 +938,7 @@ BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer,
     size_t size, sums, data;
     void *mem = d_scratch;
     uint8_t *base;
-    int dev = -1, b0, step;
+    int dev = -1, b0, step, pooled = 1;
     bl_status st = BL_OK;
     cudaError_t err;
     if (!layer || batch < 0 || row_begin < 0 || row_end < row_begin || row_end > layer->out_features)
@@ -955,6 +955,11 @@ BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer,
         return BL_ERR_INVALID;
     if (!mem) {
         err = cudaMallocAsync(&mem, size, s);
+        if (err == cudaErrorNotSupported) { /* no memory pools on this device: allocate, wait, free */
+            (void)cudaGetLastError();
+            err = cudaMalloc(&mem, size);
+            pooled = 0;
+        }
         if (err != cudaSuccess) {
             (void)cudaGetLastError();
             return bl_cuda_status(err);
@@ -999,7 +1004,12 @@ BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer,
         st = bl__cuda_launched();
     }
     if (mem != d_scratch) {
-        err = cudaFreeAsync(mem, s);
+        if (pooled) {
+            err = cudaFreeAsync(mem, s);
+        } else {
+            err = cudaStreamSynchronize(s);
+            if (cudaFree(mem) != cudaSuccess && err == cudaSuccess) err = cudaErrorInvalidValue;
+        }
         if (st == BL_OK) st = bl_cuda_status(err);
     }
     return st;
