@@ -1007,8 +1007,10 @@ BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer,
         if (pooled) {
             err = cudaFreeAsync(mem, s);
         } else {
+            cudaError_t freed;
             err = cudaStreamSynchronize(s);
-            if (cudaFree(mem) != cudaSuccess && err == cudaSuccess) err = cudaErrorInvalidValue;
+            freed = cudaFree(mem);
+            if (err == cudaSuccess) err = freed;
         }
         if (st == BL_OK) st = bl_cuda_status(err);
     }
