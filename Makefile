@@ -82,3 +82,15 @@ tiny-size: $(BUILD)/tiny $(BUILD)/tiny_nosimd $(BUILD)/tiny_baseline
 # libFuzzer: each target for FUZZ_SECONDS (default 60) from tests/fuzz/corpus/
 fuzz: bitlinear.h
 	bash tests/run_fuzz.sh $(BUILD)/test $(FUZZ_SECONDS)
+
+# ---- CUDA companion (bitlinear_cuda.h) ----
+NVCC      ?= $(shell command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+
+.PHONY: bench-cuda
+$(BUILD)/bench/bench_cuda: bench/bench_cuda.cu bitlinear_cuda.h bitlinear.h
+	@mkdir -p $(BUILD)/bench
+	$(NVCC) -O3 -std=c++11 -I. $(CUDA_ARCH) $< -o $@ -lcublas
+
+bench-cuda: $(BUILD)/bench/bench_cuda
+	./$(BUILD)/bench/bench_cuda $(BUILD)/bench/bench_cuda.json
