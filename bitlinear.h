@@ -199,6 +199,11 @@ typedef struct bl_linear_desc {
     int refine_iters;       /* decomposition refinement passes */
     bl_method method; bl_scaling scaling; bl_format format; bl_act act;
     int act_bits;           /* INT8 activations: bits per activation, 2..8; 0 means 8 */
+    int hadamard;           /* nonzero: randomised Hadamard rotation R (bl_hadamard_rotate with
+                               hadamard_seed): rows of float weights are rotated before
+                               quantization (given trits are taken as rotated already), and
+                               forward rotates every input, so y ~= x W^T + b still holds */
+    uint64_t hadamard_seed;
 } bl_linear_desc;
 typedef struct bl_linear bl_linear;                          /* opaque */
 
@@ -245,6 +250,8 @@ typedef struct bl_linear_info {
     const uint8_t *packed;      /* [k][out][row_bytes] */
     const float *scales;        /* [k][out] */
     const float *bias;          /* [out] or NULL */
+    int hadamard;               /* the layer rotates its inputs ... */
+    uint64_t hadamard_seed;     /* ... with this seed */
 } bl_linear_info;
 BITLINEAR_API bl_status bl_linear_get_info(const bl_linear *layer, bl_linear_info *info);
 
@@ -377,13 +384,6 @@ BITLINEAR_API bl_status bl_hadamard_transform(float *x, int n, int count);
    small tail blocks less mixed. NaN/Inf in x gives BL_ERR_NONFINITE (x untouched). */
 BITLINEAR_API bl_status bl_hadamard_rotate(float *x, int n, int count, uint64_t seed, int inverse);
 
-/* Forward of a layer whose weights were rotated (a trainable layer with hadamard = 1,
-   exported): y = layer(R x). x is not modified; the rotated copy goes to scratch of
-   bl_hadamard_forward_scratch_size bytes, or NULL (then it allocates). */
-BITLINEAR_API size_t    bl_hadamard_forward_scratch_size(const bl_linear *layer, int batch);
-BITLINEAR_API bl_status bl_hadamard_forward(const bl_linear *layer, uint64_t seed, const float *x,
-                                            int batch, float *y, void *scratch);
-
 /* ---- dead-zone statistics ---------------------------------------------------- */
 /* How the weights of a tensor fall into the three trit bins. Each scale group (row or
    tensor) has a scale s and a rounding threshold tau between the 0 bin and the +-1 bins:
@@ -466,8 +466,8 @@ BITLINEAR_API bl_status bl_train_step(bl_train_linear *layer, const bl_optimizer
 /* The forward's ternary weights: trits[out][in] and scales[out] (per-tensor scales repeated). */
 BITLINEAR_API bl_status bl_train_ternary(const bl_train_linear *layer, int8_t *trits, float *scales);
 /* An inference layer giving the same outputs as bl_train_forward (bit for bit, same
-   backend); full_precision layers are ternarized here. A rotated layer expects R x: use
-   bl_hadamard_forward with the layer's rotation_seed. */
+   backend); full_precision layers are ternarized here. A rotated layer keeps its
+   rotation (desc.hadamard): bl_linear_forward rotates the inputs itself. */
 BITLINEAR_API bl_status bl_train_export(const bl_train_linear *layer, bl_linear **out);
 /* Dead-zone statistics of the (rotated) shadow weights under the layer's quantizer. */
 BITLINEAR_API bl_status bl_train_deadzone(const bl_train_linear *layer, float band, bl_deadzone *out);
@@ -494,10 +494,10 @@ extern "C" {
 #define BL_MODEL_MAX_LAYERS     65536
 #define BL_MODEL_MAX_NAME       1024        /* bytes of a layer name (no NUL inside) */
 
-/* Per-layer flags stored in the file. HADAMARD marks a layer whose weights were
-   quantized after a randomised Hadamard rotation of the input dimension: it must be run
-   on rotated inputs (y = layer(R x), R from hadamard_seed), not with plain
-   bl_linear_forward. The file stores the flag and the seed; bl_model_flags reports them. */
+/* Per-layer flags stored in the file. HADAMARD marks a layer made with desc.hadamard:
+   its weights were quantized after a randomised Hadamard rotation R of the input
+   dimension (R from hadamard_seed), and its forward rotates the inputs itself. The file
+   stores the flag and the seed; loaded layers rotate like the saved ones did. */
 #define BL_LAYER_FLAG_BIAS      1u          /* set by the writer from the layer */
 #define BL_LAYER_FLAG_HADAMARD  2u
 
@@ -505,8 +505,8 @@ typedef struct bl_model bl_model;                          /* named layers */
 typedef struct bl_model_entry {
     const char *name;           /* 1..BL_MODEL_MAX_NAME bytes, unique in the file */
     const bl_linear *layer;
-    uint32_t flags;             /* 0 or BL_LAYER_FLAG_HADAMARD (zero-initialise the struct) */
-    uint64_t hadamard_seed;     /* the rotation's seed; 0 without BL_LAYER_FLAG_HADAMARD */
+    uint32_t flags;             /* 0, or BL_LAYER_FLAG_HADAMARD to restate the layer's rotation */
+    uint64_t hadamard_seed;     /* with the flag: the layer's seed (else BL_ERR_INVALID); 0 otherwise */
 } bl_model_entry;
 
 /* Load flags (bl_model_load_with). */
@@ -666,6 +666,8 @@ struct bl_linear {
     bl_method method;
     bl_scaling scaling;
     size_t row_bytes;          /* ceil(in / trits per byte) */
+    int hadamard;              /* inputs are rotated with hadamard_seed before the product */
+    uint64_t hadamard_seed;
     const uint8_t *packed;     /* [k][out][row_bytes] */
     const float *scales;       /* [k][out] */
     const float *bias;         /* [out] or NULL */
@@ -1697,12 +1699,24 @@ static bl_status bl__linear_build(const bl_linear_desc *d, const bl__layout *lay
 
     if (d->weight) {
         bl_status st;
+        float *rotated = NULL;
+        const float *weight = d->weight;
         tmp_trits = (int8_t *)bl__alloc(alloc, count * (size_t)k);
         tmp_scales = (float *)bl__alloc(alloc, (size_t)n_out * (size_t)k * sizeof(float));
         st = tmp_trits && tmp_scales ? BL_OK : BL_ERR_NOMEM;
+        if (st == BL_OK && d->hadamard) { /* (R w) . (R x) = w . x: rotate the rows, then quantize */
+            rotated = (float *)bl__alloc(alloc, count * sizeof(float));
+            st = rotated ? BL_OK : BL_ERR_NOMEM;
+            if (st == BL_OK) {
+                memcpy(rotated, d->weight, count * sizeof(float));
+                st = bl_hadamard_rotate(rotated, in, n_out, d->hadamard_seed, 0);
+                weight = rotated;
+            }
+        }
         if (st == BL_OK)
-            st = bl_decompose_ex(d->weight, n_out, in, k, d->refine_iters, d->method, d->scaling,
+            st = bl_decompose_ex(weight, n_out, in, k, d->refine_iters, d->method, d->scaling,
                                  tmp_trits, tmp_scales);
+        bl__free(alloc, rotated);
         if (st != BL_OK) {
             bl__free(alloc, tmp_trits);
             bl__free(alloc, tmp_scales);
@@ -1721,6 +1735,8 @@ static bl_status bl__linear_build(const bl_linear_desc *d, const bl__layout *lay
     L->method = d->method;
     L->scaling = d->scaling;
     L->row_bytes = bl_packed_row_bytes(d->format, in);
+    L->hadamard = d->hadamard != 0;
+    L->hadamard_seed = d->hadamard ? d->hadamard_seed : 0;
     L->packed = base + lay->packed;
     L->scales = (const float *)(base + lay->scales);
     L->bias = d->bias ? (const float *)(base + lay->bias) : NULL;
@@ -1809,6 +1825,8 @@ BITLINEAR_DEF bl_status bl_linear_get_info(const bl_linear *layer, bl_linear_inf
     info->packed = layer->packed;
     info->scales = layer->scales;
     info->bias = layer->bias;
+    info->hadamard = layer->hadamard;
+    info->hadamard_seed = layer->hadamard_seed;
     return BL_OK;
 }
 
@@ -1833,7 +1851,7 @@ BITLINEAR_DEF bl_status bl_linear_estimate(int in_features, int out_features, in
    or batch is refused rather than misread. */
 typedef struct bl__input_header {
     uint32_t magic;
-    int32_t in_features, batch, act, act_bits;
+    int32_t in_features, batch, act, act_bits, hadamard;
 } bl__input_header;
 #define BL__INPUT_MAGIC 0x31494C42u /* "BLI1" */
 
@@ -1844,14 +1862,23 @@ static size_t bl__input_offsets(int batch, size_t *sums, size_t *data)
     return *data;
 }
 
+/* Bytes per prepared token; a rotated INT8 layer also needs one float row to rotate in. */
+static size_t bl__input_token_bytes(const bl_linear *layer)
+{
+    return bl__input_stride(layer->in_features) * (layer->act == BL_ACT_INT8 ? 1 : sizeof(float));
+}
+static size_t bl__input_staging_bytes(const bl_linear *layer)
+{
+    return layer->hadamard && layer->act == BL_ACT_INT8 ? bl__input_stride(layer->in_features) * sizeof(float) : 0;
+}
+
 BITLINEAR_DEF size_t bl_linear_input_size(const bl_linear *layer, int batch)
 {
-    size_t sums, data, per_token, tokens, total;
+    size_t sums, data, tokens, total;
     if (!layer || batch < 0 || batch > INT_MAX / 2) return 0;
-    per_token = bl__input_stride(layer->in_features) * (layer->act == BL_ACT_INT8 ? 1 : sizeof(float));
-    if (!bl__mul_size(per_token, (size_t)batch, &tokens)) return 0;
+    if (!bl__mul_size(bl__input_token_bytes(layer), (size_t)batch, &tokens)) return 0;
     if (!bl__add_size(bl__input_offsets(batch, &sums, &data), tokens, &total) ||
-        !bl__add_size(total, BL__ALIGN, &total))
+        !bl__add_size(total, bl__input_staging_bytes(layer), &total) || !bl__add_size(total, BL__ALIGN, &total))
         return 0;
     return total;
 }
@@ -1882,9 +1909,18 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     h.batch = batch;
     h.act = (int32_t)layer->act;
     h.act_bits = layer->act_bits;
+    h.hadamard = layer->hadamard;
     memcpy(base, &h, sizeof h);
     for (b = 0; b < batch; ++b) {
         const float *xb = x + (size_t)b * n;
+        if (layer->hadamard) { /* rotate a copy: in the float token slot, or the staging row */
+            float *rot = layer->act == BL_ACT_INT8
+                             ? (float *)(void *)(base + data + (size_t)batch * bl__input_token_bytes(layer))
+                             : (float *)(void *)(base + data) + (size_t)b * stride;
+            memcpy(rot, xb, n * sizeof(float));
+            (void)bl_hadamard_rotate(rot, layer->in_features, 1, layer->hadamard_seed, 0);
+            xb = rot;
+        }
         if (layer->act == BL_ACT_INT8) {
             int8_t *q = (int8_t *)(base + data) + (size_t)b * stride;
             float *scale = (float *)(void *)(base + bl__align_up(sizeof h)) + b;
@@ -1893,7 +1929,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
             memset(q + n, 0, stride - n);
         } else {
             float *f = (float *)(void *)(base + data) + (size_t)b * stride;
-            memcpy(f, xb, n * sizeof(float));
+            if (f != xb) memcpy(f, xb, n * sizeof(float));
             memset(f + n, 0, (stride - n) * sizeof(float));
         }
     }
@@ -1914,7 +1950,7 @@ BITLINEAR_DEF bl_status bl_linear_forward_input(const bl_linear *layer, const vo
     base = (const uint8_t *)bl__align_ptr((void *)(uintptr_t)input);
     memcpy(&h, base, sizeof h);
     if (h.magic != BL__INPUT_MAGIC || h.in_features != layer->in_features || h.batch != batch ||
-        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits)
+        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits || h.hadamard != layer->hadamard)
         return BL_ERR_INVALID;
     if (batch == 0 || row_begin == row_end) return BL_OK;
     (void)bl__input_offsets(batch, &sums, &data);
@@ -2046,47 +2082,6 @@ BITLINEAR_DEF bl_status bl_hadamard_rotate(float *x, int n, int count, uint64_t 
     if (st != BL_OK) return st;
     for (c = 0; c < (size_t)count; ++c) bl__rotate_one(x + c * (size_t)n, (size_t)n, seed, inverse != 0);
     return BL_OK;
-}
-
-/* scratch: [batch][in] rotated floats, then the layer's own forward scratch */
-static int bl__hadamard_scratch(const bl_linear *layer, int batch, size_t *rotated, size_t *total)
-{
-    size_t inner = bl_linear_scratch_size(layer, batch);
-    if (!inner || !bl__mul_size((size_t)layer->in_features * sizeof(float), (size_t)batch, rotated) ||
-        *rotated > (size_t)-1 - 2 * BL__ALIGN)
-        return 0;
-    *rotated = bl__align_up(*rotated);
-    return bl__add_size(*rotated, inner, total) && bl__add_size(*total, BL__ALIGN, total);
-}
-
-BITLINEAR_DEF size_t bl_hadamard_forward_scratch_size(const bl_linear *layer, int batch)
-{
-    size_t rotated, total;
-    if (!layer || batch < 0 || !bl__hadamard_scratch(layer, batch, &rotated, &total)) return 0;
-    return total;
-}
-
-BITLINEAR_DEF bl_status bl_hadamard_forward(const bl_linear *layer, uint64_t seed, const float *x,
-                                            int batch, float *y, void *scratch)
-{
-    size_t rotated, total;
-    void *mem = scratch;
-    float *xr;
-    bl_status st;
-    if (!layer || batch < 0 || (batch > 0 && (!x || !y))) return BL_ERR_INVALID;
-    if (batch == 0) return BL_OK;
-    if (!bl__hadamard_scratch(layer, batch, &rotated, &total)) return BL_ERR_OVERFLOW;
-    if (!bl__all_finite(x, (size_t)layer->in_features * (size_t)batch)) return BL_ERR_NONFINITE;
-    if (!mem) {
-        mem = bl__alloc(layer->alloc.alloc ? &layer->alloc : NULL, total);
-        if (!mem) return BL_ERR_NOMEM;
-    }
-    xr = (float *)bl__align_ptr(mem);
-    memcpy(xr, x, (size_t)layer->in_features * (size_t)batch * sizeof(float));
-    st = bl_hadamard_rotate(xr, layer->in_features, batch, seed, 0);
-    if (st == BL_OK) st = bl_linear_forward(layer, xr, batch, y, (uint8_t *)xr + rotated);
-    if (mem != scratch) bl__free(layer->alloc.alloc ? &layer->alloc : NULL, mem);
-    return st;
 }
 /* ---- end src/hadamard.c ---- */
 
@@ -2659,6 +2654,8 @@ BITLINEAR_DEF bl_status bl_train_export(const bl_train_linear *L, bl_linear **ou
     bl_linear_desc d;
     if (!L || !out) return BL_ERR_INVALID;
     bl__linear_desc_of(L, &d, 0);
+    d.hadamard = L->hadamard; /* the exported layer rotates its inputs itself */
+    d.hadamard_seed = L->seed;
     return bl_linear_create(&d, out);
 }
 
@@ -3105,6 +3102,8 @@ BITLINEAR_DEF bl_status bl_model_load_with(const void *bytes, size_t size, unsig
         L->method = (bl_method)e.method;
         L->scaling = (bl_scaling)e.scaling;
         L->row_bytes = bl_packed_row_bytes(L->format, L->in_features);
+        L->hadamard = (e.flags & BL_LAYER_FLAG_HADAMARD) != 0;
+        L->hadamard_seed = e.seed;
         if (alloc) L->alloc = *alloc; /* forward's scratch, when none is given */
         L->owned = 0;
         if (view) {
@@ -3207,6 +3206,17 @@ static int bl__entry_name_less(const void *ctx, uint32_t a, uint32_t b)
     return strcmp(e[a].name, e[b].name) < 0;
 }
 
+/* The rotation is the layer's own; an entry may restate it (flags, seed) but not contradict it. */
+static int bl__entry_rotation(const bl_model_entry *e, uint64_t *seed)
+{
+    const bl_linear *L = e->layer;
+    if (e->flags & ~BL_LAYER_FLAG_HADAMARD) return 0;
+    if (e->flags && (!L->hadamard || e->hadamard_seed != L->hadamard_seed)) return 0;
+    if (!e->flags && e->hadamard_seed != 0) return 0;
+    if (seed) *seed = L->hadamard_seed;
+    return 1;
+}
+
 /* Validates the entries and returns the file's size and its names area (0: error in *st). */
 static size_t bl__model_file_size(const bl_model_entry *entries, int count, size_t *names_size, bl_status *st)
 {
@@ -3217,9 +3227,7 @@ static size_t bl__model_file_size(const bl_model_entry *entries, int count, size
     if (count < 0 || count > BL_MODEL_MAX_LAYERS || (count > 0 && !entries)) return 0;
     for (i = 0; i < count; ++i) {
         size_t len;
-        if (!entries[i].name || !entries[i].layer || (entries[i].flags & ~BL_LAYER_FLAG_HADAMARD) ||
-            (entries[i].hadamard_seed != 0 && !(entries[i].flags & BL_LAYER_FLAG_HADAMARD)))
-            return 0;
+        if (!entries[i].name || !entries[i].layer || !bl__entry_rotation(&entries[i], NULL)) return 0;
         len = bl__name_length(entries[i].name);
         if (len < 1 || len > BL_MODEL_MAX_NAME) return 0;
         names += len + 1;
@@ -3289,7 +3297,7 @@ BITLINEAR_DEF bl_status bl_model_save(const bl_model_entry *entries, int count, 
         memcpy(f + name_at, entries[i].name, len); /* the 0 byte after it is already there */
         bl__wr64(p + 0, (uint64_t)name_at);
         bl__wr32(p + 8, (uint32_t)len);
-        bl__wr32(p + 12, (L->bias ? BL_LAYER_FLAG_BIAS : 0u) | entries[i].flags);
+        bl__wr32(p + 12, (L->bias ? BL_LAYER_FLAG_BIAS : 0u) | (L->hadamard ? BL_LAYER_FLAG_HADAMARD : 0u));
         bl__wr32(p + 16, (uint32_t)L->in_features);
         bl__wr32(p + 20, (uint32_t)L->out_features);
         p[24] = (uint8_t)L->k;
@@ -3298,7 +3306,7 @@ BITLINEAR_DEF bl_status bl_model_save(const bl_model_entry *entries, int count, 
         p[27] = (uint8_t)L->act;
         p[28] = (uint8_t)L->act_bits;
         p[29] = (uint8_t)L->method;
-        bl__wr64(p + 80, entries[i].hadamard_seed);
+        bl__wr64(p + 80, L->hadamard_seed);
         name_at += len + 1;
         for (q = 0; q < 3; ++q) {
             if (!part[q]) continue;

@@ -756,6 +756,7 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
     int d, blocks, major = 0;
     cudaError_t err;
     if (!host || !out || bl_linear_get_info(host, &info) != BL_OK) return BL_ERR_INVALID;
+    if (info.hadamard) return BL_ERR_UNSUPPORTED; /* the device kernels do not rotate inputs yet */
     d = bl__digits((int)info.format);
     blocks = (int)(((size_t)info.in_features + (size_t)(BL__CUDA_BLOCK * d) - 1) / (size_t)(BL__CUDA_BLOCK * d));
     rows = (size_t)info.k * (size_t)info.out_features;

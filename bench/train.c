@@ -96,9 +96,10 @@ static void measure(const char *name, const float *w, int cols, bl_method m, bl_
         d.trits = t;
         d.scales = s;
         d.act = BL_ACT_FLOAT;
+        d.hadamard = rot; /* the trits were fitted to rotated weights: the layer rotates x */
+        d.hadamard_seed = seed;
         if (bl_linear_create(&d, &L) != BL_OK) exit(1);
-        if (rot) { if (bl_hadamard_forward(L, seed, x, TOKENS, y, NULL) != BL_OK) exit(1); }
-        else if (bl_linear_forward(L, x, TOKENS, y, NULL) != BL_OK) exit(1);
+        if (bl_linear_forward(L, x, TOKENS, y, NULL) != BL_OK) exit(1);
         for (i = 0; i < TOKENS * ROWS; ++i) {
             double e = (double)y[i] - yref[i];
             num += e * e;

@@ -20,12 +20,14 @@
 
 #define MAX_PATTERNS 64
 
+#define HADAMARD_SEED 0x243F6A8885A308D3ull /* any fixed seed: it is stored in the file */
+
 typedef struct options {
     const char *in, *out;
     bl_method method;
     bl_format format;
     bl_act act;
-    int k, refine, transpose;
+    int k, refine, transpose, hadamard;
     const char *include[MAX_PATTERNS], *exclude[MAX_PATTERNS];
     int n_include, n_exclude;
 } options;
@@ -65,11 +67,7 @@ static int parse(int argc, char **argv, options *o)
     o->k = 1;
     for (i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--hadamard") == 0) {
-            fprintf(stderr, "convert: --hadamard is not available yet: this bitlinear.h has no Hadamard\n"
-                            "rotation API (the model format already stores the flag and seed)\n");
-            return 0;
-        }
+        if (strcmp(a, "--hadamard") == 0) { o->hadamard = 1; continue; }
         if (strcmp(a, "--transpose") == 0) { o->transpose = 1; continue; }
         if (a[0] == '-' && a[1] == '-') {
             if (!v) { fprintf(stderr, "convert: %s needs a value\n", a); return 0; }
@@ -238,6 +236,8 @@ int main(int argc, char **argv)
         d.method = o.method;
         d.format = o.format;
         d.act = o.act;
+        d.hadamard = o.hadamard; /* the layer rotates weights now and inputs at run time */
+        d.hadamard_seed = HADAMARD_SEED;
         s = bl_linear_create(&d, &layers[count]);
         if (s != BL_OK) {
             fprintf(stderr, "\nconvert: %s: %s\n", t->name, bl_status_string(s));
@@ -251,6 +251,8 @@ int main(int argc, char **argv)
         for (j = 0; j < (size_t)info.k; ++j)
             (void)bl_unpack(info.format, info.packed + j * (size_t)out * info.row_bytes, (size_t)out * info.row_bytes,
                             out, in, trits + j * elems);
+        /* R is orthonormal: the error of the rotated fit is the error in the original space */
+        if (o.hadamard) (void)bl_hadamard_rotate(w, in, out, HADAMARD_SEED, 0);
         err = bl_decompose_error(w, out, in, info.k, trits, info.scales);
         for (j = 0; j < elems; ++j) n2 += (double)w[j] * w[j];
         e2 = err * err * n2;

@@ -97,6 +97,11 @@ typedef struct bl_linear_desc {
     int refine_iters;       /* decomposition refinement passes */
     bl_method method; bl_scaling scaling; bl_format format; bl_act act;
     int act_bits;           /* INT8 activations: bits per activation, 2..8; 0 means 8 */
+    int hadamard;           /* nonzero: randomised Hadamard rotation R (bl_hadamard_rotate with
+                               hadamard_seed): rows of float weights are rotated before
+                               quantization (given trits are taken as rotated already), and
+                               forward rotates every input, so y ~= x W^T + b still holds */
+    uint64_t hadamard_seed;
 } bl_linear_desc;
 typedef struct bl_linear bl_linear;                          /* opaque */
 
@@ -143,6 +148,8 @@ typedef struct bl_linear_info {
     const uint8_t *packed;      /* [k][out][row_bytes] */
     const float *scales;        /* [k][out] */
     const float *bias;          /* [out] or NULL */
+    int hadamard;               /* the layer rotates its inputs ... */
+    uint64_t hadamard_seed;     /* ... with this seed */
 } bl_linear_info;
 BITLINEAR_API bl_status bl_linear_get_info(const bl_linear *layer, bl_linear_info *info);
 

@@ -74,6 +74,8 @@ struct bl_linear {
     bl_method method;
     bl_scaling scaling;
     size_t row_bytes;          /* ceil(in / trits per byte) */
+    int hadamard;              /* inputs are rotated with hadamard_seed before the product */
+    uint64_t hadamard_seed;
     const uint8_t *packed;     /* [k][out][row_bytes] */
     const float *scales;       /* [k][out] */
     const float *bias;         /* [out] or NULL */

@@ -14,10 +14,10 @@ extern "C" {
 #define BL_MODEL_MAX_LAYERS     65536
 #define BL_MODEL_MAX_NAME       1024        /* bytes of a layer name (no NUL inside) */
 
-/* Per-layer flags stored in the file. HADAMARD marks a layer whose weights were
-   quantized after a randomised Hadamard rotation of the input dimension: it must be run
-   on rotated inputs (y = layer(R x), R from hadamard_seed), not with plain
-   bl_linear_forward. The file stores the flag and the seed; bl_model_flags reports them. */
+/* Per-layer flags stored in the file. HADAMARD marks a layer made with desc.hadamard:
+   its weights were quantized after a randomised Hadamard rotation R of the input
+   dimension (R from hadamard_seed), and its forward rotates the inputs itself. The file
+   stores the flag and the seed; loaded layers rotate like the saved ones did. */
 #define BL_LAYER_FLAG_BIAS      1u          /* set by the writer from the layer */
 #define BL_LAYER_FLAG_HADAMARD  2u
 
@@ -25,8 +25,8 @@ typedef struct bl_model bl_model;                          /* named layers */
 typedef struct bl_model_entry {
     const char *name;           /* 1..BL_MODEL_MAX_NAME bytes, unique in the file */
     const bl_linear *layer;
-    uint32_t flags;             /* 0 or BL_LAYER_FLAG_HADAMARD (zero-initialise the struct) */
-    uint64_t hadamard_seed;     /* the rotation's seed; 0 without BL_LAYER_FLAG_HADAMARD */
+    uint32_t flags;             /* 0, or BL_LAYER_FLAG_HADAMARD to restate the layer's rotation */
+    uint64_t hadamard_seed;     /* with the flag: the layer's seed (else BL_ERR_INVALID); 0 otherwise */
 } bl_model_entry;
 
 /* Load flags (bl_model_load_with). */

@@ -89,12 +89,24 @@ static bl_status bl__linear_build(const bl_linear_desc *d, const bl__layout *lay
 
     if (d->weight) {
         bl_status st;
+        float *rotated = NULL;
+        const float *weight = d->weight;
         tmp_trits = (int8_t *)bl__alloc(alloc, count * (size_t)k);
         tmp_scales = (float *)bl__alloc(alloc, (size_t)n_out * (size_t)k * sizeof(float));
         st = tmp_trits && tmp_scales ? BL_OK : BL_ERR_NOMEM;
+        if (st == BL_OK && d->hadamard) { /* (R w) . (R x) = w . x: rotate the rows, then quantize */
+            rotated = (float *)bl__alloc(alloc, count * sizeof(float));
+            st = rotated ? BL_OK : BL_ERR_NOMEM;
+            if (st == BL_OK) {
+                memcpy(rotated, d->weight, count * sizeof(float));
+                st = bl_hadamard_rotate(rotated, in, n_out, d->hadamard_seed, 0);
+                weight = rotated;
+            }
+        }
         if (st == BL_OK)
-            st = bl_decompose_ex(d->weight, n_out, in, k, d->refine_iters, d->method, d->scaling,
+            st = bl_decompose_ex(weight, n_out, in, k, d->refine_iters, d->method, d->scaling,
                                  tmp_trits, tmp_scales);
+        bl__free(alloc, rotated);
         if (st != BL_OK) {
             bl__free(alloc, tmp_trits);
             bl__free(alloc, tmp_scales);
@@ -113,6 +125,8 @@ static bl_status bl__linear_build(const bl_linear_desc *d, const bl__layout *lay
     L->method = d->method;
     L->scaling = d->scaling;
     L->row_bytes = bl_packed_row_bytes(d->format, in);
+    L->hadamard = d->hadamard != 0;
+    L->hadamard_seed = d->hadamard ? d->hadamard_seed : 0;
     L->packed = base + lay->packed;
     L->scales = (const float *)(base + lay->scales);
     L->bias = d->bias ? (const float *)(base + lay->bias) : NULL;
@@ -201,6 +215,8 @@ BITLINEAR_DEF bl_status bl_linear_get_info(const bl_linear *layer, bl_linear_inf
     info->packed = layer->packed;
     info->scales = layer->scales;
     info->bias = layer->bias;
+    info->hadamard = layer->hadamard;
+    info->hadamard_seed = layer->hadamard_seed;
     return BL_OK;
 }
 
@@ -225,7 +241,7 @@ BITLINEAR_DEF bl_status bl_linear_estimate(int in_features, int out_features, in
    or batch is refused rather than misread. */
 typedef struct bl__input_header {
     uint32_t magic;
-    int32_t in_features, batch, act, act_bits;
+    int32_t in_features, batch, act, act_bits, hadamard;
 } bl__input_header;
 #define BL__INPUT_MAGIC 0x31494C42u /* "BLI1" */
 
@@ -236,14 +252,23 @@ static size_t bl__input_offsets(int batch, size_t *sums, size_t *data)
     return *data;
 }
 
+/* Bytes per prepared token; a rotated INT8 layer also needs one float row to rotate in. */
+static size_t bl__input_token_bytes(const bl_linear *layer)
+{
+    return bl__input_stride(layer->in_features) * (layer->act == BL_ACT_INT8 ? 1 : sizeof(float));
+}
+static size_t bl__input_staging_bytes(const bl_linear *layer)
+{
+    return layer->hadamard && layer->act == BL_ACT_INT8 ? bl__input_stride(layer->in_features) * sizeof(float) : 0;
+}
+
 BITLINEAR_DEF size_t bl_linear_input_size(const bl_linear *layer, int batch)
 {
-    size_t sums, data, per_token, tokens, total;
+    size_t sums, data, tokens, total;
     if (!layer || batch < 0 || batch > INT_MAX / 2) return 0;
-    per_token = bl__input_stride(layer->in_features) * (layer->act == BL_ACT_INT8 ? 1 : sizeof(float));
-    if (!bl__mul_size(per_token, (size_t)batch, &tokens)) return 0;
+    if (!bl__mul_size(bl__input_token_bytes(layer), (size_t)batch, &tokens)) return 0;
     if (!bl__add_size(bl__input_offsets(batch, &sums, &data), tokens, &total) ||
-        !bl__add_size(total, BL__ALIGN, &total))
+        !bl__add_size(total, bl__input_staging_bytes(layer), &total) || !bl__add_size(total, BL__ALIGN, &total))
         return 0;
     return total;
 }
@@ -274,9 +299,18 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     h.batch = batch;
     h.act = (int32_t)layer->act;
     h.act_bits = layer->act_bits;
+    h.hadamard = layer->hadamard;
     memcpy(base, &h, sizeof h);
     for (b = 0; b < batch; ++b) {
         const float *xb = x + (size_t)b * n;
+        if (layer->hadamard) { /* rotate a copy: in the float token slot, or the staging row */
+            float *rot = layer->act == BL_ACT_INT8
+                             ? (float *)(void *)(base + data + (size_t)batch * bl__input_token_bytes(layer))
+                             : (float *)(void *)(base + data) + (size_t)b * stride;
+            memcpy(rot, xb, n * sizeof(float));
+            (void)bl_hadamard_rotate(rot, layer->in_features, 1, layer->hadamard_seed, 0);
+            xb = rot;
+        }
         if (layer->act == BL_ACT_INT8) {
             int8_t *q = (int8_t *)(base + data) + (size_t)b * stride;
             float *scale = (float *)(void *)(base + bl__align_up(sizeof h)) + b;
@@ -285,7 +319,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
             memset(q + n, 0, stride - n);
         } else {
             float *f = (float *)(void *)(base + data) + (size_t)b * stride;
-            memcpy(f, xb, n * sizeof(float));
+            if (f != xb) memcpy(f, xb, n * sizeof(float));
             memset(f + n, 0, (stride - n) * sizeof(float));
         }
     }
@@ -306,7 +340,7 @@ BITLINEAR_DEF bl_status bl_linear_forward_input(const bl_linear *layer, const vo
     base = (const uint8_t *)bl__align_ptr((void *)(uintptr_t)input);
     memcpy(&h, base, sizeof h);
     if (h.magic != BL__INPUT_MAGIC || h.in_features != layer->in_features || h.batch != batch ||
-        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits)
+        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits || h.hadamard != layer->hadamard)
         return BL_ERR_INVALID;
     if (batch == 0 || row_begin == row_end) return BL_OK;
     (void)bl__input_offsets(batch, &sums, &data);

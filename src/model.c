@@ -336,6 +336,8 @@ BITLINEAR_DEF bl_status bl_model_load_with(const void *bytes, size_t size, unsig
         L->method = (bl_method)e.method;
         L->scaling = (bl_scaling)e.scaling;
         L->row_bytes = bl_packed_row_bytes(L->format, L->in_features);
+        L->hadamard = (e.flags & BL_LAYER_FLAG_HADAMARD) != 0;
+        L->hadamard_seed = e.seed;
         if (alloc) L->alloc = *alloc; /* forward's scratch, when none is given */
         L->owned = 0;
         if (view) {
@@ -438,6 +440,17 @@ static int bl__entry_name_less(const void *ctx, uint32_t a, uint32_t b)
     return strcmp(e[a].name, e[b].name) < 0;
 }
 
+/* The rotation is the layer's own; an entry may restate it (flags, seed) but not contradict it. */
+static int bl__entry_rotation(const bl_model_entry *e, uint64_t *seed)
+{
+    const bl_linear *L = e->layer;
+    if (e->flags & ~BL_LAYER_FLAG_HADAMARD) return 0;
+    if (e->flags && (!L->hadamard || e->hadamard_seed != L->hadamard_seed)) return 0;
+    if (!e->flags && e->hadamard_seed != 0) return 0;
+    if (seed) *seed = L->hadamard_seed;
+    return 1;
+}
+
 /* Validates the entries and returns the file's size and its names area (0: error in *st). */
 static size_t bl__model_file_size(const bl_model_entry *entries, int count, size_t *names_size, bl_status *st)
 {
@@ -448,9 +461,7 @@ static size_t bl__model_file_size(const bl_model_entry *entries, int count, size
     if (count < 0 || count > BL_MODEL_MAX_LAYERS || (count > 0 && !entries)) return 0;
     for (i = 0; i < count; ++i) {
         size_t len;
-        if (!entries[i].name || !entries[i].layer || (entries[i].flags & ~BL_LAYER_FLAG_HADAMARD) ||
-            (entries[i].hadamard_seed != 0 && !(entries[i].flags & BL_LAYER_FLAG_HADAMARD)))
-            return 0;
+        if (!entries[i].name || !entries[i].layer || !bl__entry_rotation(&entries[i], NULL)) return 0;
         len = bl__name_length(entries[i].name);
         if (len < 1 || len > BL_MODEL_MAX_NAME) return 0;
         names += len + 1;
@@ -520,7 +531,7 @@ BITLINEAR_DEF bl_status bl_model_save(const bl_model_entry *entries, int count, 
         memcpy(f + name_at, entries[i].name, len); /* the 0 byte after it is already there */
         bl__wr64(p + 0, (uint64_t)name_at);
         bl__wr32(p + 8, (uint32_t)len);
-        bl__wr32(p + 12, (L->bias ? BL_LAYER_FLAG_BIAS : 0u) | entries[i].flags);
+        bl__wr32(p + 12, (L->bias ? BL_LAYER_FLAG_BIAS : 0u) | (L->hadamard ? BL_LAYER_FLAG_HADAMARD : 0u));
         bl__wr32(p + 16, (uint32_t)L->in_features);
         bl__wr32(p + 20, (uint32_t)L->out_features);
         p[24] = (uint8_t)L->k;
@@ -529,7 +540,7 @@ BITLINEAR_DEF bl_status bl_model_save(const bl_model_entry *entries, int count, 
         p[27] = (uint8_t)L->act;
         p[28] = (uint8_t)L->act_bits;
         p[29] = (uint8_t)L->method;
-        bl__wr64(p + 80, entries[i].hadamard_seed);
+        bl__wr64(p + 80, L->hadamard_seed);
         name_at += len + 1;
         for (q = 0; q < 3; ++q) {
             if (!part[q]) continue;

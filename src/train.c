@@ -475,6 +475,8 @@ BITLINEAR_DEF bl_status bl_train_export(const bl_train_linear *L, bl_linear **ou
     bl_linear_desc d;
     if (!L || !out) return BL_ERR_INVALID;
     bl__linear_desc_of(L, &d, 0);
+    d.hadamard = L->hadamard; /* the exported layer rotates its inputs itself */
+    d.hadamard_seed = L->seed;
     return bl_linear_create(&d, out);
 }
 

@@ -18,13 +18,6 @@ BITLINEAR_API bl_status bl_hadamard_transform(float *x, int n, int count);
    small tail blocks less mixed. NaN/Inf in x gives BL_ERR_NONFINITE (x untouched). */
 BITLINEAR_API bl_status bl_hadamard_rotate(float *x, int n, int count, uint64_t seed, int inverse);
 
-/* Forward of a layer whose weights were rotated (a trainable layer with hadamard = 1,
-   exported): y = layer(R x). x is not modified; the rotated copy goes to scratch of
-   bl_hadamard_forward_scratch_size bytes, or NULL (then it allocates). */
-BITLINEAR_API size_t    bl_hadamard_forward_scratch_size(const bl_linear *layer, int batch);
-BITLINEAR_API bl_status bl_hadamard_forward(const bl_linear *layer, uint64_t seed, const float *x,
-                                            int batch, float *y, void *scratch);
-
 /* ---- dead-zone statistics ---------------------------------------------------- */
 /* How the weights of a tensor fall into the three trit bins. Each scale group (row or
    tensor) has a scale s and a rounding threshold tau between the 0 bin and the +-1 bins:
@@ -107,8 +100,8 @@ BITLINEAR_API bl_status bl_train_step(bl_train_linear *layer, const bl_optimizer
 /* The forward's ternary weights: trits[out][in] and scales[out] (per-tensor scales repeated). */
 BITLINEAR_API bl_status bl_train_ternary(const bl_train_linear *layer, int8_t *trits, float *scales);
 /* An inference layer giving the same outputs as bl_train_forward (bit for bit, same
-   backend); full_precision layers are ternarized here. A rotated layer expects R x: use
-   bl_hadamard_forward with the layer's rotation_seed. */
+   backend); full_precision layers are ternarized here. A rotated layer keeps its
+   rotation (desc.hadamard): bl_linear_forward rotates the inputs itself. */
 BITLINEAR_API bl_status bl_train_export(const bl_train_linear *layer, bl_linear **out);
 /* Dead-zone statistics of the (rotated) shadow weights under the layer's quantizer. */
 BITLINEAR_API bl_status bl_train_deadzone(const bl_train_linear *layer, float band, bl_deadzone *out);

@@ -29,9 +29,10 @@ check "file size is a multiple of 64" [ $(( $(wc -c <"$OUT/all.blm") % 64 )) -eq
 check "patterns select fc1 only" grep -qE '^1 layers, k=1, base3' "$OUT/one.txt"
 check "patterns: fc2 left out" bash -c "! grep -q '^fc2' '$OUT/one.txt'"
 
-"$C" "$ST" "$OUT/x.blm" --hadamard >"$OUT/h.txt" 2>&1
-check "--hadamard is refused with a message" [ $? -eq 2 ]
-check "--hadamard message" grep -q 'not available yet' "$OUT/h.txt"
+"$C" "$ST" "$OUT/rot.blm" --hadamard >"$OUT/h.txt" 2>&1
+check "--hadamard converts" [ $? -eq 0 ]
+check "--hadamard: two layers" grep -qE '^2 layers, k=1' "$OUT/h.txt"
+check "--hadamard: a different file" bash -c "! cmp -s '$OUT/rot.blm' '$OUT/all.blm'"
 "$C" "$ST" "$OUT/x.blm" --k 9 >/dev/null 2>&1
 check "--k 9 is refused" [ $? -eq 2 ]
 "$C" "$ST" "$OUT/x.blm" --include 'nothing*' >/dev/null 2>&1

@@ -7,7 +7,9 @@
 
 /* ---- helpers ---- */
 
-static bl_linear *make_layer(int in, int out, int k, bl_format fmt, int bias, bl_act act, int bits)
+/* rotation != 0: a layer with desc.hadamard and that seed (rotation - 1) */
+static bl_linear *make_layer_rotated(int in, int out, int k, bl_format fmt, int bias, bl_act act, int bits,
+                                     uint64_t rotation)
 {
     bl_linear_desc d;
     bl_linear *L = NULL;
@@ -26,10 +28,17 @@ static bl_linear *make_layer(int in, int out, int k, bl_format fmt, int bias, bl
     d.act = act;
     d.act_bits = bits;
     d.refine_iters = k > 1 ? 1 : 0;
+    d.hadamard = rotation != 0;
+    d.hadamard_seed = rotation ? rotation - 1 : 0;
     CHECK_EQ_INT(bl_linear_create(&d, &L), BL_OK);
     free(w);
     free(b);
     return L;
+}
+
+static bl_linear *make_layer(int in, int out, int k, bl_format fmt, int bias, bl_act act, int bits)
+{
+    return make_layer_rotated(in, out, k, fmt, bias, act, bits, 0);
 }
 
 /* Same parameters, same packed bytes, same float bits. */
@@ -40,7 +49,8 @@ static int same_layer(const bl_linear *a, const bl_linear *b)
     if (bl_linear_get_info(a, &x) != BL_OK || bl_linear_get_info(b, &y) != BL_OK) return 0;
     if (x.in_features != y.in_features || x.out_features != y.out_features || x.k != y.k ||
         x.act_bits != y.act_bits || x.format != y.format || x.act != y.act || x.method != y.method ||
-        x.scaling != y.scaling || x.row_bytes != y.row_bytes || (x.bias == NULL) != (y.bias == NULL))
+        x.scaling != y.scaling || x.row_bytes != y.row_bytes || (x.bias == NULL) != (y.bias == NULL) ||
+        x.hadamard != y.hadamard || x.hadamard_seed != y.hadamard_seed)
         return 0;
     packed = (size_t)x.k * (size_t)x.out_features * x.row_bytes;
     scales = (size_t)x.k * (size_t)x.out_features * sizeof(float);
@@ -176,12 +186,14 @@ static void test_many_layers(void)
     int i;
     memset(e, 0, sizeof e);
     for (i = 0; i < N; ++i) {
-        L[i] = make_layer(1 + i * 13 % 97, 1 + i % 5, 1 + i % 3, (bl_format)(i % 2), i % 2, BL_ACT_INT8, 8);
+        uint64_t seed = (uint64_t)i * 0x9E3779B97F4A7C15ull; /* 0 is a seed too */
+        L[i] = make_layer_rotated(1 + i * 13 % 97, 1 + i % 5, 1 + i % 3, (bl_format)(i % 2), i % 2, BL_ACT_INT8, 8,
+                                  i % 3 == 1 ? seed + 1 : 0);
         sprintf(names[(i * 7) % N], "blocks.%d.weight", (i * 7) % N); /* not in sorted order */
         e[i].layer = L[i];
-        if (i % 3 == 1) { /* rotated layers keep their flag and seed (0 is a seed too) */
+        if (i % 6 == 1) { /* entries may restate their layer's rotation */
             e[i].flags = BL_LAYER_FLAG_HADAMARD;
-            e[i].hadamard_seed = (uint64_t)i * 0x9E3779B97F4A7C15ull;
+            e[i].hadamard_seed = seed;
         }
     }
     for (i = 0; i < N; ++i) e[i].name = names[i];
@@ -195,8 +207,9 @@ static void test_many_layers(void)
         {
             uint64_t seed = 7;
             uint32_t flags = bl_model_flags(m, i, &seed);
-            CHECK(flags == ((i % 2 ? BL_LAYER_FLAG_BIAS : 0u) | e[i].flags));
-            CHECK(seed == e[i].hadamard_seed);
+            CHECK(flags == ((i % 2 ? BL_LAYER_FLAG_BIAS : 0u) | (i % 3 == 1 ? BL_LAYER_FLAG_HADAMARD : 0u)));
+            CHECK(seed == (i % 3 == 1 ? (uint64_t)i * 0x9E3779B97F4A7C15ull : 0u));
+            CHECK(same_forward(L[i], bl_model_find(m, names[i]), 1 + i * 13 % 97, 1 + i % 5));
         }
     }
     CHECK(bl_model_flags(m, N, NULL) == 0 && bl_model_flags(NULL, 0, NULL) == 0);
@@ -266,6 +279,9 @@ static void test_save_errors(void)
     e[1].flags = 0;
     e[1].hadamard_seed = 3; /* a seed without the flag */
     CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_ERR_INVALID);
+    e[1].flags = BL_LAYER_FLAG_HADAMARD; /* a rotation the layer does not have */
+    CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_ERR_INVALID);
+    e[1].flags = 0;
     e[1].hadamard_seed = 0;
     e[1].layer = NULL;
     CHECK_EQ_INT(bl_model_save(e, 2, NULL, 0, &size), BL_ERR_INVALID);

@@ -271,6 +271,56 @@ static void test_layer_errors(void)
     bl_linear_destroy(NULL);
 }
 
+/* desc.hadamard: weights rotated before quantization, inputs rotated by the forward */
+static void test_hadamard_layer(void)
+{
+    static const int sizes[] = { 1, 6, 64, 100, 257 };
+    size_t si;
+    int act;
+    for (si = 0; si < sizeof sizes / sizeof sizes[0]; ++si)
+        for (act = 0; act < 2; ++act) {
+            int in = sizes[si], out = 5, batch = 3, i;
+            uint64_t seed = 0x1234567u + si;
+            size_t nw = (size_t)in * out;
+            float *w = (float *)bt_alloc(sizeof(float) * nw), *wr = (float *)bt_alloc(sizeof(float) * nw);
+            float *x = (float *)bt_alloc(sizeof(float) * in * batch), *xr = (float *)bt_alloc(sizeof(float) * in * batch);
+            float y[15], yr[15], s[5], *got_s;
+            int8_t *t = (int8_t *)bt_alloc(nw), *got = (int8_t *)bt_alloc(nw);
+            bl_linear_desc d;
+            bl_linear *layer = NULL;
+            bl_linear_info info;
+            for (i = 0; i < (int)nw; ++i) w[i] = bt_gauss();
+            for (i = 0; i < in * batch; ++i) x[i] = bt_gauss();
+            memcpy(wr, w, sizeof(float) * nw);
+            memcpy(xr, x, sizeof(float) * in * batch);
+            CHECK(bl_hadamard_rotate(wr, in, out, seed, 0) == BL_OK);
+            CHECK(bl_hadamard_rotate(xr, in, batch, seed, 0) == BL_OK);
+            CHECK(bl_ternarize(wr, out, in, BL_METHOD_OPTIMAL, BL_SCALING_ROW, t, s) == BL_OK);
+            memset(&d, 0, sizeof d);
+            d.in_features = in; d.out_features = out; d.weight = w; d.act = (bl_act)act;
+            d.hadamard = 1; d.hadamard_seed = seed;
+            CHECK(bl_linear_create(&d, &layer) == BL_OK);
+            memset(&info, 0, sizeof info);
+            CHECK(bl_linear_get_info(layer, &info) == BL_OK);
+            CHECK(info.hadamard == 1 && info.hadamard_seed == seed);
+            CHECK(bl_unpack(info.format, info.packed, (size_t)out * info.row_bytes, out, in, got) == BL_OK);
+            CHECK(memcmp(got, t, nw) == 0); /* the trits of the rotated weights */
+            got_s = (float *)(uintptr_t)info.scales;
+            CHECK(memcmp(got_s, s, sizeof s) == 0);
+            CHECK(bl_linear_forward(layer, x, batch, y, NULL) == BL_OK);
+            if (act == BL_ACT_INT8) {
+                reference_int8(in, out, 1, t, s, NULL, 8, xr, batch, yr);
+                CHECK(memcmp(y, yr, sizeof(float) * out * batch) == 0); /* the forward rotated x */
+            } else {
+                double yd[15], mag[15];
+                reference_float(in, out, 1, t, s, NULL, xr, batch, yd, mag);
+                for (i = 0; i < out * batch; ++i) CHECK(fabs(y[i] - yd[i]) <= 1e-5 * mag[i] + 1e-30);
+            }
+            bl_linear_destroy(layer);
+            free(w); free(wr); free(x); free(xr); free(t); free(got);
+        }
+}
+
 static void test_backends(void)
 {
     int b;
@@ -290,6 +340,7 @@ int main(void)
     test_trits_rows_and_scratch();
     test_allocator_and_estimate();
     test_layer_errors();
+    test_hadamard_layer();
     test_backends();
     return bt_summary("test_linear");
 }
