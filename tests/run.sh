@@ -90,7 +90,9 @@ for extra in tests/run_*.sh; do
     [ -e "$extra" ] || continue
     echo "== $(basename "$extra" .sh)"
     # each extra script prints its own "skipped: ..." lines and a last line "N passed, M failed"
-    line=$(bash "$extra" "$OUT" | tee /dev/stderr | tail -n 1)
+    bash "$extra" "$OUT" >"$OUT/$(basename "$extra" .sh).out" 2>&1
+    cat "$OUT/$(basename "$extra" .sh).out"
+    line=$(tail -n 1 "$OUT/$(basename "$extra" .sh).out")
     if echo "$line" | grep -qE '^[0-9]+ passed, [0-9]+ failed$'; then
         PASSED=$((PASSED + $(echo "$line" | cut -d' ' -f1))); FAILED=$((FAILED + $(echo "$line" | cut -d' ' -f3)))
     else
