@@ -24,6 +24,10 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "pack.c",
     "decompose.c",
     "kernels_scalar.c",
+    "cpu.c",
+    "kernels_avx2.c",
+    "kernels_avx512.c",
+    "kernels_neon.c",
     "dispatch.c",
     "linear.c",
 ]

@@ -1,0 +1,276 @@
+/* ==== bitlinear: AVX-512 kernels (F, BW, VNNI) ============================ */
+/* One 64-byte block is one zmm; digit m of it is 64 consecutive trits. INT8: the codes
+   (trit + 1, unsigned 0..2) meet the signed activations in vpdpbusd, and the token's
+   code sum is subtracted once per row (the offset trick). FLOAT: the digits become
+   64-bit masks that drive masked adds and subtracts. Several tokens share each decoded
+   block (the GEMM path); rows are walked in tiles that stay in L1/L2 while the tokens
+   pass over them. */
+#ifdef BL__HAVE_AVX512
+BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
+
+#define BL__X512_TOKENS 8  /* INT8 tokens per decoded block */
+#define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
+
+static inline __mmask64 bl__x512_valid(int bytes)
+{
+    return bytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
+}
+
+/* the block's bytes; bytes past `bytes` read as 0 and never touch memory */
+BL__FORCE_INLINE __m512i bl__x512_load_block(const uint8_t *p, int bytes)
+{
+    return bytes >= 64 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(bl__x512_valid(bytes), p);
+}
+
+/* Horizontal sums by in-register shuffles (the extract/cast intrinsics trip g++ 12's
+   -Wmaybe-uninitialized inside its own headers). */
+static inline int32_t bl__x512_hsum(__m512i v)
+{
+    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0x4E));
+    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0xB1));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0x4E));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xB1));
+    return _mm512_cvtsi512_si32(v);
+}
+static inline float bl__x512_hsum_ps(__m512 v)
+{
+    const __mmask16 all = 0xFFFF;
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(all, v, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(all, v, v, 0xB1));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(all, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(all, v, 0xB1));
+    return _mm512_cvtss_f32(v);
+}
+
+/* codes 0..2 of each digit; a zero byte gives codes 0 (no contribution) in both formats */
+BL__FORCE_INLINE void bl__x512_codes(int d, __m512i w, __m512i c[5])
+{
+    if (d == 4) {
+        const __m512i three = _mm512_set1_epi8(3);
+        c[0] = _mm512_and_si512(w, three);
+        c[1] = _mm512_and_si512(_mm512_srli_epi16(w, 2), three);
+        c[2] = _mm512_and_si512(_mm512_srli_epi16(w, 4), three);
+        c[3] = _mm512_and_si512(_mm512_srli_epi16(w, 6), three);
+    } else {
+        /* y = byte * 3^m mod 256 (two byte adds per digit); code = (y > 85) + (y > 170) */
+        const __m512i one = _mm512_set1_epi8(1), lo = _mm512_set1_epi8(85), hi = _mm512_set1_epi8((char)170);
+        int m;
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) {
+            __m512i v = _mm512_maskz_mov_epi8(_mm512_cmpgt_epu8_mask(w, lo), one);
+            c[m] = _mm512_mask_add_epi8(v, _mm512_cmpgt_epu8_mask(w, hi), v, one);
+            w = _mm512_add_epi8(_mm512_add_epi8(w, w), w);
+        }
+    }
+}
+
+/* out[t] = sum_i code_i * a_t[i] over one packed row, tokens a_t = a + t * stride */
+BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
+                                        int T, int32_t *out)
+{
+    __m512i acc[BL__X512_TOKENS], c[5];
+    int pos = 0, t, m, span = 64 * d;
+    BL__UNROLL
+    for (t = 0; t < T; ++t) acc[t] = _mm512_setzero_si512();
+    for (; pos + span <= n; pos += span, row += 64) {
+        bl__x512_codes(d, bl__x512_load_block(row, 64), c);
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            BL__UNROLL
+            for (t = 0; t < T; ++t)
+                acc[t] = _mm512_dpbusd_epi32(acc[t], c[m], _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + 64 * m)));
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
+        bl__x512_codes(d, bl__x512_load_block(row, bytes), c);
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            BL__UNROLL
+            for (t = 0; t < T; ++t)
+                acc[t] = _mm512_dpbusd_epi32(acc[t], c[m],
+                                             _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + bytes * m)));
+        }
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) out[t] = bl__x512_hsum(acc[t]);
+}
+
+/* Batch-1 BASE3: with y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
+   sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane: two
+   vpdpbusd per digit and no compares. Lanes are flushed every 64 blocks so the int32
+   sums (< 64 * 5 * 4 * 255 * 127 * 3 < 2^31) cannot overflow. */
+static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int8_t *a)
+{
+    __m512i total = _mm512_setzero_si512(), acc1 = total, acc2 = total;
+    int pos = 0, m, blocks = 0;
+    for (; pos + 320 <= n; pos += 320, row += 64) {
+        __m512i y = _mm512_loadu_si512((const void *)row);
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) {
+            __m512i av = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
+            acc1 = _mm512_dpbusd_epi32(acc1, y, av);
+            y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
+            acc2 = _mm512_dpbusd_epi32(acc2, y, av);
+        }
+        if (++blocks == 64) {
+            total = _mm512_add_epi32(total, _mm512_srai_epi32(
+                        _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1, acc1), acc1), acc2), 8));
+            acc1 = acc2 = _mm512_setzero_si512();
+            blocks = 0;
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + 4) / 5;
+        __m512i y = bl__x512_load_block(row, bytes);
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) {
+            __m512i av = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
+            acc1 = _mm512_dpbusd_epi32(acc1, y, av);
+            y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
+            acc2 = _mm512_dpbusd_epi32(acc2, y, av);
+        }
+    }
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(
+                _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1, acc1), acc1), acc2), 8));
+    return bl__x512_hsum(total);
+}
+
+BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                         int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
+            for (r = rt; r < rend; ++r) {
+                int32_t dot[BL_MAX_K][BL__X512_TOKENS], dk[BL_MAX_K];
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    switch (T) {
+                    case 1:
+                        if (d == 5) dot[j][0] = bl__x512_row_int8_base3_gemv(row, L->in_features, a);
+                        else bl__x512_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]);
+                        break;
+                    case 2: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    case 4: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    default: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
+                    }
+                }
+                for (t = 0; t < T; ++t) {
+                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
+                    y[(size_t)(b0 + t) * L->out_features + r] =
+                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
+                }
+            }
+        }
+    }
+}
+
+static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_int8(5, L, in, batch, y, r0, r1);
+    else bl__x512_gemm_int8(4, L, in, batch, y, r0, r1);
+}
+
+/* masks of the digits equal to +1 (code 2) and -1 (code 0), limited to `bytes` bytes */
+BL__FORCE_INLINE void bl__x512_masks(int d, const uint8_t *p, int bytes, __mmask64 plus[5], __mmask64 minus[5])
+{
+    __mmask64 valid = bl__x512_valid(bytes);
+    __m512i w = bl__x512_load_block(p, bytes);
+    int m;
+    if (d == 4) {
+        BL__UNROLL
+        for (m = 0; m < 4; ++m) {
+            plus[m] = _mm512_test_epi8_mask(w, _mm512_set1_epi8((char)(2 << (2 * m))));
+            minus[m] = _mm512_testn_epi8_mask(w, _mm512_set1_epi8((char)(3 << (2 * m)))) & valid;
+        }
+    } else {
+        const __m512i lo = _mm512_set1_epi8(86), hi = _mm512_set1_epi8((char)170);
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) {
+            plus[m] = _mm512_cmpgt_epu8_mask(w, hi);
+            minus[m] = _mm512_cmplt_epu8_mask(w, lo) & valid;
+            w = _mm512_add_epi8(_mm512_add_epi8(w, w), w);
+        }
+    }
+}
+
+/* out[t] = sum_i t_i x_t[i] over one row by masked adds and subtracts */
+BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+                                         float *out)
+{
+    __m512 acc[BL__X512_FTOKENS * 4];
+    __mmask64 plus[5], minus[5];
+    int pos = 0, t, m, q, span = 64 * d;
+    BL__UNROLL
+    for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
+    while (pos < n) {
+        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
+        bl__x512_masks(d, row, bytes, plus, minus);
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            BL__UNROLL
+            for (t = 0; t < T; ++t) {
+                const float *xt = x + (size_t)t * stride + pos + bytes * m;
+                BL__UNROLL
+                for (q = 0; q < 4; ++q) {
+                    __m512 v = _mm512_loadu_ps(xt + 16 * q);
+                    __m512 *s = &acc[4 * t + q];
+                    *s = _mm512_mask_add_ps(*s, (__mmask16)(plus[m] >> (16 * q)), *s, v);
+                    *s = _mm512_mask_sub_ps(*s, (__mmask16)(minus[m] >> (16 * q)), *s, v);
+                }
+            }
+        }
+        pos += bytes * d;
+        row += bytes;
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t)
+        out[t] = bl__x512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
+                                                    _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
+}
+
+BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                          int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X512_FTOKENS);
+            for (r = rt; r < rend; ++r) {
+                float dot[BL__X512_FTOKENS], acc[BL__X512_FTOKENS];
+                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    float s = L->scales[(size_t)j * L->out_features + r];
+                    switch (T) {
+                    case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
+                    case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
+                    default: bl__x512_row_float(d, row, L->in_features, x, in->stride, 4, dot); break;
+                    }
+                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                }
+                for (t = 0; t < T; ++t)
+                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+            }
+        }
+    }
+}
+
+static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__x512_gemm_float(4, L, in, batch, y, r0, r1);
+}
+
+static const bl__backend_kernels bl__kernels_avx512 = { bl__gemm_int8_avx512, bl__gemm_float_avx512 };
+
+BL__TARGET_END
+#endif /* BL__HAVE_AVX512 */
