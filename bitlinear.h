@@ -1719,21 +1719,24 @@ BL__FORCE_INLINE void bl__x512_codes(int d, __m512i w, __m512i c[5])
     }
 }
 
-/* out[t] = sum_i code_i * a_t[i] over one packed row, tokens a_t = a + t * stride */
+/* out[t] = sum_i code_i * a_t[i] over one packed row, tokens a_t = a + t * stride.
+   A = 8 / T accumulators per token (digit m feeds m % A) keep 8 vpdpbusd chains in
+   flight whatever the token count, so the adds' latency never limits. */
 BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
                                         int T, int32_t *out)
 {
-    __m512i acc[BL__X512_TOKENS], c[5];
-    int pos = 0, t, m, span = 64 * d;
+    __m512i acc[8], c[5];
+    int pos = 0, t, m, span = 64 * d, A = T >= 8 ? 1 : 8 / T > d ? d : 8 / T;
     BL__UNROLL
-    for (t = 0; t < T; ++t) acc[t] = _mm512_setzero_si512();
+    for (t = 0; t < T * A; ++t) acc[t] = _mm512_setzero_si512();
     for (; pos + span <= n; pos += span, row += 64) {
         bl__x512_codes(d, bl__x512_load_block(row, 64), c);
         BL__UNROLL
         for (m = 0; m < d; ++m) {
             BL__UNROLL
             for (t = 0; t < T; ++t)
-                acc[t] = _mm512_dpbusd_epi32(acc[t], c[m], _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + 64 * m)));
+                acc[t * A + m % A] = _mm512_dpbusd_epi32(acc[t * A + m % A], c[m],
+                    _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + 64 * m)));
         }
     }
     if (pos < n) {
@@ -1743,52 +1746,66 @@ BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const 
         for (m = 0; m < d; ++m) {
             BL__UNROLL
             for (t = 0; t < T; ++t)
-                acc[t] = _mm512_dpbusd_epi32(acc[t], c[m],
-                                             _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + bytes * m)));
+                acc[t * A + m % A] = _mm512_dpbusd_epi32(acc[t * A + m % A], c[m],
+                    _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + bytes * m)));
         }
     }
     BL__UNROLL
-    for (t = 0; t < T; ++t) out[t] = bl__x512_hsum(acc[t]);
+    for (t = 0; t < T; ++t) {
+        __m512i s = acc[t * A];
+        BL__UNROLL
+        for (m = 1; m < A; ++m) s = _mm512_add_epi32(s, acc[t * A + m]);
+        out[t] = bl__x512_hsum(s);
+    }
 }
 
 /* Batch-1 BASE3: with y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
-   sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane: two
-   vpdpbusd per digit and no compares. Lanes are flushed every 64 blocks so the int32
-   sums (< 64 * 5 * 4 * 255 * 127 * 3 < 2^31) cannot overflow. */
+   sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane and
+   digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
+   digit (short dependency chains), flushed every 64 blocks so the int32 lanes
+   (< 64 * 4 * 255 * 127 * 3 < 2^31) cannot overflow. */
+BL__FORCE_INLINE __m512i bl__x512_base3_flush(__m512i total, __m512i *acc1, __m512i *acc2)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[m], acc1[m]), acc1[m]), acc2[m]);
+        total = _mm512_add_epi32(total, _mm512_srai_epi32(v, 8));
+        acc1[m] = acc2[m] = _mm512_setzero_si512();
+    }
+    return total;
+}
+
+BL__FORCE_INLINE void bl__x512_base3_block(__m512i y, const int8_t *a, int step, __m512i *acc1, __m512i *acc2)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i av = _mm512_loadu_si512((const void *)(a + step * m));
+        acc1[m] = _mm512_dpbusd_epi32(acc1[m], y, av);
+        y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
+        acc2[m] = _mm512_dpbusd_epi32(acc2[m], y, av);
+    }
+}
+
 static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int8_t *a)
 {
-    __m512i total = _mm512_setzero_si512(), acc1 = total, acc2 = total;
+    __m512i total = _mm512_setzero_si512(), acc1[5], acc2[5];
     int pos = 0, m, blocks = 0;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) acc1[m] = acc2[m] = total;
     for (; pos + 320 <= n; pos += 320, row += 64) {
-        __m512i y = _mm512_loadu_si512((const void *)row);
-        BL__UNROLL
-        for (m = 0; m < 5; ++m) {
-            __m512i av = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
-            acc1 = _mm512_dpbusd_epi32(acc1, y, av);
-            y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
-            acc2 = _mm512_dpbusd_epi32(acc2, y, av);
-        }
+        bl__x512_base3_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc1, acc2);
         if (++blocks == 64) {
-            total = _mm512_add_epi32(total, _mm512_srai_epi32(
-                        _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1, acc1), acc1), acc2), 8));
-            acc1 = acc2 = _mm512_setzero_si512();
+            total = bl__x512_base3_flush(total, acc1, acc2);
             blocks = 0;
         }
     }
     if (pos < n) {
         int bytes = (n - pos + 4) / 5;
-        __m512i y = bl__x512_load_block(row, bytes);
-        BL__UNROLL
-        for (m = 0; m < 5; ++m) {
-            __m512i av = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
-            acc1 = _mm512_dpbusd_epi32(acc1, y, av);
-            y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
-            acc2 = _mm512_dpbusd_epi32(acc2, y, av);
-        }
+        bl__x512_base3_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc1, acc2);
     }
-    total = _mm512_add_epi32(total, _mm512_srai_epi32(
-                _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1, acc1), acc1), acc2), 8));
-    return bl__x512_hsum(total);
+    return bl__x512_hsum(bl__x512_base3_flush(total, acc1, acc2));
 }
 
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
