@@ -168,7 +168,7 @@ int main(void)
         CHECK_EQ_INT(bl_set_backend(best), BL_OK);
         CHECK_EQ_INT(bl_get_backend(), best);
     }
-#if defined(__aarch64__) && !defined(BITLINEAR_NO_SIMD)
+#if defined(__aarch64__) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_NEON)
     CHECK_EQ_INT(best, BL_BACKEND_NEON);
 #endif
     CHECK_EQ_INT(bl_set_backend((bl_backend)7), BL_ERR_UNSUPPORTED);
