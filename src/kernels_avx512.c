@@ -107,8 +107,8 @@ BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const 
 /* Batch-1 BASE3: with y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
    sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane and
    digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
-   digit (short dependency chains), flushed every 64 blocks so the int32 lanes
-   (< 64 * 4 * 255 * 127 * 3 < 2^31) cannot overflow. */
+   digit (short dependency chains), folded into the total every 64 blocks so that
+   3 * acc1 (< 3 * 64 * 4 * 255 * 127 < 2^31) cannot overflow in int32. */
 BL__FORCE_INLINE __m512i bl__x512_base3_flush(__m512i total, __m512i *acc1, __m512i *acc2)
 {
     int m;
@@ -153,6 +153,51 @@ static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int
     return bl__x512_hsum(bl__x512_base3_flush(total, acc1, acc2));
 }
 
+/* Batch-1 2BIT: digit m masked in place (byte & 3 << 2m) feeds vpdpbusd as 4^m * code,
+   so one AND per digit decodes it; lane sums are exact multiples of 4^m and shift back.
+   Two accumulator sets (even and odd blocks) keep 8 chains in flight. No lane can
+   overflow: at most BL_MAX_IN_FEATURES / 512 + 1 blocks per set, each adding
+   < 4 * 192 * 127 per lane, stays below 2^30. */
+BL__FORCE_INLINE void bl__x512_2bit_block(__m512i w, const int8_t *a, int step, __m512i *acc)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 4; ++m)
+        acc[m] = _mm512_dpbusd_epi32(acc[m], _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))),
+                                     _mm512_loadu_si512((const void *)(a + step * m)));
+}
+
+BL__FORCE_INLINE __m512i bl__x512_2bit_sum(__m512i *acc)
+{
+    __m512i total = _mm512_add_epi32(acc[0], acc[4]);
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[1], acc[5]), 2));
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[2], acc[6]), 4));
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[3], acc[7]), 6));
+    return total;
+}
+
+static int32_t bl__x512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8_t *a)
+{
+    __m512i total = _mm512_setzero_si512(), acc[8];
+    int pos = 0, m;
+    BL__UNROLL
+    for (m = 0; m < 8; ++m) acc[m] = total;
+    for (; pos + 512 <= n; pos += 512, row += 128) {
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)(row + 64)), a + pos + 256, 64, acc + 4);
+    }
+    if (pos + 256 <= n) {
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        pos += 256;
+        row += 64;
+    }
+    if (pos < n) {
+        int bytes = (n - pos + 3) / 4;
+        bl__x512_2bit_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc + 4);
+    }
+    return bl__x512_hsum(bl__x512_2bit_sum(acc));
+}
+
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
 {
@@ -169,8 +214,8 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
                     case 1:
-                        if (d == 5) dot[j][0] = bl__x512_row_int8_base3_gemv(row, L->in_features, a);
-                        else bl__x512_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]);
+                        dot[j][0] = d == 5 ? bl__x512_row_int8_base3_gemv(row, L->in_features, a)
+                                           : bl__x512_row_int8_2bit_gemv(row, L->in_features, a);
                         break;
                     case 2: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
                     case 4: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
@@ -193,52 +238,44 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
     else bl__x512_gemm_int8(4, L, in, batch, y, r0, r1);
 }
 
-/* masks of the digits equal to +1 (code 2) and -1 (code 0), limited to `bytes` bytes */
-BL__FORCE_INLINE void bl__x512_masks(int d, const uint8_t *p, int bytes, __mmask64 plus[5], __mmask64 minus[5])
-{
-    __mmask64 valid = bl__x512_valid(bytes);
-    __m512i w = bl__x512_load_block(p, bytes);
-    int m;
-    if (d == 4) {
-        BL__UNROLL
-        for (m = 0; m < 4; ++m) {
-            plus[m] = _mm512_test_epi8_mask(w, _mm512_set1_epi8((char)(2 << (2 * m))));
-            minus[m] = _mm512_testn_epi8_mask(w, _mm512_set1_epi8((char)(3 << (2 * m)))) & valid;
-        }
-    } else {
-        const __m512i lo = _mm512_set1_epi8(86), hi = _mm512_set1_epi8((char)170);
-        BL__UNROLL
-        for (m = 0; m < 5; ++m) {
-            plus[m] = _mm512_cmpgt_epu8_mask(w, hi);
-            minus[m] = _mm512_cmplt_epu8_mask(w, lo) & valid;
-            w = _mm512_add_epi8(_mm512_add_epi8(w, w), w);
-        }
-    }
-}
-
-/* out[t] = sum_i t_i x_t[i] over one row by masked adds and subtracts */
+/* sum over one row by masked adds and subtracts, T tokens. Each 16-byte quarter of a
+   block widens to 16 dwords once; vptestmd / vpcmpud then give the 16-lane masks of
+   every digit directly in mask registers (no 64-bit mask shifting through GPRs). */
 BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
                                          float *out)
 {
     __m512 acc[BL__X512_FTOKENS * 4];
-    __mmask64 plus[5], minus[5];
     int pos = 0, t, m, q, span = 64 * d;
     BL__UNROLL
     for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
     while (pos < n) {
         int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
-        bl__x512_masks(d, row, bytes, plus, minus);
+        __mmask64 valid = bl__x512_valid(bytes);
+        __m512i w = bl__x512_load_block(row, bytes);
         BL__UNROLL
-        for (m = 0; m < d; ++m) {
+        for (q = 0; q < 4; ++q) {
+            __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+            __m512i e;
+            if (16 * q >= bytes) break;
+            e = bytes == 64 ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + 16 * q)))
+                            : _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(w, q));
             BL__UNROLL
-            for (t = 0; t < T; ++t) {
-                const float *xt = x + (size_t)t * stride + pos + bytes * m;
+            for (m = 0; m < d; ++m) {
+                __mmask16 plus, minus;
+                if (d == 4) {
+                    plus = _mm512_test_epi32_mask(e, _mm512_set1_epi32(2 << (2 * m)));
+                    minus = _mm512_testn_epi32_mask(e, _mm512_set1_epi32(3 << (2 * m))) & v16;
+                } else {
+                    plus = _mm512_cmpgt_epu32_mask(e, _mm512_set1_epi32(170));
+                    minus = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(86)) & v16;
+                    e = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(e, e), e), _mm512_set1_epi32(255));
+                }
                 BL__UNROLL
-                for (q = 0; q < 4; ++q) {
-                    __m512 v = _mm512_loadu_ps(xt + 16 * q);
+                for (t = 0; t < T; ++t) {
+                    __m512 v = _mm512_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 16 * q);
                     __m512 *s = &acc[4 * t + q];
-                    *s = _mm512_mask_add_ps(*s, (__mmask16)(plus[m] >> (16 * q)), *s, v);
-                    *s = _mm512_mask_sub_ps(*s, (__mmask16)(minus[m] >> (16 * q)), *s, v);
+                    *s = _mm512_mask_add_ps(*s, plus, *s, v);
+                    *s = _mm512_mask_sub_ps(*s, minus, *s, v);
                 }
             }
         }
@@ -248,7 +285,7 @@ BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const
     BL__UNROLL
     for (t = 0; t < T; ++t)
         out[t] = bl__x512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
-                                                    _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
+                                                _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
 }
 
 BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
