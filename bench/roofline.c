@@ -33,6 +33,12 @@ static double now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static double cpu_now(void) /* this thread's CPU time: robust against a shared machine */
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -97,18 +103,19 @@ static uint64_t read_bytes(const uint8_t *p, size_t n)
 
 static volatile uint64_t sink;
 
-typedef struct read_job { const uint8_t *p; size_t n; int reps; double seconds; } read_job;
+typedef struct read_job { const uint8_t *p; size_t n; int reps; double cpu; } read_job;
 static void *read_thread(void *arg)
 {
     read_job *j = (read_job *)arg;
-    double t0 = now();
+    double u0 = cpu_now();
     int r;
     for (r = 0; r < j->reps; ++r) sink += read_bytes(j->p, j->n);
-    j->seconds = now() - t0;
+    j->cpu = cpu_now() - u0;
     return NULL;
 }
 
-/* GB/s reading n bytes `reps` times, split over `threads` threads (median of 5 trials) */
+/* GB/s reading n bytes `reps` times, split over `threads` threads (median of 5 trials);
+   one thread: by its CPU time, two: by wall time (see "Timing" in main) */
 static double read_bandwidth(const uint8_t *buf, size_t n, int threads, int reps)
 {
     double t[5];
@@ -125,7 +132,7 @@ static double read_bandwidth(const uint8_t *buf, size_t n, int threads, int reps
         }
         read_thread(&job[0]);
         for (i = 1; i < threads; ++i) pthread_join(th[i], NULL);
-        t[trial] = now() - t0;
+        t[trial] = threads == 1 ? job[0].cpu : now() - t0;
     }
     return (double)n * reps / median(t, 5) * 1e-9;
 }
@@ -172,12 +179,12 @@ typedef struct peak_job { int fp; double ops, seconds; } peak_job;
 static void *peak_thread(void *arg)
 {
     peak_job *j = (peak_job *)arg;
-    double t0 = now();
+    double t0 = cpu_now();
     j->ops = 0.0;
 #ifdef BENCH_X86
     if (have_avx512()) j->ops = j->fp ? fp32_flops_avx512(4000000) : int8_ops_avx512(4000000);
 #endif
-    j->seconds = now() - t0;
+    j->seconds = cpu_now() - t0;
     return NULL;
 }
 /* G ops/s over `threads` threads (median of 5), 0 when no AVX-512 VNNI */
@@ -196,7 +203,7 @@ static double peak_rate(int fp, int threads)
         peak_thread(&job[0]);
         for (i = 1; i < threads; ++i) pthread_join(th[i], NULL);
         for (i = 0; i < threads; ++i) ops += job[i].ops;
-        r[trial] = ops / (now() - t0) * 1e-9;
+        r[trial] = ops / (threads == 1 ? job[0].seconds : now() - t0) * 1e-9;
     }
     return median(r, 5);
 }
@@ -227,6 +234,7 @@ static void *worker_main(void *arg)
 typedef struct run_ctx {
     const bl_linear *const *layers; /* rotation */
     int nlayers, batch, threads;
+    int rows;                        /* 1 thread: forward only rows [0, rows) (scalar baseline) */
     const float *const *xs;          /* rotation of fresh inputs */
     int nxs;
     void *input;                     /* prepared-input buffer of the largest layer */
@@ -240,9 +248,10 @@ static void forward_once(run_ctx *c, int it)
     const bl_linear *L = c->layers[it % c->nlayers];
     const float *x = c->xs[it % c->nxs];
     bl_linear_info info;
+    memset(&info, 0, sizeof info);
     (void)bl_linear_get_info(L, &info);
     if (c->threads == 1) {
-        (void)bl_linear_forward(L, x, c->batch, c->y, c->input);
+        (void)bl_linear_forward_rows(L, x, c->batch, c->y, 0, c->rows ? c->rows : info.out_features, c->input);
         return;
     }
     (void)bl_linear_prepare_input(L, x, c->batch, c->input, c->input_size);
@@ -257,10 +266,11 @@ static void forward_once(run_ctx *c, int it)
     pthread_barrier_wait(&c->w->done);
 }
 
-/* median seconds per forward; reps from a time budget */
-static double time_forward(run_ctx *c, double budget, int min_reps)
+/* median wall seconds per forward (and the calling thread's median CPU seconds);
+   reps from a time budget */
+static double time_forward(run_ctx *c, double budget, int min_reps, double *cpu)
 {
-    double t[MAX_REPS], t0, first;
+    double t[MAX_REPS], u[MAX_REPS], t0, u0, first;
     int reps, i;
     t0 = now();
     forward_once(c, 0); /* warm-up */
@@ -269,20 +279,26 @@ static double time_forward(run_ctx *c, double budget, int min_reps)
     reps = reps < min_reps ? min_reps : (reps > MAX_REPS ? MAX_REPS : reps);
     for (i = 0; i < reps; ++i) {
         t0 = now();
+        u0 = cpu_now();
         forward_once(c, i + 1);
+        u[i] = cpu_now() - u0;
         t[i] = now() - t0;
     }
+    if (cpu) *cpu = median(u, reps);
     return median(t, reps);
 }
 
 #ifdef BENCH_HAVE_CBLAS
+/* median seconds of cblas_sgemv (batch 1) or cblas_sgemm: wall time, or with one thread
+   the calling thread's CPU time (OpenBLAS runs single-threaded calls in the caller) */
 static double time_blas(const float *w, int out, int in, const float *x, int batch, float *y, int threads, double budget)
 {
-    double t[MAX_REPS], t0, first;
-    int reps, i;
+    double t[MAX_REPS], t0, u0, first;
+    int reps = 3, i;
     openblas_set_num_threads(threads);
     for (i = -1; i < MAX_REPS; ++i) {
         t0 = now();
+        u0 = cpu_now();
         if (batch == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 0.0f, y, 1);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
         if (i < 0) {
@@ -291,7 +307,7 @@ static double time_blas(const float *w, int out, int in, const float *x, int bat
             reps = reps < 3 ? 3 : (reps > MAX_REPS ? MAX_REPS : reps);
             continue;
         }
-        t[i] = now() - t0;
+        t[i] = threads == 1 ? cpu_now() - u0 : now() - t0;
         if (i + 1 >= reps) break;
     }
     return median(t, i + 1);
@@ -360,7 +376,7 @@ typedef struct result {
     int out, in, batch, threads, cold;
     bl_format format;
     bl_act act;
-    double seconds, gbs, gops, pct, scalar_seconds, blas_seconds;
+    double seconds, cpu_seconds, basis, gbs, gops, pct, scalar_seconds, blas_seconds;
     const char *limit;
 } result;
 
@@ -402,7 +418,7 @@ int main(int argc, char **argv)
     int8_2 = peak_rate(0, 2);
     fp32_1 = peak_rate(1, 1);
     fp32_2 = peak_rate(1, 2);
-    printf("## Machine limits (measured)\n\n");
+    printf("## Machine limits (measured; 1 thread by its CPU time, 2 threads by wall time)\n\n");
     printf("| limit | 1 thread | 2 threads |\n|---|---|---|\n");
     printf("| DRAM read, 512 MiB buffer (GB/s) | %.1f | %.1f |\n", dram1, dram2);
     printf("| L1-resident read, 16 KiB (GB/s) | %.1f | |\n", l1bw);
@@ -461,7 +477,7 @@ int main(int argc, char **argv)
                 set_act(&set, act);
                 for (bi = 0; bi < 3; ++bi) {
                     int batch = batches[bi];
-                    double scalar_s;
+                    double scalar_s, scalar_cpu;
                     run_ctx c;
                     memset(&c, 0, sizeof c);
                     c.batch = batch;
@@ -471,12 +487,16 @@ int main(int argc, char **argv)
                     c.input_size = input_size;
                     c.y = y;
                     c.w = &w;
-                    /* scalar baseline: one thread, hot, few repetitions (it is slow) */
+                    /* scalar baseline: one thread, hot; it is slow, so batch 8 and 128 run on
+                       1/4 and 1/64 of the rows (scaled back up: rows cost the same) */
                     bl_set_backend(BL_BACKEND_SCALAR);
                     c.layers = (const bl_linear *const *)&set.proto;
                     c.nlayers = 1;
                     c.threads = 1;
-                    scalar_s = time_forward(&c, batch == 128 ? 0.0 : budget / 2, batch == 1 ? 5 : 1);
+                    c.rows = batch == 1 ? out : batch == 8 ? out / 4 : out / 64;
+                    (void)time_forward(&c, budget / 4, batch == 1 ? 3 : 1, &scalar_cpu);
+                    scalar_s = scalar_cpu * out / c.rows;
+                    c.rows = 0;
                     bl_set_backend(BL_BACKEND_AUTO);
                     for (th = 1; th <= 2; ++th)
                         for (cold = 0; cold <= (batch == 1); ++cold) {
@@ -485,11 +505,12 @@ int main(int argc, char **argv)
                             c.threads = th;
                             c.layers = cold ? set.list : (const bl_linear *const *)&set.proto;
                             c.nlayers = cold ? set.count : 1;
-                            r->seconds = time_forward(&c, budget, 10);
+                            r->seconds = time_forward(&c, budget, batch == 128 ? 3 : 10, &r->cpu_seconds);
                             r->out = out; r->in = in; r->batch = batch; r->threads = th; r->cold = cold;
                             r->format = f; r->act = act;
-                            r->gbs = (double)packed / r->seconds * 1e-9;
-                            r->gops = ops / r->seconds * 1e-9;
+                            r->basis = th == 1 ? r->cpu_seconds : r->seconds;
+                            r->gbs = (double)packed / r->basis * 1e-9;
+                            r->gops = ops / r->basis * 1e-9;
                             r->scalar_seconds = scalar_s;
                             r->blas_seconds = blas[bi][th - 1];
                             peak = act == BL_ACT_INT8 ? (th == 1 ? int8_1 : int8_2) : (th == 1 ? fp32_1 : fp32_2);
@@ -514,18 +535,25 @@ int main(int argc, char **argv)
     pthread_barrier_wait(&w.start);
     pthread_join(w.thread, NULL);
 
-    printf("## Kernels (backend %s; ops = 2 per weight per token; %% of the limit named)\n\n", backend);
-    printf("| out x in | batch | format | act | threads | weights | median us | GB/s | GOPS | %% of limit | x scalar (1 thr) | x OpenBLAS |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("## Kernels (backend %s)\n\n", backend);
+    printf("ops = 2 per weight per token. Rates, %% of the limit and speedups use the calling thread's CPU time\n"
+           "for 1 thread (the machine may be shared: wall time then includes other programs' turns) and wall\n"
+           "time for 2 threads. Scalar: 1 thread, CPU time, batch 8 and 128 timed on 1/4 and 1/64 of the rows.\n"
+           "Cold: rotating over layers totalling >= 4x the %u MiB LLC.\n\n", LLC_BYTES >> 20);
+    printf("| out x in | batch | format | act | threads | weights | median us | CPU us | GB/s | GOPS | %% of limit | x scalar (1 thr) | x OpenBLAS |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (i = 0; i < nres; ++i) {
         result *r = &res[i];
         char blas[32];
-        if (r->blas_seconds > 0) snprintf(blas, sizeof blas, "%.1f", r->blas_seconds / r->seconds);
+        if (r->blas_seconds > 0) snprintf(blas, sizeof blas, "%.1f", r->blas_seconds / r->basis);
         else snprintf(blas, sizeof blas, "n/a");
-        printf("| %dx%d | %d | %s | %s | %d | %s | %.1f | %.1f | %.0f | %.0f%% %s | %.1f | %s |\n", r->out, r->in,
+        char cpu[32];
+        if (r->threads == 1) snprintf(cpu, sizeof cpu, "%.1f", r->cpu_seconds * 1e6);
+        else snprintf(cpu, sizeof cpu, "-");
+        printf("| %dx%d | %d | %s | %s | %d | %s | %.1f | %s | %.1f | %.0f | %.0f%% %s | %.1f | %s |\n", r->out, r->in,
                r->batch, r->format ? "BASE3" : "2BIT", r->act ? "FLOAT" : "INT8", r->threads,
-               r->batch > 1 ? "hot" : (r->cold ? "cold" : "hot"), r->seconds * 1e6, r->gbs, r->gops, r->pct, r->limit,
-               r->scalar_seconds / r->seconds, blas);
+               r->batch > 1 ? "hot" : (r->cold ? "cold" : "hot"), r->seconds * 1e6, cpu, r->gbs, r->gops, r->pct, r->limit,
+               r->scalar_seconds / r->basis, blas);
     }
 
     js = fopen("bench/results.json", "w");
@@ -537,10 +565,10 @@ int main(int argc, char **argv)
         for (i = 0; i < nres; ++i) {
             result *r = &res[i];
             fprintf(js, "    {\"out\": %d, \"in\": %d, \"batch\": %d, \"format\": \"%s\", \"act\": \"%s\", \"threads\": %d, "
-                        "\"weights\": \"%s\", \"median_us\": %.2f, \"gbs\": %.2f, \"gops\": %.1f, \"pct_of_limit\": %.1f, "
+                        "\"weights\": \"%s\", \"median_us\": %.2f, \"median_cpu_us\": %.2f, \"gbs\": %.2f, \"gops\": %.1f, \"pct_of_limit\": %.1f, "
                         "\"limit\": \"%s\", \"scalar_1t_us\": %.1f, \"blas_us\": %.1f}%s\n",
                     r->out, r->in, r->batch, r->format ? "base3" : "2bit", r->act ? "float" : "int8", r->threads,
-                    r->cold ? "cold" : "hot", r->seconds * 1e6, r->gbs, r->gops, r->pct, r->limit,
+                    r->cold ? "cold" : "hot", r->seconds * 1e6, r->cpu_seconds * 1e6, r->gbs, r->gops, r->pct, r->limit,
                     r->scalar_seconds * 1e6, r->blas_seconds * 1e6, i + 1 < nres ? "," : "");
         }
         fprintf(js, "  ]\n}\n");
