@@ -251,14 +251,18 @@ BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const
     while (pos < n) {
         int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
         __mmask64 valid = bl__x512_valid(bytes);
-        __m512i w = bl__x512_load_block(row, bytes);
+        uint8_t tail[64];
+        const uint8_t *src = row;
+        if (bytes < 64) { /* a zero-padded copy: nothing past the row is read */
+            _mm512_storeu_si512((void *)tail, bl__x512_load_block(row, bytes));
+            src = tail;
+        }
         BL__UNROLL
         for (q = 0; q < 4; ++q) {
             __mmask16 v16 = (__mmask16)(valid >> (16 * q));
             __m512i e;
             if (16 * q >= bytes) break;
-            e = bytes == 64 ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + 16 * q)))
-                            : _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(w, q));
+            e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * q)));
             BL__UNROLL
             for (m = 0; m < d; ++m) {
                 __mmask16 plus, minus;
