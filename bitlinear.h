@@ -1666,6 +1666,13 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 #define BL__X512_TOKENS 8  /* INT8 tokens per decoded block */
 #define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
 
+/* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
+   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
+   (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
+   loop got slower with it, so it has none). Past the end of the weights it is a
+   harmless hint: prefetches never fault. */
+#define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
+
 static inline __mmask64 bl__x512_valid(int bytes)
 {
     return bytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
@@ -1838,6 +1845,8 @@ static int32_t bl__x512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8
     BL__UNROLL
     for (m = 0; m < 8; ++m) acc[m] = total;
     for (; pos + 512 <= n; pos += 512, row += 128) {
+        BL__X512_PREFETCH(row, 4096);
+        BL__X512_PREFETCH(row, 4096 + 64);
         bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
         bl__x512_2bit_block(_mm512_loadu_si512((const void *)(row + 64)), a + pos + 256, 64, acc + 4);
     }
