@@ -2,9 +2,8 @@
 /* A 64-byte block is two ymm halves. INT8: codes (0..2, unsigned) times activations by
    vpmaddubsw (at most 2 * 2 * 127 per int16 lane, so no saturation; a block's digits
    are summed in int16 before one vpmaddwd), the code sum subtracted once per row.
-   FLOAT: each block's codes become and-masks kept on the stack, and every token adds
-   the +1 lanes and the -1 lanes into separate sums. Tails are copied into a zeroed
-   64-byte block so nothing past the packed row is read. */
+   FLOAT: the codes select +x and -x lanes (sign-bit blends or and-masks), summed apart.
+   Tails are copied into a padded 64-byte block so nothing past the packed row is read. */
 #ifdef BL__HAVE_AVX2
 BL__TARGET_BEGIN("avx2")
 
@@ -135,44 +134,49 @@ static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batc
     else bl__x256_gemm_int8(4, L, in, batch, y, r0, r1);
 }
 
-/* and-masks of the +1 and -1 lanes of a block, 8 floats each, in storage order;
-   only the first `bytes` bytes of each digit count */
-BL__FORCE_INLINE void bl__x256_masks(int d, const uint8_t *p, int bytes, __m256 *plus, __m256 *minus)
-{
-    uint8_t codes[320];
-    __m256i c[10];
-    const __m256i two = _mm256_set1_epi32(2), zero = _mm256_setzero_si256();
-    int m, q;
-    bl__x256_codes(d, p, c);
-    for (m = 0; m < 2 * d; ++m) _mm256_storeu_si256((__m256i *)(void *)(codes + 32 * m), c[m]);
-    for (m = 0; m < d; ++m)
-        for (q = 0; q < 8; ++q) {
-            __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(codes + 64 * m + 8 * q)));
-            __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(bytes - 8 * q), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            plus[8 * m + q] = _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, two));
-            minus[8 * m + q] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpeq_epi32(v, zero), valid));
-        }
-}
-
+/* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens
+   to 8 dwords once; every digit then selects +x and -x lanes from it: 2BIT by moving the
+   digit's bits into the sign (vblendvps), BASE3 by the y = byte * 3^m comparisons. A tail
+   is copied into a block padded with "all digits 0" bytes, which select nothing. */
 BL__FORCE_INLINE void bl__x256_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
                                          float *out)
 {
-    __m256 accp[2 * BL__X256_FTOKENS], accm[2 * BL__X256_FTOKENS], plus[40], minus[40];
+    __m256 accp[2 * BL__X256_FTOKENS], accm[2 * BL__X256_FTOKENS];
+    const __m256 zero = _mm256_setzero_ps();
     int pos = 0, t, m, q, span = 64 * d;
     BL__UNROLL
-    for (t = 0; t < 2 * T; ++t) accp[t] = accm[t] = _mm256_setzero_ps();
+    for (t = 0; t < 2 * T; ++t) accp[t] = accm[t] = zero;
     while (pos < n) {
         uint8_t buf[64];
         int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
-        bl__x256_masks(d, bytes == 64 ? row : bl__x256_tail(row, bytes, buf), bytes, plus, minus);
-        for (m = 0; m < d; ++m) {
-            int chunks = (bytes + 7) / 8;
-            for (q = 0; q < chunks; ++q) {
+        const uint8_t *src = row;
+        if (bytes < 64) {
+            memset(buf, d == 4 ? 0x55 : 128, 64); /* every digit code 1 in either format */
+            memcpy(buf, row, (size_t)bytes);
+            src = buf;
+        }
+        for (q = 0; 8 * q < bytes; ++q) {
+            __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(src + 8 * q)));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __m256 p, z; /* d == 4: sign bits; d == 5: and-masks */
+                if (d == 4) {
+                    __m256i hi = _mm256_sll_epi32(e, _mm_cvtsi32_si128(30 - 2 * m)); /* sign = code bit 1 */
+                    __m256i lo = _mm256_sll_epi32(e, _mm_cvtsi32_si128(31 - 2 * m)); /* sign = code bit 0 */
+                    p = _mm256_castsi256_ps(hi);
+                    z = _mm256_castsi256_ps(_mm256_or_si256(hi, lo)); /* sign clear: code 0 */
+                } else {
+                    p = _mm256_castsi256_ps(_mm256_cmpgt_epi32(e, _mm256_set1_epi32(170)));
+                    z = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(86), e));
+                    e = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(e, e), e), _mm256_set1_epi32(255));
+                }
                 BL__UNROLL
                 for (t = 0; t < T; ++t) {
                     __m256 v = _mm256_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 8 * q);
-                    accp[2 * t + (q & 1)] = _mm256_add_ps(accp[2 * t + (q & 1)], _mm256_and_ps(plus[8 * m + q], v));
-                    accm[2 * t + (q & 1)] = _mm256_add_ps(accm[2 * t + (q & 1)], _mm256_and_ps(minus[8 * m + q], v));
+                    __m256 vp = d == 4 ? _mm256_blendv_ps(zero, v, p) : _mm256_and_ps(p, v);
+                    __m256 vm = d == 4 ? _mm256_blendv_ps(v, zero, z) : _mm256_and_ps(z, v);
+                    accp[2 * t + (q & 1)] = _mm256_add_ps(accp[2 * t + (q & 1)], vp);
+                    accm[2 * t + (q & 1)] = _mm256_add_ps(accm[2 * t + (q & 1)], vm);
                 }
             }
         }
