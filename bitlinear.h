@@ -1547,17 +1547,995 @@ static void bl__gemm_float_scalar(const bl_linear *L, const bl__input *in, int b
 static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl__gemm_float_scalar };
 /* ---- end src/kernels_scalar.c ---- */
 
+/* ---- begin src/cpu.c ---- */
+/* ==== bitlinear: which SIMD kernels this build carries, and CPU detection == */
+/* x86: the kernels are compiled inside target regions, so a build without -mavx2 still
+   carries them; the CPU (CPUID) and the OS (XGETBV: the register state is saved on
+   context switches) are checked once at run time. BITLINEAR_NO_RUNTIME_DISPATCH keeps
+   only what the compiler flags enable. aarch64: NEON is part of the base ISA. */
+
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(BITLINEAR_NO_SIMD)
+#  if defined(BITLINEAR_NO_RUNTIME_DISPATCH)
+#    if defined(__AVX2__) && !defined(BITLINEAR_NO_AVX2)
+#      define BL__HAVE_AVX2 1
+#    endif
+#    if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(BITLINEAR_NO_AVX512)
+#      define BL__HAVE_AVX512 1
+#    endif
+#  elif defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8) || defined(_MSC_VER)
+#    define BL__RUNTIME_DISPATCH 1
+#    ifndef BITLINEAR_NO_AVX2
+#      define BL__HAVE_AVX2 1
+#    endif
+#    ifndef BITLINEAR_NO_AVX512
+#      define BL__HAVE_AVX512 1
+#    endif
+#  endif
+#endif
+#if (defined(__aarch64__) || defined(_M_ARM64)) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_NEON)
+#  define BL__HAVE_NEON 1
+#endif
+
+#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
+/* g++ 12 reports its own _mm*_undefined_* helpers as maybe-uninitialized when they are
+   inlined (GCC PR 105593); the warning's location is in this header region */
+#  if defined(__GNUC__) && !defined(__clang__)
+#    pragma GCC diagnostic push
+#    pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#  endif
+#  include <immintrin.h>
+#  if defined(__GNUC__) && !defined(__clang__)
+#    pragma GCC diagnostic pop
+#  endif
+#endif
+#ifdef BL__HAVE_NEON
+#  include <arm_neon.h>
+#endif
+
+/* Target regions: every function between BEGIN and END may use the named ISA. */
+#if defined(__clang__)
+#  define BL__PRAGMA(x) _Pragma(#x)
+#  define BL__TARGET_BEGIN(isa) BL__PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
+#  define BL__TARGET_END BL__PRAGMA(clang attribute pop)
+#elif defined(__GNUC__)
+#  define BL__PRAGMA(x) _Pragma(#x)
+#  define BL__TARGET_BEGIN(isa) BL__PRAGMA(GCC push_options) BL__PRAGMA(GCC target(isa))
+#  define BL__TARGET_END BL__PRAGMA(GCC pop_options)
+#else
+#  define BL__TARGET_BEGIN(isa)
+#  define BL__TARGET_END
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define BL__FORCE_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#  define BL__FORCE_INLINE static __forceinline
+#else
+#  define BL__FORCE_INLINE static inline
+#endif
+
+/* Full unrolling of the small token and digit loops keeps the accumulators in registers. */
+#if defined(__clang__)
+#  define BL__UNROLL BL__PRAGMA(unroll)
+#elif defined(__GNUC__)
+#  define BL__UNROLL BL__PRAGMA(GCC unroll 8)
+#else
+#  define BL__UNROLL
+#endif
+
+/* A word every thread may compute and publish: all threads compute the same value, so
+   the only requirement is a race-free load and store. */
+#if defined(__GNUC__) || defined(__clang__)
+static BL__UNUSED int bl__atomic_load(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static BL__UNUSED void bl__atomic_store(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+#elif defined(_MSC_VER)
+#  include <intrin.h>
+static BL__UNUSED int bl__atomic_load(const int *p) { return (int)_InterlockedOr((volatile long *)p, 0); }
+static BL__UNUSED void bl__atomic_store(int *p, int v) { (void)_InterlockedExchange((volatile long *)p, (long)v); }
+#else
+static BL__UNUSED int bl__atomic_load(const int *p) { return *(const volatile int *)p; }
+static BL__UNUSED void bl__atomic_store(int *p, int v) { *(volatile int *)p = v; }
+#endif
+
+#define BL__CPU_AVX2   1
+#define BL__CPU_AVX512 2   /* F + BW + VNNI, with the OS saving the zmm and mask state */
+#define BL__CPU_KNOWN  (1 << 30)
+
+#ifdef BL__RUNTIME_DISPATCH
+#  if defined(_MSC_VER) && !defined(__clang__)
+#    include <intrin.h>
+static void bl__cpuid(int leaf, int sub, unsigned r[4])
+{
+    int v[4];
+    __cpuidex(v, leaf, sub);
+    r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
+}
+static unsigned bl__xgetbv0(void) { return (unsigned)_xgetbv(0); }
+#  else
+static void bl__cpuid(int leaf, int sub, unsigned r[4])
+{
+    unsigned a, b, c, d;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(sub));
+    r[0] = a; r[1] = b; r[2] = c; r[3] = d;
+}
+static unsigned bl__xgetbv0(void)
+{
+    unsigned a, d;
+    __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(a), "=d"(d) : "c"(0)); /* xgetbv */
+    (void)d;
+    return a;
+}
+#  endif
+
+static int bl__detect_cpu(void)
+{
+    unsigned r[4], max_leaf, xcr0, flags = 0;
+    bl__cpuid(0, 0, r);
+    max_leaf = r[0];
+    if (max_leaf < 7) return 0;
+    bl__cpuid(1, 0, r);
+    if (!(r[2] & (1u << 27)) || !(r[2] & (1u << 28))) return 0; /* OSXSAVE and AVX */
+    xcr0 = bl__xgetbv0();
+    if ((xcr0 & 0x6u) != 0x6u) return 0;                         /* xmm and ymm state */
+    bl__cpuid(7, 0, r);
+    if (r[1] & (1u << 5)) flags |= BL__CPU_AVX2;
+    if ((xcr0 & 0xE6u) == 0xE6u && (r[1] & (1u << 16)) && (r[1] & (1u << 30)) && (r[2] & (1u << 11)))
+        flags |= BL__CPU_AVX512;                                  /* opmask, zmm state; F, BW, VNNI */
+    return (int)flags;
+}
+
+static int bl__cpu_flags_cache;
+static int bl__cpu_flags(void)
+{
+    int f = bl__atomic_load(&bl__cpu_flags_cache);
+    if (!(f & BL__CPU_KNOWN)) {
+        f = bl__detect_cpu() | BL__CPU_KNOWN;
+        bl__atomic_store(&bl__cpu_flags_cache, f);
+    }
+    return f;
+}
+#else
+/* without run-time dispatch a compiled-in kernel is one the compiler flags allow */
+static BL__UNUSED int bl__cpu_flags(void) { return BL__CPU_AVX2 | BL__CPU_AVX512; }
+#endif
+
+#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512) || defined(BL__HAVE_NEON)
+/* Shared by the SIMD kernels. */
+/* rows per tile: about 32 KiB of packed weights of all k components */
+static BL__UNUSED int bl__simd_row_tile(const bl_linear *L)
+{
+    size_t bytes = L->row_bytes * (size_t)L->k, rows = bytes ? 32768 / bytes : 1;
+    return rows < 1 ? 1 : (rows > 4096 ? 4096 : (int)rows);
+}
+
+/* tokens per pass: the largest power of two <= min(left, most) */
+static BL__UNUSED int bl__simd_tokens(int left, int most)
+{
+    int t = 1;
+    while (t * 2 <= left && t * 2 <= most) t *= 2;
+    return t;
+}
+#endif
+/* ---- end src/cpu.c ---- */
+
+/* ---- begin src/kernels_avx2.c ---- */
+/* ==== bitlinear: AVX2 kernels ============================================= */
+/* A 64-byte block is two ymm halves. INT8: codes (0..2, unsigned) times activations by
+   vpmaddubsw (at most 2 * 2 * 127 per int16 lane, so no saturation; a block's digits
+   are summed in int16 before one vpmaddwd), the code sum subtracted once per row.
+   FLOAT: the codes select +x and -x lanes (sign-bit blends or and-masks), summed apart.
+   Tails are copied into a padded 64-byte block so nothing past the packed row is read. */
+#ifdef BL__HAVE_AVX2
+BL__TARGET_BEGIN("avx2")
+
+#define BL__X256_TOKENS 4  /* INT8 tokens per decoded block */
+#define BL__X256_FTOKENS 2 /* FLOAT tokens per decoded block */
+
+/* the bytes of a tail block, zero past `bytes` */
+static const uint8_t *bl__x256_tail(const uint8_t *row, int bytes, uint8_t *buf)
+{
+    memset(buf, 0, 64);
+    memcpy(buf, row, (size_t)bytes);
+    return buf;
+}
+
+/* codes 0..2 of digit m, halves h = 0, 1: c[2m + h]; zero bytes give codes 0 */
+BL__FORCE_INLINE void bl__x256_codes(int d, const uint8_t *p, __m256i c[10])
+{
+    __m256i w[2];
+    int h, m;
+    w[0] = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    w[1] = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    if (d == 4) {
+        const __m256i three = _mm256_set1_epi8(3);
+        BL__UNROLL
+        for (h = 0; h < 2; ++h) {
+            c[h] = _mm256_and_si256(w[h], three);
+            c[2 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 2), three);
+            c[4 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 4), three);
+            c[6 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 6), three);
+        }
+    } else {
+        /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170), compared as signed y - 128 */
+        const __m256i flip = _mm256_set1_epi8((char)0x80), lo = _mm256_set1_epi8(85 - 128),
+                      hi = _mm256_set1_epi8(170 - 128), zero = _mm256_setzero_si256();
+        BL__UNROLL
+        for (h = 0; h < 2; ++h) {
+            __m256i y = w[h];
+            BL__UNROLL
+            for (m = 0; m < 5; ++m) {
+                __m256i s = _mm256_xor_si256(y, flip);
+                c[2 * m + h] = _mm256_sub_epi8(_mm256_sub_epi8(zero, _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
+                y = _mm256_add_epi8(_mm256_add_epi8(y, y), y);
+            }
+        }
+    }
+}
+
+/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step` */
+BL__FORCE_INLINE void bl__x256_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off,
+                                          int step, int T, __m256i *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c[10];
+    int t, m;
+    bl__x256_codes(d, p, c);
+    BL__UNROLL
+    for (t = 0; t < T; ++t) {
+        const int8_t *at = a + (size_t)t * stride + off;
+        __m256i s = _mm256_setzero_si256();
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[2 * m], _mm256_loadu_si256((const __m256i *)(const void *)(at + step * m))));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[2 * m + 1], _mm256_loadu_si256((const __m256i *)(const void *)(at + step * m + 32))));
+        }
+        acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(s, ones));
+    }
+}
+
+static int32_t bl__x256_hsum(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* out[t] = sum_i code_i * a_t[i] over one packed row */
+BL__FORCE_INLINE void bl__x256_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+                                        int32_t *out)
+{
+    __m256i acc[BL__X256_TOKENS];
+    int pos = 0, t, span = 64 * d;
+    BL__UNROLL
+    for (t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+    for (; pos + span <= n; pos += span, row += 64) bl__x256_block_int8(d, row, a, stride, pos, 64, T, acc);
+    if (pos < n) {
+        uint8_t buf[64];
+        int bytes = (n - pos + d - 1) / d;
+        bl__x256_block_int8(d, bl__x256_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) out[t] = bl__x256_hsum(acc[t]);
+}
+
+BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                         int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X256_TOKENS);
+            for (r = rt; r < rend; ++r) {
+                int32_t dot[BL_MAX_K][BL__X256_TOKENS], dk[BL_MAX_K];
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    switch (T) {
+                    case 1: bl__x256_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
+                    case 2: bl__x256_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    default: bl__x256_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    }
+                }
+                for (t = 0; t < T; ++t) {
+                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
+                    y[(size_t)(b0 + t) * L->out_features + r] =
+                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
+                }
+            }
+        }
+    }
+}
+
+static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x256_gemm_int8(5, L, in, batch, y, r0, r1);
+    else bl__x256_gemm_int8(4, L, in, batch, y, r0, r1);
+}
+
+/* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens
+   to 8 dwords once; every digit then selects +x and -x lanes from it: 2BIT by moving the
+   digit's bits into the sign (vblendvps), BASE3 by the y = byte * 3^m comparisons. A tail
+   is copied into a block padded with "all digits 0" bytes, which select nothing. */
+BL__FORCE_INLINE void bl__x256_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+                                         float *out)
+{
+    __m256 accp[2 * BL__X256_FTOKENS], accm[2 * BL__X256_FTOKENS];
+    const __m256 zero = _mm256_setzero_ps();
+    int pos = 0, t, m, q, span = 64 * d;
+    BL__UNROLL
+    for (t = 0; t < 2 * T; ++t) accp[t] = accm[t] = zero;
+    while (pos < n) {
+        uint8_t buf[64];
+        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
+        const uint8_t *src = row;
+        if (bytes < 64) {
+            memset(buf, d == 4 ? 0x55 : 128, 64); /* every digit code 1 in either format */
+            memcpy(buf, row, (size_t)bytes);
+            src = buf;
+        }
+        for (q = 0; 8 * q < bytes; ++q) {
+            __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(src + 8 * q)));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __m256 p, z; /* d == 4: sign bits; d == 5: and-masks */
+                if (d == 4) {
+                    __m256i hi = _mm256_sll_epi32(e, _mm_cvtsi32_si128(30 - 2 * m)); /* sign = code bit 1 */
+                    __m256i lo = _mm256_sll_epi32(e, _mm_cvtsi32_si128(31 - 2 * m)); /* sign = code bit 0 */
+                    p = _mm256_castsi256_ps(hi);
+                    z = _mm256_castsi256_ps(_mm256_or_si256(hi, lo)); /* sign clear: code 0 */
+                } else {
+                    p = _mm256_castsi256_ps(_mm256_cmpgt_epi32(e, _mm256_set1_epi32(170)));
+                    z = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(86), e));
+                    e = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(e, e), e), _mm256_set1_epi32(255));
+                }
+                BL__UNROLL
+                for (t = 0; t < T; ++t) {
+                    __m256 v = _mm256_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 8 * q);
+                    __m256 vp = d == 4 ? _mm256_blendv_ps(zero, v, p) : _mm256_and_ps(p, v);
+                    __m256 vm = d == 4 ? _mm256_blendv_ps(v, zero, z) : _mm256_and_ps(z, v);
+                    accp[2 * t + (q & 1)] = _mm256_add_ps(accp[2 * t + (q & 1)], vp);
+                    accm[2 * t + (q & 1)] = _mm256_add_ps(accm[2 * t + (q & 1)], vm);
+                }
+            }
+        }
+        pos += bytes * d;
+        row += bytes;
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) {
+        __m256 s = _mm256_sub_ps(_mm256_add_ps(accp[2 * t], accp[2 * t + 1]), _mm256_add_ps(accm[2 * t], accm[2 * t + 1]));
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 0x55));
+        out[t] = _mm_cvtss_f32(h);
+    }
+}
+
+BL__FORCE_INLINE void bl__x256_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                          int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X256_FTOKENS);
+            for (r = rt; r < rend; ++r) {
+                float dot[BL__X256_FTOKENS], acc[BL__X256_FTOKENS];
+                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    float s = L->scales[(size_t)j * L->out_features + r];
+                    if (T == 1) bl__x256_row_float(d, row, L->in_features, x, in->stride, 1, dot);
+                    else bl__x256_row_float(d, row, L->in_features, x, in->stride, 2, dot);
+                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                }
+                for (t = 0; t < T; ++t)
+                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+            }
+        }
+    }
+}
+
+static void bl__gemm_float_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x256_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__x256_gemm_float(4, L, in, batch, y, r0, r1);
+}
+
+static const bl__backend_kernels bl__kernels_avx2 = { bl__gemm_int8_avx2, bl__gemm_float_avx2 };
+
+BL__TARGET_END
+#endif /* BL__HAVE_AVX2 */
+/* ---- end src/kernels_avx2.c ---- */
+
+/* ---- begin src/kernels_avx512.c ---- */
+/* ==== bitlinear: AVX-512 kernels (F, BW, VNNI) ============================ */
+/* One 64-byte block is one zmm; digit m of it is 64 consecutive trits. INT8: the codes
+   (trit + 1, unsigned 0..2) meet the signed activations in vpdpbusd, and the token's
+   code sum is subtracted once per row (the offset trick). FLOAT: the digits become
+   16-lane masks that drive masked adds and subtracts. Several tokens share each decoded
+   block (the GEMM path); rows are walked in tiles that stay in L1/L2 while the tokens
+   pass over them. */
+#ifdef BL__HAVE_AVX512
+BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
+
+#define BL__X512_TOKENS 8  /* INT8 tokens per decoded block */
+#define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
+
+/* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
+   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
+   (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
+   loop got slower with it, so it has none). Past the end of the weights it is a
+   harmless hint: prefetches never fault. */
+#define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
+
+static inline __mmask64 bl__x512_valid(int bytes)
+{
+    return bytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
+}
+
+/* the block's bytes; bytes past `bytes` read as 0 and never touch memory */
+BL__FORCE_INLINE __m512i bl__x512_load_block(const uint8_t *p, int bytes)
+{
+    return bytes >= 64 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(bl__x512_valid(bytes), p);
+}
+
+/* Horizontal sums by in-register shuffles (the extract/cast intrinsics trip g++ 12's
+   -Wmaybe-uninitialized inside its own headers). */
+static inline int32_t bl__x512_hsum(__m512i v)
+{
+    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0x4E));
+    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0xB1));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0x4E));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xB1));
+    return _mm512_cvtsi512_si32(v);
+}
+static inline float bl__x512_hsum_ps(__m512 v)
+{
+    const __mmask16 all = 0xFFFF;
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(all, v, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(all, v, v, 0xB1));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(all, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(all, v, 0xB1));
+    return _mm512_cvtss_f32(v);
+}
+
+/* codes 0..2 of each digit; a zero byte gives codes 0 (no contribution) in both formats */
+BL__FORCE_INLINE void bl__x512_codes(int d, __m512i w, __m512i c[5])
+{
+    if (d == 4) {
+        const __m512i three = _mm512_set1_epi8(3);
+        c[0] = _mm512_and_si512(w, three);
+        c[1] = _mm512_and_si512(_mm512_srli_epi16(w, 2), three);
+        c[2] = _mm512_and_si512(_mm512_srli_epi16(w, 4), three);
+        c[3] = _mm512_and_si512(_mm512_srli_epi16(w, 6), three);
+    } else {
+        /* y = byte * 3^m mod 256 (two byte adds per digit); code = (y > 85) + (y > 170) */
+        const __m512i one = _mm512_set1_epi8(1), lo = _mm512_set1_epi8(85), hi = _mm512_set1_epi8((char)170);
+        int m;
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) {
+            __m512i v = _mm512_maskz_mov_epi8(_mm512_cmpgt_epu8_mask(w, lo), one);
+            c[m] = _mm512_mask_add_epi8(v, _mm512_cmpgt_epu8_mask(w, hi), v, one);
+            w = _mm512_add_epi8(_mm512_add_epi8(w, w), w);
+        }
+    }
+}
+
+/* out[t] = sum_i code_i * a_t[i] over one packed row, tokens a_t = a + t * stride.
+   A = 8 / T accumulators per token (digit m feeds m % A) keep 8 vpdpbusd chains in
+   flight whatever the token count, so the adds' latency never limits. */
+BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
+                                        int T, int32_t *out)
+{
+    __m512i acc[8], c[5];
+    int pos = 0, t, m, span = 64 * d, A = T >= 8 ? 1 : 8 / T > d ? d : 8 / T;
+    BL__UNROLL
+    for (t = 0; t < T * A; ++t) acc[t] = _mm512_setzero_si512();
+    for (; pos + span <= n; pos += span, row += 64) {
+        bl__x512_codes(d, bl__x512_load_block(row, 64), c);
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            BL__UNROLL
+            for (t = 0; t < T; ++t)
+                acc[t * A + m % A] = _mm512_dpbusd_epi32(acc[t * A + m % A], c[m],
+                    _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + 64 * m)));
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
+        bl__x512_codes(d, bl__x512_load_block(row, bytes), c);
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            BL__UNROLL
+            for (t = 0; t < T; ++t)
+                acc[t * A + m % A] = _mm512_dpbusd_epi32(acc[t * A + m % A], c[m],
+                    _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + bytes * m)));
+        }
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) {
+        __m512i s = acc[t * A];
+        BL__UNROLL
+        for (m = 1; m < A; ++m) s = _mm512_add_epi32(s, acc[t * A + m]);
+        out[t] = bl__x512_hsum(s);
+    }
+}
+
+/* Batch-1 BASE3: with y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
+   sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane and
+   digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
+   digit (short dependency chains), folded into the total every 64 blocks so that
+   3 * acc1 (< 3 * 64 * 4 * 255 * 127 < 2^31) cannot overflow in int32. */
+BL__FORCE_INLINE __m512i bl__x512_base3_flush(__m512i total, __m512i *acc1, __m512i *acc2)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[m], acc1[m]), acc1[m]), acc2[m]);
+        total = _mm512_add_epi32(total, _mm512_srai_epi32(v, 8));
+        acc1[m] = acc2[m] = _mm512_setzero_si512();
+    }
+    return total;
+}
+
+BL__FORCE_INLINE void bl__x512_base3_block(__m512i y, const int8_t *a, int step, __m512i *acc1, __m512i *acc2)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i av = _mm512_loadu_si512((const void *)(a + step * m));
+        acc1[m] = _mm512_dpbusd_epi32(acc1[m], y, av);
+        y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
+        acc2[m] = _mm512_dpbusd_epi32(acc2[m], y, av);
+    }
+}
+
+static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int8_t *a)
+{
+    __m512i total = _mm512_setzero_si512(), acc1[5], acc2[5];
+    int pos = 0, m, blocks = 0;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) acc1[m] = acc2[m] = total;
+    for (; pos + 320 <= n; pos += 320, row += 64) {
+        bl__x512_base3_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc1, acc2);
+        if (++blocks == 64) {
+            total = bl__x512_base3_flush(total, acc1, acc2);
+            blocks = 0;
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + 4) / 5;
+        bl__x512_base3_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc1, acc2);
+    }
+    return bl__x512_hsum(bl__x512_base3_flush(total, acc1, acc2));
+}
+
+/* Batch-1 2BIT: digit m masked in place (byte & 3 << 2m) feeds vpdpbusd as 4^m * code,
+   so one AND per digit decodes it; lane sums are exact multiples of 4^m and shift back.
+   Two accumulator sets (even and odd blocks) keep 8 chains in flight. No lane can
+   overflow: at most BL_MAX_IN_FEATURES / 512 + 1 blocks per set, each adding
+   < 4 * 192 * 127 per lane, stays below 2^30. */
+BL__FORCE_INLINE void bl__x512_2bit_block(__m512i w, const int8_t *a, int step, __m512i *acc)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 4; ++m)
+        acc[m] = _mm512_dpbusd_epi32(acc[m], _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))),
+                                     _mm512_loadu_si512((const void *)(a + step * m)));
+}
+
+BL__FORCE_INLINE __m512i bl__x512_2bit_sum(__m512i *acc)
+{
+    __m512i total = _mm512_add_epi32(acc[0], acc[4]);
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[1], acc[5]), 2));
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[2], acc[6]), 4));
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[3], acc[7]), 6));
+    return total;
+}
+
+static int32_t bl__x512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8_t *a)
+{
+    __m512i total = _mm512_setzero_si512(), acc[8];
+    int pos = 0, m;
+    BL__UNROLL
+    for (m = 0; m < 8; ++m) acc[m] = total;
+    for (; pos + 512 <= n; pos += 512, row += 128) {
+        BL__X512_PREFETCH(row, 4096);
+        BL__X512_PREFETCH(row, 4096 + 64);
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)(row + 64)), a + pos + 256, 64, acc + 4);
+    }
+    if (pos + 256 <= n) {
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        pos += 256;
+        row += 64;
+    }
+    if (pos < n) {
+        int bytes = (n - pos + 3) / 4;
+        bl__x512_2bit_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc + 4);
+    }
+    return bl__x512_hsum(bl__x512_2bit_sum(acc));
+}
+
+BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                         int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
+            for (r = rt; r < rend; ++r) {
+                int32_t dot[BL_MAX_K][BL__X512_TOKENS], dk[BL_MAX_K];
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    switch (T) {
+                    case 1:
+                        dot[j][0] = d == 5 ? bl__x512_row_int8_base3_gemv(row, L->in_features, a)
+                                           : bl__x512_row_int8_2bit_gemv(row, L->in_features, a);
+                        break;
+                    case 2: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    case 4: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    default: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
+                    }
+                }
+                for (t = 0; t < T; ++t) {
+                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
+                    y[(size_t)(b0 + t) * L->out_features + r] =
+                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
+                }
+            }
+        }
+    }
+}
+
+static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_int8(5, L, in, batch, y, r0, r1);
+    else bl__x512_gemm_int8(4, L, in, batch, y, r0, r1);
+}
+
+/* sum over one row by masked adds and subtracts, T tokens. Each 16-byte quarter of a
+   block widens to 16 dwords once; vptestmd / vpcmpud then give the 16-lane masks of
+   every digit directly in mask registers (no 64-bit mask shifting through GPRs). */
+BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+                                         float *out)
+{
+    __m512 acc[BL__X512_FTOKENS * 4];
+    int pos = 0, t, m, q, span = 64 * d;
+    BL__UNROLL
+    for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
+    while (pos < n) {
+        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
+        __mmask64 valid = bl__x512_valid(bytes);
+        uint8_t tail[64];
+        const uint8_t *src = row;
+        if (bytes < 64) { /* a zero-padded copy: nothing past the row is read */
+            _mm512_storeu_si512((void *)tail, bl__x512_load_block(row, bytes));
+            src = tail;
+        }
+        BL__UNROLL
+        for (q = 0; q < 4; ++q) {
+            __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+            __m512i e;
+            if (16 * q >= bytes) break;
+            e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * q)));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __mmask16 plus, minus;
+                if (d == 4) {
+                    plus = _mm512_test_epi32_mask(e, _mm512_set1_epi32(2 << (2 * m)));
+                    minus = _mm512_testn_epi32_mask(e, _mm512_set1_epi32(3 << (2 * m))) & v16;
+                } else {
+                    plus = _mm512_cmpgt_epu32_mask(e, _mm512_set1_epi32(170));
+                    minus = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(86)) & v16;
+                    e = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(e, e), e), _mm512_set1_epi32(255));
+                }
+                BL__UNROLL
+                for (t = 0; t < T; ++t) {
+                    __m512 v = _mm512_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 16 * q);
+                    __m512 *s = &acc[4 * t + q];
+                    *s = _mm512_mask_add_ps(*s, plus, *s, v);
+                    *s = _mm512_mask_sub_ps(*s, minus, *s, v);
+                }
+            }
+        }
+        pos += bytes * d;
+        row += bytes;
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t)
+        out[t] = bl__x512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
+                                                _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
+}
+
+BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                          int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X512_FTOKENS);
+            for (r = rt; r < rend; ++r) {
+                float dot[BL__X512_FTOKENS], acc[BL__X512_FTOKENS];
+                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    float s = L->scales[(size_t)j * L->out_features + r];
+                    switch (T) {
+                    case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
+                    case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
+                    default: bl__x512_row_float(d, row, L->in_features, x, in->stride, 4, dot); break;
+                    }
+                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                }
+                for (t = 0; t < T; ++t)
+                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+            }
+        }
+    }
+}
+
+static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__x512_gemm_float(4, L, in, batch, y, r0, r1);
+}
+
+static const bl__backend_kernels bl__kernels_avx512 = { bl__gemm_int8_avx512, bl__gemm_float_avx512 };
+
+BL__TARGET_END
+#endif /* BL__HAVE_AVX512 */
+/* ---- end src/kernels_avx512.c ---- */
+
+/* ---- begin src/kernels_neon.c ---- */
+/* ==== bitlinear: NEON kernels (aarch64) =================================== */
+/* A 64-byte block is four q registers. INT8: codes (0..2) times activations by SDOT
+   where the compiler targets the dot-product extension, otherwise widening multiplies
+   summed in int16 for one block (at most 40 * 2 * 127) and pairwise-added to int32;
+   the code sum is subtracted once per row. FLOAT: per-lane and-masks from the codes,
+   +1 and -1 lanes summed apart. Tails are copied into a zeroed 64-byte block. */
+#ifdef BL__HAVE_NEON
+
+#define BL__NEON_TOKENS 4  /* INT8 tokens per decoded block */
+#define BL__NEON_FTOKENS 2 /* FLOAT tokens per decoded block */
+
+static const uint8_t *bl__neon_tail(const uint8_t *row, int bytes, uint8_t *buf)
+{
+    memset(buf, 0, 64);
+    memcpy(buf, row, (size_t)bytes);
+    return buf;
+}
+
+/* codes 0..2 of digit m, quarter h: c[4m + h]; zero bytes give codes 0 */
+BL__FORCE_INLINE void bl__neon_codes(int d, const uint8_t *p, uint8x16_t c[20])
+{
+    int h, m;
+    if (d == 4) {
+        const uint8x16_t three = vdupq_n_u8(3);
+        for (h = 0; h < 4; ++h) {
+            uint8x16_t w = vld1q_u8(p + 16 * h);
+            c[h] = vandq_u8(w, three);
+            c[4 + h] = vandq_u8(vshrq_n_u8(w, 2), three);
+            c[8 + h] = vandq_u8(vshrq_n_u8(w, 4), three);
+            c[12 + h] = vshrq_n_u8(w, 6);
+        }
+    } else {
+        /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170) */
+        const uint8x16_t lo = vdupq_n_u8(85), hi = vdupq_n_u8(170), zero = vdupq_n_u8(0);
+        for (h = 0; h < 4; ++h) {
+            uint8x16_t y = vld1q_u8(p + 16 * h);
+            for (m = 0; m < 5; ++m) {
+                c[4 * m + h] = vsubq_u8(vsubq_u8(zero, vcgtq_u8(y, lo)), vcgtq_u8(y, hi));
+                y = vaddq_u8(vaddq_u8(y, y), y);
+            }
+        }
+    }
+}
+
+BL__FORCE_INLINE void bl__neon_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
+                                          int T, int32x4_t *acc)
+{
+    uint8x16_t c[20];
+    int t, m, h;
+    bl__neon_codes(d, p, c);
+    for (t = 0; t < T; ++t) {
+        const int8_t *at = a + (size_t)t * stride + off;
+#ifdef __ARM_FEATURE_DOTPROD
+        for (m = 0; m < d; ++m)
+            for (h = 0; h < 4; ++h)
+                acc[t] = vdotq_s32(acc[t], vreinterpretq_s8_u8(c[4 * m + h]), vld1q_s8(at + step * m + 16 * h));
+#else
+        int16x8_t s = vdupq_n_s16(0);
+        for (m = 0; m < d; ++m)
+            for (h = 0; h < 4; ++h) {
+                int8x16_t cv = vreinterpretq_s8_u8(c[4 * m + h]), av = vld1q_s8(at + step * m + 16 * h);
+                s = vmlal_s8(s, vget_low_s8(cv), vget_low_s8(av));
+                s = vmlal_s8(s, vget_high_s8(cv), vget_high_s8(av));
+            }
+        acc[t] = vpadalq_s16(acc[t], s);
+#endif
+    }
+}
+
+BL__FORCE_INLINE void bl__neon_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+                                        int32_t *out)
+{
+    int32x4_t acc[BL__NEON_TOKENS];
+    int pos = 0, t, span = 64 * d;
+    for (t = 0; t < T; ++t) acc[t] = vdupq_n_s32(0);
+    for (; pos + span <= n; pos += span, row += 64) bl__neon_block_int8(d, row, a, stride, pos, 64, T, acc);
+    if (pos < n) {
+        uint8_t buf[64];
+        int bytes = (n - pos + d - 1) / d;
+        bl__neon_block_int8(d, bl__neon_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+    }
+    for (t = 0; t < T; ++t) out[t] = vaddvq_s32(acc[t]);
+}
+
+BL__FORCE_INLINE void bl__neon_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                         int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__NEON_TOKENS);
+            for (r = rt; r < rend; ++r) {
+                int32_t dot[BL_MAX_K][BL__NEON_TOKENS], dk[BL_MAX_K];
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    switch (T) {
+                    case 1: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
+                    case 2: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    default: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    }
+                }
+                for (t = 0; t < T; ++t) {
+                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
+                    y[(size_t)(b0 + t) * L->out_features + r] =
+                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
+                }
+            }
+        }
+    }
+}
+
+static void bl__gemm_int8_neon(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__neon_gemm_int8(5, L, in, batch, y, r0, r1);
+    else bl__neon_gemm_int8(4, L, in, batch, y, r0, r1);
+}
+
+/* and-masks of the +1 and -1 lanes, 4 floats each in storage order: plus[16m + i] */
+BL__FORCE_INLINE void bl__neon_masks(int d, const uint8_t *p, int bytes, uint32x4_t *plus, uint32x4_t *minus)
+{
+    static const uint8_t iota[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+    uint8x16_t c[20];
+    int m, h;
+    bl__neon_codes(d, p, c);
+    for (h = 0; h < 4; ++h) {
+        uint8x16_t valid = vcltq_u8(vaddq_u8(vld1q_u8(iota), vdupq_n_u8((uint8_t)(16 * h))), vdupq_n_u8((uint8_t)bytes));
+        for (m = 0; m < d; ++m) {
+            int8x16_t pv = vreinterpretq_s8_u8(vceqq_u8(c[4 * m + h], vdupq_n_u8(2)));
+            int8x16_t zv = vreinterpretq_s8_u8(vandq_u8(vceqq_u8(c[4 * m + h], vdupq_n_u8(0)), valid));
+            int16x8_t p0 = vmovl_s8(vget_low_s8(pv)), p1 = vmovl_s8(vget_high_s8(pv));
+            int16x8_t z0 = vmovl_s8(vget_low_s8(zv)), z1 = vmovl_s8(vget_high_s8(zv));
+            uint32x4_t *pp = plus + 16 * m + 4 * h, *zz = minus + 16 * m + 4 * h;
+            pp[0] = vreinterpretq_u32_s32(vmovl_s16(vget_low_s16(p0)));
+            pp[1] = vreinterpretq_u32_s32(vmovl_s16(vget_high_s16(p0)));
+            pp[2] = vreinterpretq_u32_s32(vmovl_s16(vget_low_s16(p1)));
+            pp[3] = vreinterpretq_u32_s32(vmovl_s16(vget_high_s16(p1)));
+            zz[0] = vreinterpretq_u32_s32(vmovl_s16(vget_low_s16(z0)));
+            zz[1] = vreinterpretq_u32_s32(vmovl_s16(vget_high_s16(z0)));
+            zz[2] = vreinterpretq_u32_s32(vmovl_s16(vget_low_s16(z1)));
+            zz[3] = vreinterpretq_u32_s32(vmovl_s16(vget_high_s16(z1)));
+        }
+    }
+}
+
+BL__FORCE_INLINE float32x4_t bl__neon_select(uint32x4_t mask, float32x4_t v)
+{
+    return vreinterpretq_f32_u32(vandq_u32(mask, vreinterpretq_u32_f32(v)));
+}
+
+BL__FORCE_INLINE void bl__neon_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+                                         float *out)
+{
+    float32x4_t accp[2 * BL__NEON_FTOKENS], accm[2 * BL__NEON_FTOKENS];
+    uint32x4_t plus[80], minus[80];
+    int pos = 0, t, m, q, span = 64 * d;
+    for (t = 0; t < 2 * T; ++t) accp[t] = accm[t] = vdupq_n_f32(0.0f);
+    while (pos < n) {
+        uint8_t buf[64];
+        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d, chunks = (bytes + 3) / 4;
+        bl__neon_masks(d, bytes == 64 ? row : bl__neon_tail(row, bytes, buf), bytes, plus, minus);
+        for (m = 0; m < d; ++m)
+            for (q = 0; q < chunks; ++q)
+                for (t = 0; t < T; ++t) {
+                    float32x4_t v = vld1q_f32(x + (size_t)t * stride + pos + bytes * m + 4 * q);
+                    accp[2 * t + (q & 1)] = vaddq_f32(accp[2 * t + (q & 1)], bl__neon_select(plus[16 * m + q], v));
+                    accm[2 * t + (q & 1)] = vaddq_f32(accm[2 * t + (q & 1)], bl__neon_select(minus[16 * m + q], v));
+                }
+        pos += bytes * d;
+        row += bytes;
+    }
+    for (t = 0; t < T; ++t)
+        out[t] = vaddvq_f32(vsubq_f32(vaddq_f32(accp[2 * t], accp[2 * t + 1]), vaddq_f32(accm[2 * t], accm[2 * t + 1])));
+}
+
+BL__FORCE_INLINE void bl__neon_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                          int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__NEON_FTOKENS);
+            for (r = rt; r < rend; ++r) {
+                float dot[BL__NEON_FTOKENS], acc[BL__NEON_FTOKENS];
+                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    float s = L->scales[(size_t)j * L->out_features + r];
+                    if (T == 1) bl__neon_row_float(d, row, L->in_features, x, in->stride, 1, dot);
+                    else bl__neon_row_float(d, row, L->in_features, x, in->stride, 2, dot);
+                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                }
+                for (t = 0; t < T; ++t)
+                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+            }
+        }
+    }
+}
+
+static void bl__gemm_float_neon(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__neon_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__neon_gemm_float(4, L, in, batch, y, r0, r1);
+}
+
+static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__gemm_float_neon };
+
+#endif /* BL__HAVE_NEON */
+/* ---- end src/kernels_neon.c ---- */
+
 /* ---- begin src/dispatch.c ---- */
 /* ==== bitlinear: backend selection ======================================== */
-/* The only global state: the backend in use, resolved from AUTO on first use. */
+/* The only global state: the backend in use (AUTO until set) and the CPU flags
+   (cpu.c), both read and written atomically so that threads may race benignly. */
 
-static bl_backend bl__backend_in_use = BL_BACKEND_AUTO;
+static int bl__backend_in_use = (int)BL_BACKEND_AUTO;
 
 /* The kernels of a backend, or NULL when this build or CPU lacks it. */
 static const bl__backend_kernels *bl__kernels_of(bl_backend b)
 {
     switch (b) {
     case BL_BACKEND_SCALAR: return &bl__kernels_scalar;
+#ifdef BL__HAVE_AVX2
+    case BL_BACKEND_AVX2:   return (bl__cpu_flags() & BL__CPU_AVX2) ? &bl__kernels_avx2 : NULL;
+#endif
+#ifdef BL__HAVE_AVX512
+    case BL_BACKEND_AVX512: return (bl__cpu_flags() & BL__CPU_AVX512) ? &bl__kernels_avx512 : NULL;
+#endif
+#ifdef BL__HAVE_NEON
+    case BL_BACKEND_NEON:   return &bl__kernels_neon;
+#endif
     default:                return NULL;
     }
 }
@@ -1579,17 +2557,17 @@ static const bl__backend_kernels *bl__active_kernels(void)
 BITLINEAR_DEF bl_status bl_set_backend(bl_backend b)
 {
     if (b == BL_BACKEND_AUTO) {
-        bl__backend_in_use = bl__best_backend();
+        bl__atomic_store(&bl__backend_in_use, (int)bl__best_backend());
         return BL_OK;
     }
     if ((int)b < BL_BACKEND_AUTO || (int)b > BL_BACKEND_NEON || !bl__kernels_of(b)) return BL_ERR_UNSUPPORTED;
-    bl__backend_in_use = b;
+    bl__atomic_store(&bl__backend_in_use, (int)b);
     return BL_OK;
 }
 
 BITLINEAR_DEF bl_backend bl_get_backend(void)
 {
-    bl_backend b = bl__backend_in_use;
+    bl_backend b = (bl_backend)bl__atomic_load(&bl__backend_in_use);
     return b == BL_BACKEND_AUTO ? bl__best_backend() : b;
 }
 

@@ -1,13 +1,23 @@
 /* ==== bitlinear: backend selection ======================================== */
-/* The only global state: the backend in use, resolved from AUTO on first use. */
+/* The only global state: the backend in use (AUTO until set) and the CPU flags
+   (cpu.c), both read and written atomically so that threads may race benignly. */
 
-static bl_backend bl__backend_in_use = BL_BACKEND_AUTO;
+static int bl__backend_in_use = (int)BL_BACKEND_AUTO;
 
 /* The kernels of a backend, or NULL when this build or CPU lacks it. */
 static const bl__backend_kernels *bl__kernels_of(bl_backend b)
 {
     switch (b) {
     case BL_BACKEND_SCALAR: return &bl__kernels_scalar;
+#ifdef BL__HAVE_AVX2
+    case BL_BACKEND_AVX2:   return (bl__cpu_flags() & BL__CPU_AVX2) ? &bl__kernels_avx2 : NULL;
+#endif
+#ifdef BL__HAVE_AVX512
+    case BL_BACKEND_AVX512: return (bl__cpu_flags() & BL__CPU_AVX512) ? &bl__kernels_avx512 : NULL;
+#endif
+#ifdef BL__HAVE_NEON
+    case BL_BACKEND_NEON:   return &bl__kernels_neon;
+#endif
     default:                return NULL;
     }
 }
@@ -29,17 +39,17 @@ static const bl__backend_kernels *bl__active_kernels(void)
 BITLINEAR_DEF bl_status bl_set_backend(bl_backend b)
 {
     if (b == BL_BACKEND_AUTO) {
-        bl__backend_in_use = bl__best_backend();
+        bl__atomic_store(&bl__backend_in_use, (int)bl__best_backend());
         return BL_OK;
     }
     if ((int)b < BL_BACKEND_AUTO || (int)b > BL_BACKEND_NEON || !bl__kernels_of(b)) return BL_ERR_UNSUPPORTED;
-    bl__backend_in_use = b;
+    bl__atomic_store(&bl__backend_in_use, (int)b);
     return BL_OK;
 }
 
 BITLINEAR_DEF bl_backend bl_get_backend(void)
 {
-    bl_backend b = bl__backend_in_use;
+    bl_backend b = (bl_backend)bl__atomic_load(&bl__backend_in_use);
     return b == BL_BACKEND_AUTO ? bl__best_backend() : b;
 }
 

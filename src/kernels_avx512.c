@@ -1,0 +1,343 @@
+/* ==== bitlinear: AVX-512 kernels (F, BW, VNNI) ============================ */
+/* One 64-byte block is one zmm; digit m of it is 64 consecutive trits. INT8: the codes
+   (trit + 1, unsigned 0..2) meet the signed activations in vpdpbusd, and the token's
+   code sum is subtracted once per row (the offset trick). FLOAT: the digits become
+   16-lane masks that drive masked adds and subtracts. Several tokens share each decoded
+   block (the GEMM path); rows are walked in tiles that stay in L1/L2 while the tokens
+   pass over them. */
+#ifdef BL__HAVE_AVX512
+BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
+
+#define BL__X512_TOKENS 8  /* INT8 tokens per decoded block */
+#define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
+
+/* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
+   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
+   (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
+   loop got slower with it, so it has none). Past the end of the weights it is a
+   harmless hint: prefetches never fault. */
+#define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
+
+static inline __mmask64 bl__x512_valid(int bytes)
+{
+    return bytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
+}
+
+/* the block's bytes; bytes past `bytes` read as 0 and never touch memory */
+BL__FORCE_INLINE __m512i bl__x512_load_block(const uint8_t *p, int bytes)
+{
+    return bytes >= 64 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(bl__x512_valid(bytes), p);
+}
+
+/* Horizontal sums by in-register shuffles (the extract/cast intrinsics trip g++ 12's
+   -Wmaybe-uninitialized inside its own headers). */
+static inline int32_t bl__x512_hsum(__m512i v)
+{
+    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0x4E));
+    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0xB1));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0x4E));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xB1));
+    return _mm512_cvtsi512_si32(v);
+}
+static inline float bl__x512_hsum_ps(__m512 v)
+{
+    const __mmask16 all = 0xFFFF;
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(all, v, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(all, v, v, 0xB1));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(all, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(all, v, 0xB1));
+    return _mm512_cvtss_f32(v);
+}
+
+/* codes 0..2 of each digit; a zero byte gives codes 0 (no contribution) in both formats */
+BL__FORCE_INLINE void bl__x512_codes(int d, __m512i w, __m512i c[5])
+{
+    if (d == 4) {
+        const __m512i three = _mm512_set1_epi8(3);
+        c[0] = _mm512_and_si512(w, three);
+        c[1] = _mm512_and_si512(_mm512_srli_epi16(w, 2), three);
+        c[2] = _mm512_and_si512(_mm512_srli_epi16(w, 4), three);
+        c[3] = _mm512_and_si512(_mm512_srli_epi16(w, 6), three);
+    } else {
+        /* y = byte * 3^m mod 256 (two byte adds per digit); code = (y > 85) + (y > 170) */
+        const __m512i one = _mm512_set1_epi8(1), lo = _mm512_set1_epi8(85), hi = _mm512_set1_epi8((char)170);
+        int m;
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) {
+            __m512i v = _mm512_maskz_mov_epi8(_mm512_cmpgt_epu8_mask(w, lo), one);
+            c[m] = _mm512_mask_add_epi8(v, _mm512_cmpgt_epu8_mask(w, hi), v, one);
+            w = _mm512_add_epi8(_mm512_add_epi8(w, w), w);
+        }
+    }
+}
+
+/* out[t] = sum_i code_i * a_t[i] over one packed row, tokens a_t = a + t * stride.
+   A = 8 / T accumulators per token (digit m feeds m % A) keep 8 vpdpbusd chains in
+   flight whatever the token count, so the adds' latency never limits. */
+BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
+                                        int T, int32_t *out)
+{
+    __m512i acc[8], c[5];
+    int pos = 0, t, m, span = 64 * d, A = T >= 8 ? 1 : 8 / T > d ? d : 8 / T;
+    BL__UNROLL
+    for (t = 0; t < T * A; ++t) acc[t] = _mm512_setzero_si512();
+    for (; pos + span <= n; pos += span, row += 64) {
+        bl__x512_codes(d, bl__x512_load_block(row, 64), c);
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            BL__UNROLL
+            for (t = 0; t < T; ++t)
+                acc[t * A + m % A] = _mm512_dpbusd_epi32(acc[t * A + m % A], c[m],
+                    _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + 64 * m)));
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
+        bl__x512_codes(d, bl__x512_load_block(row, bytes), c);
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            BL__UNROLL
+            for (t = 0; t < T; ++t)
+                acc[t * A + m % A] = _mm512_dpbusd_epi32(acc[t * A + m % A], c[m],
+                    _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + bytes * m)));
+        }
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) {
+        __m512i s = acc[t * A];
+        BL__UNROLL
+        for (m = 1; m < A; ++m) s = _mm512_add_epi32(s, acc[t * A + m]);
+        out[t] = bl__x512_hsum(s);
+    }
+}
+
+/* Batch-1 BASE3: with y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
+   sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane and
+   digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
+   digit (short dependency chains), folded into the total every 64 blocks so that
+   3 * acc1 (< 3 * 64 * 4 * 255 * 127 < 2^31) cannot overflow in int32. */
+BL__FORCE_INLINE __m512i bl__x512_base3_flush(__m512i total, __m512i *acc1, __m512i *acc2)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[m], acc1[m]), acc1[m]), acc2[m]);
+        total = _mm512_add_epi32(total, _mm512_srai_epi32(v, 8));
+        acc1[m] = acc2[m] = _mm512_setzero_si512();
+    }
+    return total;
+}
+
+BL__FORCE_INLINE void bl__x512_base3_block(__m512i y, const int8_t *a, int step, __m512i *acc1, __m512i *acc2)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i av = _mm512_loadu_si512((const void *)(a + step * m));
+        acc1[m] = _mm512_dpbusd_epi32(acc1[m], y, av);
+        y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
+        acc2[m] = _mm512_dpbusd_epi32(acc2[m], y, av);
+    }
+}
+
+static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int8_t *a)
+{
+    __m512i total = _mm512_setzero_si512(), acc1[5], acc2[5];
+    int pos = 0, m, blocks = 0;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) acc1[m] = acc2[m] = total;
+    for (; pos + 320 <= n; pos += 320, row += 64) {
+        bl__x512_base3_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc1, acc2);
+        if (++blocks == 64) {
+            total = bl__x512_base3_flush(total, acc1, acc2);
+            blocks = 0;
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + 4) / 5;
+        bl__x512_base3_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc1, acc2);
+    }
+    return bl__x512_hsum(bl__x512_base3_flush(total, acc1, acc2));
+}
+
+/* Batch-1 2BIT: digit m masked in place (byte & 3 << 2m) feeds vpdpbusd as 4^m * code,
+   so one AND per digit decodes it; lane sums are exact multiples of 4^m and shift back.
+   Two accumulator sets (even and odd blocks) keep 8 chains in flight. No lane can
+   overflow: at most BL_MAX_IN_FEATURES / 512 + 1 blocks per set, each adding
+   < 4 * 192 * 127 per lane, stays below 2^30. */
+BL__FORCE_INLINE void bl__x512_2bit_block(__m512i w, const int8_t *a, int step, __m512i *acc)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 4; ++m)
+        acc[m] = _mm512_dpbusd_epi32(acc[m], _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))),
+                                     _mm512_loadu_si512((const void *)(a + step * m)));
+}
+
+BL__FORCE_INLINE __m512i bl__x512_2bit_sum(__m512i *acc)
+{
+    __m512i total = _mm512_add_epi32(acc[0], acc[4]);
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[1], acc[5]), 2));
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[2], acc[6]), 4));
+    total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[3], acc[7]), 6));
+    return total;
+}
+
+static int32_t bl__x512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8_t *a)
+{
+    __m512i total = _mm512_setzero_si512(), acc[8];
+    int pos = 0, m;
+    BL__UNROLL
+    for (m = 0; m < 8; ++m) acc[m] = total;
+    for (; pos + 512 <= n; pos += 512, row += 128) {
+        BL__X512_PREFETCH(row, 4096);
+        BL__X512_PREFETCH(row, 4096 + 64);
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)(row + 64)), a + pos + 256, 64, acc + 4);
+    }
+    if (pos + 256 <= n) {
+        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        pos += 256;
+        row += 64;
+    }
+    if (pos < n) {
+        int bytes = (n - pos + 3) / 4;
+        bl__x512_2bit_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc + 4);
+    }
+    return bl__x512_hsum(bl__x512_2bit_sum(acc));
+}
+
+BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                         int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
+            for (r = rt; r < rend; ++r) {
+                int32_t dot[BL_MAX_K][BL__X512_TOKENS], dk[BL_MAX_K];
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    switch (T) {
+                    case 1:
+                        dot[j][0] = d == 5 ? bl__x512_row_int8_base3_gemv(row, L->in_features, a)
+                                           : bl__x512_row_int8_2bit_gemv(row, L->in_features, a);
+                        break;
+                    case 2: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    case 4: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    default: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
+                    }
+                }
+                for (t = 0; t < T; ++t) {
+                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
+                    y[(size_t)(b0 + t) * L->out_features + r] =
+                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
+                }
+            }
+        }
+    }
+}
+
+static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_int8(5, L, in, batch, y, r0, r1);
+    else bl__x512_gemm_int8(4, L, in, batch, y, r0, r1);
+}
+
+/* sum over one row by masked adds and subtracts, T tokens. Each 16-byte quarter of a
+   block widens to 16 dwords once; vptestmd / vpcmpud then give the 16-lane masks of
+   every digit directly in mask registers (no 64-bit mask shifting through GPRs). */
+BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+                                         float *out)
+{
+    __m512 acc[BL__X512_FTOKENS * 4];
+    int pos = 0, t, m, q, span = 64 * d;
+    BL__UNROLL
+    for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
+    while (pos < n) {
+        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
+        __mmask64 valid = bl__x512_valid(bytes);
+        uint8_t tail[64];
+        const uint8_t *src = row;
+        if (bytes < 64) { /* a zero-padded copy: nothing past the row is read */
+            _mm512_storeu_si512((void *)tail, bl__x512_load_block(row, bytes));
+            src = tail;
+        }
+        BL__UNROLL
+        for (q = 0; q < 4; ++q) {
+            __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+            __m512i e;
+            if (16 * q >= bytes) break;
+            e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * q)));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __mmask16 plus, minus;
+                if (d == 4) {
+                    plus = _mm512_test_epi32_mask(e, _mm512_set1_epi32(2 << (2 * m)));
+                    minus = _mm512_testn_epi32_mask(e, _mm512_set1_epi32(3 << (2 * m))) & v16;
+                } else {
+                    plus = _mm512_cmpgt_epu32_mask(e, _mm512_set1_epi32(170));
+                    minus = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(86)) & v16;
+                    e = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(e, e), e), _mm512_set1_epi32(255));
+                }
+                BL__UNROLL
+                for (t = 0; t < T; ++t) {
+                    __m512 v = _mm512_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 16 * q);
+                    __m512 *s = &acc[4 * t + q];
+                    *s = _mm512_mask_add_ps(*s, plus, *s, v);
+                    *s = _mm512_mask_sub_ps(*s, minus, *s, v);
+                }
+            }
+        }
+        pos += bytes * d;
+        row += bytes;
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t)
+        out[t] = bl__x512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
+                                                _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
+}
+
+BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                          int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__X512_FTOKENS);
+            for (r = rt; r < rend; ++r) {
+                float dot[BL__X512_FTOKENS], acc[BL__X512_FTOKENS];
+                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    float s = L->scales[(size_t)j * L->out_features + r];
+                    switch (T) {
+                    case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
+                    case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
+                    default: bl__x512_row_float(d, row, L->in_features, x, in->stride, 4, dot); break;
+                    }
+                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                }
+                for (t = 0; t < T; ++t)
+                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+            }
+        }
+    }
+}
+
+static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__x512_gemm_float(4, L, in, batch, y, r0, r1);
+}
+
+static const bl__backend_kernels bl__kernels_avx512 = { bl__gemm_int8_avx512, bl__gemm_float_avx512 };
+
+BL__TARGET_END
+#endif /* BL__HAVE_AVX512 */

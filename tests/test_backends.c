@@ -1,0 +1,226 @@
+/* Every SIMD backend this CPU and build have against the scalar backend: INT8 outputs
+   bit-identical (memcmp), FLOAT outputs within 1e-5 of the scale of the terms summed,
+   row ranges writing only their rows. */
+#define BITLINEAR_IMPLEMENTATION
+#include "bitlinear.h"
+#include "test.h"
+
+static const int in_sizes[] = { 1, 3, 63, 64, 65, 255, 256, 257, 319, 320, 321, 1000, 4097 };
+
+typedef struct tcase {
+    int in, out, k, batch, bias, act_bits, fill; /* fill: 0 random trits, 1 all +1, 2 all -1, 3 all 0 */
+    bl_format format;
+    bl_act act;
+} tcase;
+
+static bl_linear *make_layer(const tcase *c, float **xs)
+{
+    size_t n = (size_t)c->in * (size_t)c->out * (size_t)c->k, i;
+    int8_t *trits = (int8_t *)bt_alloc(n);
+    float *scales = (float *)bt_alloc((size_t)c->out * (size_t)c->k * sizeof(float));
+    float *bias = (float *)bt_alloc((size_t)c->out * sizeof(float));
+    float *x = (float *)bt_alloc((size_t)c->in * (size_t)c->batch * sizeof(float));
+    bl_linear_desc d;
+    bl_linear *L = NULL;
+    for (i = 0; i < n; ++i)
+        trits[i] = (int8_t)(c->fill == 1 ? 1 : c->fill == 2 ? -1 : c->fill == 3 ? 0 : bt_int(-1, 1));
+    for (i = 0; i < (size_t)c->out * (size_t)c->k; ++i) scales[i] = bt_uniform(0.01f, 2.0f);
+    for (i = 0; i < (size_t)c->out; ++i) bias[i] = bt_uniform(-1.0f, 1.0f);
+    for (i = 0; i < (size_t)c->in * (size_t)c->batch; ++i) {
+        /* constant-magnitude inputs push every code to +-127: the largest int16/int32 sums */
+        x[i] = c->fill == 1 ? 3.0f : (bt_u32() % 8 == 0 ? 0.0f : bt_gauss());
+    }
+    memset(&d, 0, sizeof d);
+    d.in_features = c->in;
+    d.out_features = c->out;
+    d.trits = trits;
+    d.scales = scales;
+    d.bias = c->bias ? bias : NULL;
+    d.k = c->k;
+    d.format = c->format;
+    d.act = c->act;
+    d.act_bits = c->act_bits;
+    CHECK_EQ_INT(bl_linear_create(&d, &L), BL_OK);
+    free(trits);
+    free(scales);
+    free(bias);
+    *xs = x;
+    return L;
+}
+
+/* FLOAT tolerance for token b, row r: 1e-5 of sum_j |s_j| * sum_i |x_i| (+ |bias|) */
+static float float_tolerance(const bl_linear *L, const float *x, int b, int r)
+{
+    bl_linear_info info;
+    double sx = 0.0, ss = 0.0;
+    int i, j;
+    memset(&info, 0, sizeof info);
+    CHECK_EQ_INT(bl_linear_get_info(L, &info), BL_OK);
+    for (i = 0; i < info.in_features; ++i) sx += fabs(x[(size_t)b * info.in_features + i]);
+    for (j = 0; j < info.k; ++j) ss += fabs(info.scales[(size_t)j * info.out_features + r]);
+    return (float)(1e-5 * (sx * ss + (info.bias ? fabs(info.bias[r]) : 0.0)) + 1e-30);
+}
+
+static int outputs_match(const bl_linear *L, const tcase *c, const float *x, const float *ref, const float *y,
+                         int r0, int r1)
+{
+    int b, r;
+    for (b = 0; b < c->batch; ++b) {
+        const float *want = ref + (size_t)b * c->out + r0, *got = y + (size_t)b * c->out + r0;
+        if (c->act == BL_ACT_INT8) {
+            if (memcmp(want, got, (size_t)(r1 - r0) * sizeof(float)) != 0) return 0;
+        } else {
+            for (r = r0; r < r1; ++r)
+                if (!(fabsf(want[r - r0] - got[r - r0]) <= float_tolerance(L, x, b, r))) return 0;
+        }
+    }
+    return 1;
+}
+
+/* y outside rows [r0, r1) of every token still holds the poison bytes */
+static int untouched(const tcase *c, const float *y, int r0, int r1)
+{
+    const unsigned char *p = (const unsigned char *)y;
+    size_t b, r, i;
+    for (b = 0; b < (size_t)c->batch; ++b)
+        for (r = 0; r < (size_t)c->out; ++r) {
+            if ((int)r >= r0 && (int)r < r1) continue;
+            for (i = 0; i < sizeof(float); ++i)
+                if (p[(b * (size_t)c->out + r) * sizeof(float) + i] != 0xA5) return 0;
+        }
+    return 1;
+}
+
+static void run_case(const tcase *c, bl_backend backend)
+{
+    float *x, *ref, *y;
+    size_t ysize = (size_t)c->out * (size_t)c->batch * sizeof(float), isize;
+    bl_linear *L = make_layer(c, &x);
+    void *input;
+    int r0, r1, ok;
+    if (!L) { free(x); return; }
+    ref = (float *)bt_alloc(ysize);
+    y = (float *)bt_alloc(ysize);
+    CHECK_EQ_INT(bl_set_backend(BL_BACKEND_SCALAR), BL_OK);
+    CHECK_EQ_INT(bl_linear_forward(L, x, c->batch, ref, NULL), BL_OK);
+    CHECK_EQ_INT(bl_set_backend(backend), BL_OK);
+    CHECK_EQ_INT(bl_get_backend(), backend);
+
+    memset(y, 0xA5, ysize);
+    CHECK_EQ_INT(bl_linear_forward(L, x, c->batch, y, NULL), BL_OK);
+    ok = outputs_match(L, c, x, ref, y, 0, c->out);
+    CHECK(ok);
+    if (!ok)
+        fprintf(stderr, "  %s: in %d out %d k %d batch %d %s %s fill %d bits %d\n", bl_backend_name(backend), c->in,
+                c->out, c->k, c->batch, c->format == BL_FORMAT_2BIT ? "2bit" : "base3",
+                c->act == BL_ACT_INT8 ? "int8" : "float", c->fill, c->act_bits);
+
+    /* a random row slice through the prepared-input path */
+    r0 = bt_int(0, c->out - 1);
+    r1 = bt_int(r0 + 1, c->out);
+    isize = bl_linear_input_size(L, c->batch);
+    input = bt_alloc(isize);
+    CHECK_EQ_INT(bl_linear_prepare_input(L, x, c->batch, input, isize), BL_OK);
+    memset(y, 0xA5, ysize);
+    CHECK_EQ_INT(bl_linear_forward_input(L, input, c->batch, y, r0, r1), BL_OK);
+    CHECK(outputs_match(L, c, x, ref, y, r0, r1));
+    CHECK(untouched(c, y, r0, r1));
+    free(input);
+    free(ref);
+    free(y);
+    free(x);
+    bl_linear_destroy(L);
+}
+
+static void random_case(tcase *c, int in)
+{
+    c->in = in;
+    c->out = bt_int(1, 40);
+    c->k = bt_int(1, 3);
+    c->batch = bt_int(1, 17);
+    c->bias = bt_int(0, 1);
+    c->act_bits = bt_int(0, 3) == 0 ? bt_int(2, 8) : 0;
+    c->fill = bt_int(0, 9) == 0 ? bt_int(1, 3) : 0;
+    c->format = bt_int(0, 1) ? BL_FORMAT_BASE3 : BL_FORMAT_2BIT;
+    c->act = bt_int(0, 1) ? BL_ACT_FLOAT : BL_ACT_INT8;
+}
+
+int main(void)
+{
+    static const bl_backend simd[] = { BL_BACKEND_AVX2, BL_BACKEND_AVX512, BL_BACKEND_NEON };
+#ifdef BITLINEAR_TEST_QUICK
+    const int rounds = 2;
+#else
+    const int rounds = 6;
+#endif
+    size_t s, i;
+    int round, tested = 0;
+    bl_backend best;
+
+    /* AUTO resolves to the best backend present; a missing one is refused and changes nothing */
+    CHECK_EQ_INT(bl_set_backend(BL_BACKEND_AUTO), BL_OK);
+    best = bl_get_backend();
+    CHECK(best != BL_BACKEND_AUTO);
+    for (s = 0; s < sizeof simd / sizeof simd[0]; ++s) {
+        bl_status st = bl_set_backend(simd[s]);
+        CHECK(st == BL_OK || st == BL_ERR_UNSUPPORTED);
+        if (st == BL_OK) CHECK_EQ_INT(bl_get_backend(), simd[s]);
+        CHECK_EQ_INT(bl_set_backend(best), BL_OK);
+        CHECK_EQ_INT(bl_get_backend(), best);
+    }
+#if defined(__aarch64__) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_NEON)
+    CHECK_EQ_INT(best, BL_BACKEND_NEON);
+#endif
+    CHECK_EQ_INT(bl_set_backend((bl_backend)7), BL_ERR_UNSUPPORTED);
+
+    bt_seed(12345);
+    for (s = 0; s < sizeof simd / sizeof simd[0]; ++s) {
+        if (bl_set_backend(simd[s]) != BL_OK) {
+            printf("skipped: %s (not in this build or CPU)\n", bl_backend_name(simd[s]));
+            continue;
+        }
+        ++tested;
+        printf("testing %s against scalar\n", bl_backend_name(simd[s]));
+        for (round = 0; round < rounds; ++round)
+            for (i = 0; i < sizeof in_sizes / sizeof in_sizes[0]; ++i) {
+                tcase c;
+                random_case(&c, in_sizes[i]);
+                run_case(&c, simd[s]);
+            }
+        {
+            /* every format x act x k once on an odd shape, and batch 17 */
+            int f, a, k;
+            for (f = 0; f < 2; ++f)
+                for (a = 0; a < 2; ++a)
+                    for (k = 1; k <= 3; ++k) {
+                        tcase c;
+                        random_case(&c, 321 + 64 * k);
+                        c.format = (bl_format)f;
+                        c.act = (bl_act)a;
+                        c.k = k;
+                        c.batch = 17;
+                        run_case(&c, simd[s]);
+                    }
+        }
+        {
+            /* the longest rows allowed, all codes and activations maximal: the int32 lane
+               sums reach their bound (kernels that fold or split lanes must not overflow) */
+            int f;
+            for (f = 0; f < 4; ++f) {
+                tcase c;
+                memset(&c, 0, sizeof c);
+                c.in = BL_MAX_IN_FEATURES;
+                c.out = 2;
+                c.k = 1;
+                c.batch = f < 2 ? 1 : 3; /* GEMV and GEMM paths */
+                c.fill = 1;
+                c.format = (bl_format)(f % 2);
+                c.act = BL_ACT_INT8;
+                run_case(&c, simd[s]);
+            }
+        }
+    }
+    if (!tested) printf("skipped: no SIMD backend in this build or CPU; only scalar exists\n");
+    CHECK_EQ_INT(bl_set_backend(BL_BACKEND_AUTO), BL_OK);
+    return bt_summary("test_backends");
+}
