@@ -65,7 +65,9 @@
 #endif
 
 /* Full unrolling of the small token and digit loops keeps the accumulators in registers. */
-#if defined(__clang__)
+#if defined(__CUDACC__) /* nvcc's front end knows neither spelling (host code only here) */
+#  define BL__UNROLL
+#elif defined(__clang__)
 #  define BL__UNROLL BL__PRAGMA(unroll)
 #elif defined(__GNUC__)
 #  define BL__UNROLL BL__PRAGMA(GCC unroll 8)
@@ -110,10 +112,9 @@ static void bl__cpuid(int leaf, int sub, unsigned r[4])
 }
 static unsigned bl__xgetbv0(void)
 {
-    unsigned a, d;
-    __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(a), "=d"(d) : "c"(0)); /* xgetbv */
-    (void)d;
-    return a;
+    unsigned r[2]; /* eax, edx: only the low word (x87/SSE/AVX/AVX-512 state bits) matters */
+    __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(r[0]), "=d"(r[1]) : "c"(0)); /* xgetbv */
+    return r[0];
 }
 #  endif
 

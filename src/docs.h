@@ -35,6 +35,16 @@
         BITLINEAR_ASSERT(c)            assertion hook (default: assert)
         BITLINEAR_NO_STDIO             leave out everything that uses <stdio.h>
         BITLINEAR_NO_SIMD              scalar kernels only
+        BITLINEAR_NO_AVX2, BITLINEAR_NO_AVX512, BITLINEAR_NO_NEON
+                                       leave out one instruction set's kernels
+        BITLINEAR_NO_RUNTIME_DISPATCH  no CPUID: only the kernels the compiler flags enable
+
+    BACKENDS
+    ========
+    Scalar (the reference), AVX2, AVX-512 with VNNI, NEON (SDOT where available). The
+    x86 kernels are compiled in target regions, so no -mavx2 is needed: the best one
+    this CPU and OS support is picked once at run time (CPUID + XGETBV);
+    bl_set_backend forces one. INT8 outputs are identical on every backend.
 
     LAYERS
     ======
@@ -77,6 +87,16 @@
     arguments never crash and never write outside a buffer; on error outputs are
     left untouched. NaN or Inf in weights or inputs gives BL_ERR_NONFINITE.
 
+    TRAINING
+    ========
+    bl_train_create makes a trainable ternary layer: float shadow weights, a forward
+    pass with their ternarization (any method and scaling, or learned LSQ scales),
+    optional INT8 activations and Hadamard rotation; bl_train_backward gives
+    straight-through gradients; bl_train_step applies Adam or SGD; bl_train_export
+    returns a bl_linear with the same outputs. bl_deadzone_stats reports how weights
+    sit in the trit bins. desc.hadamard gives any layer a randomised Hadamard
+    rotation (weights before quantization, inputs in the forward).
+
     MODEL FILES
     ===========
     bl_model_save writes named layers into one little-endian file (size query first);
@@ -90,5 +110,6 @@
 
     VERSION HISTORY
     ===============
-        0.1.0   first release: quantization, packing, decomposition, layers
+        0.1.0   first release: quantization, packing, decomposition, layers, SIMD
+                backends, training, model files, safetensors, CUDA companion
 */
