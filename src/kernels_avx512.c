@@ -225,7 +225,7 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    accumulator set per row: at most BL_MAX_IN_FEATURES / 256 = 2^14 blocks, each adding
    < 4 * 192 * 128 per lane, stays below 2^31. */
 #ifndef BL__X512_AHEAD_BYTES
-#define BL__X512_AHEAD_BYTES 16384
+#define BL__X512_AHEAD_BYTES 16384 /* 2BIT; and at least 3 row groups (2752-byte rows: 33 KiB) */
 #endif
 #ifndef BL__X512_AHEAD3_BYTES
 #define BL__X512_AHEAD3_BYTES 32768 /* BASE3 (measured best of 8, 16, 32 KiB) */
@@ -233,7 +233,7 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
 BL__FORCE_INLINE void bl__x512_2bit_rows4(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
 {
     __m512i acc[16], av[4], w;
-    size_t ahead = 4 * rb * ((BL__X512_AHEAD_BYTES + 4 * rb - 1) / (4 * rb));
+    size_t groups = (BL__X512_AHEAD_BYTES + 4 * rb - 1) / (4 * rb), ahead = 4 * rb * (groups < 3 ? 3 : groups);
     int pos = 0, m, r;
     BL__UNROLL
     for (m = 0; m < 16; ++m) acc[m] = _mm512_setzero_si512();
