@@ -14,8 +14,9 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
    reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
    (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
-   loop got slower with it, so it has none). Past the end of the weights it is a
-   harmless hint: prefetches never fault. */
+   loop got slower with it). The four-row paths prefetch whole row groups 16 KiB
+   (2BIT) or 32 KiB (BASE3) ahead instead (into L1 it was 2x slower). Past the end of the
+   weights it is a harmless hint: prefetches never fault. */
 #define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
 
 static inline __mmask64 bl__x512_valid(int bytes)
@@ -207,6 +208,122 @@ static int32_t bl__x512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8
     return bl__x512_hsum(bl__x512_2bit_sum(acc));
 }
 
+/* four rows' horizontal sums together: interleave, then fold the 128-bit lanes */
+BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
+{
+    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+    __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+    s = _mm512_add_epi32(_mm512_unpacklo_epi64(s, t), _mm512_unpackhi_epi64(s, t));
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, 0x4E));
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, 0xB1));
+    _mm512_mask_storeu_epi32(out, 0xF, s);
+}
+
+/* Batch-1 2BIT, four consecutive rows at once: each activation load feeds four rows,
+   four weight streams are in flight, and 16 accumulator chains hide the vpdpbusd
+   latency. Each row's software prefetch runs BL__X512_AHEAD_ROWS rows ahead. One
+   accumulator set per row: at most BL_MAX_IN_FEATURES / 256 = 2^14 blocks, each adding
+   < 4 * 192 * 128 per lane, stays below 2^31. */
+#ifndef BL__X512_AHEAD_BYTES
+#define BL__X512_AHEAD_BYTES 16384 /* 2BIT; and at least 3 row groups (2752-byte rows: 33 KiB) */
+#endif
+#ifndef BL__X512_AHEAD3_BYTES
+#define BL__X512_AHEAD3_BYTES 32768 /* BASE3 (measured best of 8, 16, 32 KiB) */
+#endif
+BL__FORCE_INLINE void bl__x512_2bit_rows4(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+{
+    __m512i acc[16], av[4], w;
+    size_t groups = (BL__X512_AHEAD_BYTES + 4 * rb - 1) / (4 * rb), ahead = 4 * rb * (groups < 3 ? 3 : groups);
+    int pos = 0, m, r;
+    BL__UNROLL
+    for (m = 0; m < 16; ++m) acc[m] = _mm512_setzero_si512();
+    for (; pos + 256 <= n; pos += 256, row += 64) {
+        BL__UNROLL
+        for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
+        BL__UNROLL
+        for (r = 0; r < 4; ++r) {
+            BL__X512_PREFETCH(row + r * rb, ahead);
+            w = _mm512_loadu_si512((const void *)(row + r * rb));
+            BL__UNROLL
+            for (m = 0; m < 4; ++m)
+                acc[4 * r + m] = _mm512_dpbusd_epi32(acc[4 * r + m],
+                    _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))), av[m]);
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + 3) / 4;
+        BL__UNROLL
+        for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
+        BL__UNROLL
+        for (r = 0; r < 4; ++r) {
+            w = bl__x512_load_block(row + r * rb, bytes);
+            BL__UNROLL
+            for (m = 0; m < 4; ++m)
+                acc[4 * r + m] = _mm512_dpbusd_epi32(acc[4 * r + m],
+                    _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))), av[m]);
+        }
+    }
+    BL__UNROLL
+    for (r = 0; r < 4; ++r) {
+        __m512i s = _mm512_add_epi32(acc[4 * r], _mm512_srai_epi32(acc[4 * r + 1], 2));
+        s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 2], 4));
+        av[r] = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 3], 6));
+    }
+    bl__x512_hsum4(av, out);
+}
+
+/* Batch-1 BASE3, four consecutive rows at once (the identity of the one-row kernel
+   above). All five digits share one accumulator pair per row. Lane arithmetic wraps
+   mod 2^32, so only the true value of 3 acc1 - acc2 = 256 * (partial dot) must fit in
+   int32: < 256 * 5 * 4 * 2 * 128 per block per lane, below 2^31 for up to 1638 blocks;
+   the pair is folded every 1024 blocks. */
+BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+{
+    __m512i acc1[4], acc2[4], total[4], av[5], y;
+    size_t ahead = 4 * rb * ((BL__X512_AHEAD3_BYTES + 4 * rb - 1) / (4 * rb));
+    int pos = 0, m, r, blocks = 0, bytes;
+    BL__UNROLL
+    for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
+    for (;;) {
+        int last = pos + 320 > n;
+        if (last && pos >= n) break;
+        bytes = last ? (n - pos + 4) / 5 : 64;
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
+        BL__UNROLL
+        for (r = 0; r < 4; ++r) {
+            BL__X512_PREFETCH(row + r * rb, ahead);
+            y = last ? bl__x512_load_block(row + r * rb, bytes) : _mm512_loadu_si512((const void *)(row + r * rb));
+            BL__UNROLL
+            for (m = 0; m < 5; ++m) {
+                acc1[r] = _mm512_dpbusd_epi32(acc1[r], y, av[m]);
+                y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
+                acc2[r] = _mm512_dpbusd_epi32(acc2[r], y, av[m]);
+            }
+        }
+        if (last || ++blocks == 1024) {
+            BL__UNROLL
+            for (r = 0; r < 4; ++r) {
+                __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[r], acc1[r]), acc1[r]), acc2[r]);
+                total[r] = _mm512_add_epi32(total[r], _mm512_srai_epi32(v, 8));
+                acc1[r] = acc2[r] = _mm512_setzero_si512();
+            }
+            blocks = 0;
+            if (last) break;
+        }
+        pos += 320;
+        row += 64;
+    }
+    if (blocks) {
+        BL__UNROLL
+        for (r = 0; r < 4; ++r) {
+            __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[r], acc1[r]), acc1[r]), acc2[r]);
+            total[r] = _mm512_add_epi32(total[r], _mm512_srai_epi32(v, 8));
+        }
+    }
+    bl__x512_hsum4(total, out);
+}
+
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
 {
@@ -219,6 +336,22 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
             T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X512_TOKENS], dk[BL_MAX_K];
+                if (T == 1 && rend - r >= 4) {
+                    int32_t d4[BL_MAX_K][4];
+                    int g;
+                    for (j = 0; j < L->k; ++j) {
+                        const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                        if (d == 5) bl__x512_base3_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
+                        else bl__x512_2bit_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
+                    }
+                    for (g = 0; g < 4; ++g) {
+                        for (j = 0; j < L->k; ++j) dk[j] = d4[j][g] - in->act_sum[b0];
+                        y[(size_t)b0 * L->out_features + r + g] = bl__int8_output(
+                            dk, L->scales, L->k, L->out_features, r + g, in->act_scale[b0], L->bias);
+                    }
+                    r += 3;
+                    continue;
+                }
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
