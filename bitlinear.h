@@ -3051,7 +3051,10 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
                              ? (float *)(void *)(base + data + (size_t)batch * bl__input_token_bytes(layer))
                              : (float *)(void *)(base + data) + (size_t)b * stride;
             memcpy(rot, xb, n * sizeof(float));
-            (void)bl_hadamard_rotate(rot, layer->in_features, 1, layer->hadamard_seed, 0);
+            /* inputs near FLT_MAX can overflow when mixed: refuse them before quantizing */
+            if (bl_hadamard_rotate(rot, layer->in_features, 1, layer->hadamard_seed, 0) != BL_OK ||
+                !bl__all_finite(rot, n))
+                return BL_ERR_NONFINITE;
             xb = rot;
         }
         if (layer->act == BL_ACT_INT8) {

@@ -316,6 +316,13 @@ static void test_hadamard_layer(void)
                 reference_float(in, out, 1, t, s, NULL, xr, batch, yd, mag);
                 for (i = 0; i < out * batch; ++i) CHECK(fabs(y[i] - yd[i]) <= 1e-5 * mag[i] + 1e-30);
             }
+            if (in >= 2) { /* finite inputs whose rotation overflows are refused, y untouched */
+                float big[2 * 257];
+                for (i = 0; i < in; ++i) big[i] = 3.0e38f;
+                y[0] = 42.0f;
+                CHECK(bl_linear_forward(layer, big, 1, y, NULL) == BL_ERR_NONFINITE);
+                CHECK(y[0] == 42.0f);
+            }
             bl_linear_destroy(layer);
             free(w); free(wr); free(x); free(xr); free(t); free(got);
         }
