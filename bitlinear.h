@@ -1737,6 +1737,20 @@ static BL__UNUSED int bl__simd_tokens(int left, int most)
     while (t * 2 <= left && t * 2 <= most) t *= 2;
     return t;
 }
+
+/* INT8 outputs of row r for tokens b0 .. b0+T-1 from their code dots (component j, token t
+   at dot[j * width + t]): the offset trick's token sums come off, then the pinned rule. */
+static BL__UNUSED void bl__simd_store_int8(const bl_linear *L, const bl__input *in, const int32_t *dot, int width,
+                                           int b0, int T, int r, float *y)
+{
+    int32_t dk[BL_MAX_K];
+    int t, j;
+    for (t = 0; t < T; ++t) {
+        for (j = 0; j < L->k; ++j) dk[j] = dot[j * width + t] - in->act_sum[b0 + t];
+        y[(size_t)(b0 + t) * L->out_features + r] =
+            bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
+    }
+}
 #endif
 /* ---- end src/cpu.c ---- */
 
@@ -1845,14 +1859,14 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
             T = bl__simd_tokens(batch - b0, BL__X256_TOKENS);
             for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__X256_TOKENS], dk[BL_MAX_K];
+                int32_t dot[BL_MAX_K][BL__X256_TOKENS];
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
@@ -1861,11 +1875,7 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
                     default: bl__x256_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
                     }
                 }
-                for (t = 0; t < T; ++t) {
-                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
-                    y[(size_t)(b0 + t) * L->out_features + r] =
-                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
-                }
+                bl__simd_store_int8(L, in, &dot[0][0], BL__X256_TOKENS, b0, T, r, y);
             }
         }
     }
@@ -2306,14 +2316,14 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
             T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
             for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__X512_TOKENS], dk[BL_MAX_K];
+                int32_t dot[BL_MAX_K][BL__X512_TOKENS];
                 if (T == 1 && rend - r >= 4) {
                     int32_t d4[BL_MAX_K][4];
                     int g;
@@ -2322,11 +2332,7 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                         if (d == 5) bl__x512_base3_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
                         else bl__x512_2bit_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
                     }
-                    for (g = 0; g < 4; ++g) {
-                        for (j = 0; j < L->k; ++j) dk[j] = d4[j][g] - in->act_sum[b0];
-                        y[(size_t)b0 * L->out_features + r + g] = bl__int8_output(
-                            dk, L->scales, L->k, L->out_features, r + g, in->act_scale[b0], L->bias);
-                    }
+                    for (g = 0; g < 4; ++g) bl__simd_store_int8(L, in, &d4[0][g], 4, b0, 1, r + g, y);
                     r += 3;
                     continue;
                 }
@@ -2342,11 +2348,7 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                     default: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
                     }
                 }
-                for (t = 0; t < T; ++t) {
-                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
-                    y[(size_t)(b0 + t) * L->out_features + r] =
-                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
-                }
+                bl__simd_store_int8(L, in, &dot[0][0], BL__X512_TOKENS, b0, T, r, y);
             }
         }
     }
@@ -2543,14 +2545,14 @@ BL__FORCE_INLINE void bl__neon_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
             T = bl__simd_tokens(batch - b0, BL__NEON_TOKENS);
             for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__NEON_TOKENS], dk[BL_MAX_K];
+                int32_t dot[BL_MAX_K][BL__NEON_TOKENS];
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
@@ -2559,11 +2561,7 @@ BL__FORCE_INLINE void bl__neon_gemm_int8(int d, const bl_linear *L, const bl__in
                     default: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
                     }
                 }
-                for (t = 0; t < T; ++t) {
-                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
-                    y[(size_t)(b0 + t) * L->out_features + r] =
-                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
-                }
+                bl__simd_store_int8(L, in, &dot[0][0], BL__NEON_TOKENS, b0, T, r, y);
             }
         }
     }

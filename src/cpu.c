@@ -166,4 +166,18 @@ static BL__UNUSED int bl__simd_tokens(int left, int most)
     while (t * 2 <= left && t * 2 <= most) t *= 2;
     return t;
 }
+
+/* INT8 outputs of row r for tokens b0 .. b0+T-1 from their code dots (component j, token t
+   at dot[j * width + t]): the offset trick's token sums come off, then the pinned rule. */
+static BL__UNUSED void bl__simd_store_int8(const bl_linear *L, const bl__input *in, const int32_t *dot, int width,
+                                           int b0, int T, int r, float *y)
+{
+    int32_t dk[BL_MAX_K];
+    int t, j;
+    for (t = 0; t < T; ++t) {
+        for (j = 0; j < L->k; ++j) dk[j] = dot[j * width + t] - in->act_sum[b0 + t];
+        y[(size_t)(b0 + t) * L->out_features + r] =
+            bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
+    }
+}
 #endif

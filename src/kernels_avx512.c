@@ -328,14 +328,14 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
             T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
             for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__X512_TOKENS], dk[BL_MAX_K];
+                int32_t dot[BL_MAX_K][BL__X512_TOKENS];
                 if (T == 1 && rend - r >= 4) {
                     int32_t d4[BL_MAX_K][4];
                     int g;
@@ -344,11 +344,7 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                         if (d == 5) bl__x512_base3_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
                         else bl__x512_2bit_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
                     }
-                    for (g = 0; g < 4; ++g) {
-                        for (j = 0; j < L->k; ++j) dk[j] = d4[j][g] - in->act_sum[b0];
-                        y[(size_t)b0 * L->out_features + r + g] = bl__int8_output(
-                            dk, L->scales, L->k, L->out_features, r + g, in->act_scale[b0], L->bias);
-                    }
+                    for (g = 0; g < 4; ++g) bl__simd_store_int8(L, in, &d4[0][g], 4, b0, 1, r + g, y);
                     r += 3;
                     continue;
                 }
@@ -364,11 +360,7 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                     default: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
                     }
                 }
-                for (t = 0; t < T; ++t) {
-                    for (j = 0; j < L->k; ++j) dk[j] = dot[j][t] - in->act_sum[b0 + t];
-                    y[(size_t)(b0 + t) * L->out_features + r] =
-                        bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
-                }
+                bl__simd_store_int8(L, in, &dot[0][0], BL__X512_TOKENS, b0, T, r, y);
             }
         }
     }
