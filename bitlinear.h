@@ -301,6 +301,14 @@ BITLINEAR_API const char *bl_backend_name(bl_backend b);
 /* trits per byte: 4 for BL_FORMAT_2BIT, 5 for BL_FORMAT_BASE3 */
 static inline BITLINEAR_HD int bl__digits(int format) { return format == 1 ? 5 : 4; }
 
+/* Bytes of the block that starts with `left` trits still to place: a full 64-byte block,
+   or the tail's ceil(left / D). */
+static inline BITLINEAR_HD int bl__block_width(int format, int left)
+{
+    int d = bl__digits(format);
+    return left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
+}
+
 /* Where trit i of a row of n lives: the byte (from the row's start) and the digit within it.
    Full blocks put trit j + 64*m of the block in byte j, digit m; the tail of r trits uses
    B = ceil(r/D) bytes the same way with stride B, so a row takes ceil(n/D) bytes. */
@@ -1071,7 +1079,7 @@ static void bl__pack_row(int format, const int8_t *t, int n, uint8_t *dst)
 {
     int d = bl__digits(format), pos = 0;
     while (pos < n) {
-        int left = n - pos, width = left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
+        int left = n - pos, width = bl__block_width(format, left);
         int j, m;
         for (j = 0; j < width; ++j) {
             uint8_t codes[5] = { 1, 1, 1, 1, 1 };
@@ -1096,7 +1104,7 @@ static int bl__unpack_row(int format, const uint8_t *src, int n, int8_t *t)
 {
     int d = bl__digits(format), pos = 0;
     while (pos < n) {
-        int left = n - pos, width = left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
+        int left = n - pos, width = bl__block_width(format, left);
         int j, m;
         for (j = 0; j < width; ++j) {
             uint8_t codes[5] = { 1, 1, 1, 1, 1 };
@@ -1497,7 +1505,7 @@ BITLINEAR_DEF double bl_decompose_error(const float *w, int rows, int cols, int 
         const uint8_t *p_ = (row);                                                                \
         while (pos_ < (n)) {                                                                      \
             int left_ = (n) - pos_;                                                               \
-            int width_ = left_ >= BL__BLOCK_BYTES * d_ ? BL__BLOCK_BYTES : (left_ + d_ - 1) / d_; \
+            int width_ = bl__block_width(format, left_);                                          \
             int j_, m_;                                                                           \
             for (j_ = 0; j_ < width_; ++j_)                                                       \
                 for (m_ = 0; m_ < d_; ++m_) {                                                     \

@@ -9,7 +9,7 @@
         const uint8_t *p_ = (row);                                                                \
         while (pos_ < (n)) {                                                                      \
             int left_ = (n) - pos_;                                                               \
-            int width_ = left_ >= BL__BLOCK_BYTES * d_ ? BL__BLOCK_BYTES : (left_ + d_ - 1) / d_; \
+            int width_ = bl__block_width(format, left_);                                          \
             int j_, m_;                                                                           \
             for (j_ = 0; j_ < width_; ++j_)                                                       \
                 for (m_ = 0; m_ < d_; ++m_) {                                                     \

@@ -7,6 +7,14 @@
 /* trits per byte: 4 for BL_FORMAT_2BIT, 5 for BL_FORMAT_BASE3 */
 static inline BITLINEAR_HD int bl__digits(int format) { return format == 1 ? 5 : 4; }
 
+/* Bytes of the block that starts with `left` trits still to place: a full 64-byte block,
+   or the tail's ceil(left / D). */
+static inline BITLINEAR_HD int bl__block_width(int format, int left)
+{
+    int d = bl__digits(format);
+    return left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
+}
+
 /* Where trit i of a row of n lives: the byte (from the row's start) and the digit within it.
    Full blocks put trit j + 64*m of the block in byte j, digit m; the tail of r trits uses
    B = ceil(r/D) bytes the same way with stride B, so a row takes ceil(n/D) bytes. */

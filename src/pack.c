@@ -22,7 +22,7 @@ static void bl__pack_row(int format, const int8_t *t, int n, uint8_t *dst)
 {
     int d = bl__digits(format), pos = 0;
     while (pos < n) {
-        int left = n - pos, width = left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
+        int left = n - pos, width = bl__block_width(format, left);
         int j, m;
         for (j = 0; j < width; ++j) {
             uint8_t codes[5] = { 1, 1, 1, 1, 1 };
@@ -47,7 +47,7 @@ static int bl__unpack_row(int format, const uint8_t *src, int n, int8_t *t)
 {
     int d = bl__digits(format), pos = 0;
     while (pos < n) {
-        int left = n - pos, width = left >= BL__BLOCK_BYTES * d ? BL__BLOCK_BYTES : (left + d - 1) / d;
+        int left = n - pos, width = bl__block_width(format, left);
         int j, m;
         for (j = 0; j < width; ++j) {
             uint8_t codes[5] = { 1, 1, 1, 1, 1 };
