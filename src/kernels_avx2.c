@@ -46,6 +46,7 @@ BL__FORCE_INLINE void bl__x256_codes(int d, const uint8_t *p, __m256i c[10])
                 __m256i s = _mm256_xor_si256(y, flip);
                 c[2 * m + h] = _mm256_sub_epi8(_mm256_sub_epi8(zero, _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
                 y = _mm256_add_epi8(_mm256_add_epi8(y, y), y);
+                BL__KEEP(y);
             }
         }
     }
