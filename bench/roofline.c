@@ -156,6 +156,29 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static double int8_ops_av
 #undef STEP
 #undef SUM
 }
+/* The BASE3 kernels' inner step without memory: per 64 weights (one digit of a block) two
+   vpdpbusd and the two byte adds that make the next digit's y = 3y. Eight independent
+   streams; the empty asm keeps the compiler from turning the adds into multiplies.
+   Returns weights. No kernel with this decode can beat this rate. */
+#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static double base3_weights_avx512(long iters)
+{
+#define DECL(i) __m512i y##i = _mm512_set1_epi8((char)(i + 1)), p##i = _mm512_setzero_si512(), q##i = p##i;
+#define STEP(i) p##i = _mm512_dpbusd_epi32(p##i, y##i, s); y##i = _mm512_add_epi8(_mm512_add_epi8(y##i, y##i), y##i); \
+                __asm__("" : "+v"(y##i)); q##i = _mm512_dpbusd_epi32(q##i, y##i, s);
+#define SUM(i) t = _mm512_add_epi32(t, _mm512_sub_epi32(p##i, q##i));
+    const __m512i s = _mm512_set1_epi8(-2);
+    __m512i t = _mm512_setzero_si512();
+    long i;
+    ACC8(DECL)
+    for (i = 0; i < iters; ++i) { ACC8(STEP) }
+    ACC8(SUM)
+    sink += (uint64_t)_mm512_reduce_add_epi32(t);
+    return (double)iters * 8 * 64;
+#undef DECL
+#undef STEP
+#undef SUM
+}
 __attribute__((target("avx512f"))) static double fp32_flops_avx512(long iters)
 {
 #define DECL(i) __m512 a##i = _mm512_set1_ps((float)i);
@@ -175,20 +198,23 @@ __attribute__((target("avx512f"))) static double fp32_flops_avx512(long iters)
 }
 #endif
 
-typedef struct peak_job { int fp; double ops, seconds; } peak_job;
+enum { PEAK_INT8, PEAK_FP32, PEAK_BASE3 };
+typedef struct peak_job { int kind; double ops, seconds; } peak_job;
 static void *peak_thread(void *arg)
 {
     peak_job *j = (peak_job *)arg;
     double t0 = cpu_now();
     j->ops = 0.0;
 #ifdef BENCH_X86
-    if (have_avx512()) j->ops = j->fp ? fp32_flops_avx512(4000000) : int8_ops_avx512(4000000);
+    if (have_avx512())
+        j->ops = j->kind == PEAK_FP32 ? fp32_flops_avx512(4000000)
+               : j->kind == PEAK_INT8 ? int8_ops_avx512(4000000) : base3_weights_avx512(4000000);
 #endif
     j->seconds = cpu_now() - t0;
     return NULL;
 }
-/* G ops/s over `threads` threads (median of 5), 0 when no AVX-512 VNNI */
-static double peak_rate(int fp, int threads)
+/* G ops/s (BASE3: G weights/s) over `threads` threads (median of 5), 0 without AVX-512 VNNI */
+static double peak_rate(int kind, int threads)
 {
     double r[5];
     int trial, i;
@@ -197,7 +223,7 @@ static double peak_rate(int fp, int threads)
         peak_job job[2];
         double t0 = now(), ops = 0.0;
         for (i = 0; i < threads; ++i) {
-            job[i].fp = fp;
+            job[i].kind = kind;
             if (i) pthread_create(&th[i], NULL, peak_thread, &job[i]);
         }
         peak_thread(&job[0]);
@@ -386,7 +412,7 @@ int main(int argc, char **argv)
     static const int batches[3] = { 1, 8, 128 };
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     int nshapes = quick ? 1 : 3, si, bi, fi, ai, th, cold, i, nres = 0;
-    double dram1, dram2, l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, budget = quick ? 0.1 : 0.25;
+    double dram1, dram2, l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1, budget = quick ? 0.1 : 0.25;
     size_t big = (size_t)512 << 20, maxn = 0;
     uint8_t *buf;
     result *res = (result *)xmalloc(sizeof(result) * 200);
@@ -414,10 +440,11 @@ int main(int argc, char **argv)
         l3bw = read_bandwidth(a, 8u << 20, 1, 40);
     }
     free(buf);
-    int8_1 = peak_rate(0, 1);
-    int8_2 = peak_rate(0, 2);
-    fp32_1 = peak_rate(1, 1);
-    fp32_2 = peak_rate(1, 2);
+    int8_1 = peak_rate(PEAK_INT8, 1);
+    int8_2 = peak_rate(PEAK_INT8, 2);
+    fp32_1 = peak_rate(PEAK_FP32, 1);
+    fp32_2 = peak_rate(PEAK_FP32, 2);
+    base3_1 = peak_rate(PEAK_BASE3, 1);
     printf("## Machine limits (measured; 1 thread by its CPU time, 2 threads by wall time)\n\n");
     printf("| limit | 1 thread | 2 threads |\n|---|---|---|\n");
     printf("| DRAM read, 512 MiB buffer (GB/s) | %.1f | %.1f |\n", dram1, dram2);
@@ -425,7 +452,8 @@ int main(int argc, char **argv)
     printf("| L2-resident read, 512 KiB (GB/s) | %.1f | |\n", l2bw);
     printf("| L3-resident read, 8 MiB (GB/s) | %.1f | |\n", l3bw);
     printf("| peak int8 dot (vpdpbusd, GOPS) | %.0f | %.0f |\n", int8_1, int8_2);
-    printf("| peak fp32 FMA (GFLOPS) | %.0f | %.0f |\n\n", fp32_1, fp32_2);
+    printf("| peak fp32 FMA (GFLOPS) | %.0f | %.0f |\n", fp32_1, fp32_2);
+    printf("| BASE3 decode + dot, no memory (G weights/s) | %.1f | |\n\n", base3_1);
     printf("backend: %s\n\n", backend);
     fflush(stdout);
 
@@ -556,12 +584,31 @@ int main(int argc, char **argv)
                r->scalar_seconds / r->basis, blas);
     }
 
+    /* BASE3 against 2BIT, batch 1, INT8, 1 thread: the time BASE3's decode alone needs */
+    printf("\nBASE3 vs 2BIT, batch 1, INT8, 1 thread (CPU us); decode bound = weights / BASE3 decode rate:\n\n");
+    printf("| out x in | 2BIT cold | BASE3 cold | BASE3 / 2BIT | BASE3 hot | BASE3 decode bound |\n|---|---|---|---|---|---|\n");
+    for (si = 0; si < nshapes; ++si) {
+        double t2 = 0.0, t3 = 0.0, h3 = 0.0;
+        for (i = 0; i < nres; ++i) {
+            const result *r = &res[i];
+            if (r->out != shapes[si][0] || r->in != shapes[si][1] || r->batch != 1 || r->act || r->threads != 1)
+                continue;
+            if (r->cold && r->format) t3 = r->cpu_seconds;
+            else if (r->cold) t2 = r->cpu_seconds;
+            else if (r->format) h3 = r->cpu_seconds;
+        }
+        if (t2 > 0 && base3_1 > 0)
+            printf("| %dx%d | %.1f | %.1f | %.2f | %.1f | %.1f |\n", shapes[si][0], shapes[si][1], t2 * 1e6, t3 * 1e6,
+                   t3 / t2, h3 * 1e6, (double)shapes[si][0] * shapes[si][1] / (base3_1 * 1e9) * 1e6);
+    }
+
     js = fopen("bench/results.json", "w");
     if (js) {
         fprintf(js, "{\n  \"backend\": \"%s\",\n  \"limits\": {\"dram_read_gbs_1t\": %.2f, \"dram_read_gbs_2t\": %.2f, "
                     "\"l1_read_gbs\": %.2f, \"l2_read_gbs\": %.2f, \"l3_read_gbs\": %.2f, \"int8_gops_1t\": %.1f, "
-                    "\"int8_gops_2t\": %.1f, \"fp32_gflops_1t\": %.1f, \"fp32_gflops_2t\": %.1f},\n  \"kernels\": [\n",
-                backend, dram1, dram2, l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2);
+                    "\"int8_gops_2t\": %.1f, \"fp32_gflops_1t\": %.1f, \"fp32_gflops_2t\": %.1f, "
+                    "\"base3_gweights_1t\": %.2f},\n  \"kernels\": [\n",
+                backend, dram1, dram2, l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1);
         for (i = 0; i < nres; ++i) {
             result *r = &res[i];
             fprintf(js, "    {\"out\": %d, \"in\": %d, \"batch\": %d, \"format\": \"%s\", \"act\": \"%s\", \"threads\": %d, "

@@ -241,30 +241,46 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
     _mm512_mask_storeu_epi32(out, 0xF, s);
 }
 
-/* Batch-1 2BIT, four consecutive rows at once: each activation load feeds four rows,
-   four weight streams are in flight, and 16 accumulator chains hide the vpdpbusd
-   latency. Each row's software prefetch runs BL__X512_AHEAD_ROWS rows ahead. One
-   accumulator set per row: at most BL_MAX_IN_FEATURES / 256 = 2^14 blocks, each adding
-   < 4 * 192 * 128 per lane, stays below 2^31. */
-#ifndef BL__X512_AHEAD_BYTES
-#define BL__X512_AHEAD_BYTES 16384 /* 2BIT; and at least 3 row groups (2752-byte rows: 33 KiB) */
-#endif
-#ifndef BL__X512_AHEAD3_BYTES
-#define BL__X512_AHEAD3_BYTES 32768 /* BASE3 (measured best of 8, 16, 32 KiB) */
-#endif
-BL__FORCE_INLINE void bl__x512_2bit_rows4(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+/* Batch 1, R consecutive rows at once: each activation load feeds R rows and 4R (2BIT)
+   accumulator chains hide the vpdpbusd latency. Each row prefetches its own stream into
+   L2 a fixed distance ahead; over a row group the prefetched bytes are exactly the next
+   stretch of the contiguous rows. Rows that are not whole cache lines long also fetch
+   the line that each load's second half falls in (cold 4096x5504: 14.6 -> 20 GB/s).
+   Measured cold here: four rows suit short rows (four of them within a 4 KiB page), two
+   rows long ones (4096x11008 2BIT: 19-20 -> 20-21.5 GB/s, 2048x8192: 21 -> 23.6). */
+#define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
+#define BL__X512_AHEAD_BASE3 32768 /* (measured best of 8, 16, 32 KiB) */
+
+/* a whole number of R-row groups, at least `bytes` and at least three groups */
+static inline size_t bl__x512_ahead(int R, size_t rb, size_t bytes)
+{
+    size_t group = (size_t)R * rb, groups = (bytes + group - 1) / group;
+    return group * (groups < 3 ? 3 : groups);
+}
+
+/* split: the rows are not whole cache lines long, so loads straddle two lines */
+BL__FORCE_INLINE void bl__x512_prefetch_row(const uint8_t *p, int split, size_t ahead)
+{
+    BL__X512_PREFETCH(p, ahead);
+    if (split) BL__X512_PREFETCH(p, ahead + 63);
+}
+
+/* 2BIT: one accumulator set per row: at most BL_MAX_IN_FEATURES / 256 = 2^14 blocks, each
+   adding < 4 * 192 * 128 per lane, stays below 2^31. */
+BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, size_t rb, int n, const int8_t *a,
+                                         int32_t out[4])
 {
     __m512i acc[16], av[4], w;
-    size_t groups = (BL__X512_AHEAD_BYTES + 4 * rb - 1) / (4 * rb), ahead = 4 * rb * (groups < 3 ? 3 : groups);
+    size_t ahead = bl__x512_ahead(R, rb, BL__X512_AHEAD_2BIT);
     int pos = 0, m, r;
     BL__UNROLL
-    for (m = 0; m < 16; ++m) acc[m] = _mm512_setzero_si512();
+    for (m = 0; m < 4 * R; ++m) acc[m] = _mm512_setzero_si512();
     for (; pos + 256 <= n; pos += 256, row += 64) {
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
         BL__UNROLL
-        for (r = 0; r < 4; ++r) {
-            BL__X512_PREFETCH(row + r * rb, ahead);
+        for (r = 0; r < R; ++r) {
+            bl__x512_prefetch_row(row + r * rb, split, ahead);
             w = _mm512_loadu_si512((const void *)(row + r * rb));
             BL__UNROLL
             for (m = 0; m < 4; ++m)
@@ -277,7 +293,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows4(const uint8_t *row, size_t rb, int n, 
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < 4; ++r) {
+        for (r = 0; r < R; ++r) {
             w = bl__x512_load_block(row + r * rb, bytes);
             BL__UNROLL
             for (m = 0; m < 4; ++m)
@@ -287,22 +303,26 @@ BL__FORCE_INLINE void bl__x512_2bit_rows4(const uint8_t *row, size_t rb, int n, 
     }
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
-        __m512i s = _mm512_add_epi32(acc[4 * r], _mm512_srai_epi32(acc[4 * r + 1], 2));
-        s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 2], 4));
-        av[r] = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 3], 6));
+        __m512i s = _mm512_setzero_si512();
+        if (r < R) {
+            s = _mm512_add_epi32(acc[4 * r], _mm512_srai_epi32(acc[4 * r + 1], 2));
+            s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 2], 4));
+            s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 3], 6));
+        }
+        av[r] = s;
     }
     bl__x512_hsum4(av, out);
 }
 
-/* Batch-1 BASE3, four consecutive rows at once (the identity of the one-row kernel
-   above). All five digits share one accumulator pair per row. Lane arithmetic wraps
-   mod 2^32, so only the true value of 3 acc1 - acc2 = 256 * (partial dot) must fit in
-   int32: < 256 * 5 * 4 * 2 * 128 per block per lane, below 2^31 for up to 1638 blocks;
-   the pair is folded every 1024 blocks. */
-BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+/* BASE3 (the identity of the one-row kernel above): all five digits share one
+   accumulator pair per row. Lane arithmetic wraps mod 2^32, so only the true value of
+   3 acc1 - acc2 = 256 * (partial dot) must fit in int32: < 256 * 5 * 4 * 2 * 128 per
+   block per lane, below 2^31 for up to 1638 blocks; the pair is folded every 1024. */
+BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
+                                          int32_t out[4])
 {
     __m512i acc1[4], acc2[4], total[4], av[5], y;
-    size_t ahead = 4 * rb * ((BL__X512_AHEAD3_BYTES + 4 * rb - 1) / (4 * rb));
+    size_t ahead = bl__x512_ahead(R, rb, BL__X512_AHEAD_BASE3);
     int pos = 0, m, r, blocks = 0, bytes;
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
@@ -313,8 +333,8 @@ BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n,
         BL__UNROLL
         for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < 4; ++r) {
-            BL__X512_PREFETCH(row + r * rb, ahead);
+        for (r = 0; r < R; ++r) {
+            bl__x512_prefetch_row(row + r * rb, (rb & 63) != 0, ahead);
             y = last ? bl__x512_load_block(row + r * rb, bytes) : _mm512_loadu_si512((const void *)(row + r * rb));
             BL__UNROLL
             for (m = 0; m < 5; ++m) {
@@ -325,7 +345,7 @@ BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n,
         }
         if (last || ++blocks == 1024) {
             BL__UNROLL
-            for (r = 0; r < 4; ++r) {
+            for (r = 0; r < R; ++r) {
                 __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[r], acc1[r]), acc1[r]), acc2[r]);
                 total[r] = _mm512_add_epi32(total[r], _mm512_srai_epi32(v, 8));
                 acc1[r] = acc2[r] = _mm512_setzero_si512();
@@ -338,7 +358,7 @@ BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n,
     }
     if (blocks) {
         BL__UNROLL
-        for (r = 0; r < 4; ++r) {
+        for (r = 0; r < R; ++r) {
             __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[r], acc1[r]), acc1[r]), acc2[r]);
             total[r] = _mm512_add_epi32(total[r], _mm512_srai_epi32(v, 8));
         }
@@ -350,7 +370,9 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
+    /* batch-1 rows per step (see above); BASE3 is compute-bound: four always */
     int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
+    int R = d == 5 || (L->row_bytes <= 1024 && L->row_bytes % 64 == 0) ? 4 : 2;
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
@@ -358,16 +380,18 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
             T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X512_TOKENS];
-                if (T == 1 && rend - r >= 4) {
-                    int32_t d4[BL_MAX_K][4];
+                if (T == 1 && rend - r >= R) {
+                    int32_t dR[BL_MAX_K][4];
                     int g;
                     for (j = 0; j < L->k; ++j) {
                         const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                        if (d == 5) bl__x512_base3_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
-                        else bl__x512_2bit_rows4(row, L->row_bytes, L->in_features, a, d4[j]);
+                        if (d == 5) bl__x512_base3_rows(4, row, L->row_bytes, L->in_features, a, dR[j]);
+                        else if (R == 4) bl__x512_2bit_rows(4, 0, row, L->row_bytes, L->in_features, a, dR[j]);
+                        else if (L->row_bytes % 64 == 0) bl__x512_2bit_rows(2, 0, row, L->row_bytes, L->in_features, a, dR[j]);
+                        else bl__x512_2bit_rows(2, 1, row, L->row_bytes, L->in_features, a, dR[j]);
                     }
-                    for (g = 0; g < 4; ++g) bl__simd_store_int8(L, in, &d4[0][g], 4, b0, 1, r + g, y);
-                    r += 3;
+                    for (g = 0; g < R; ++g) bl__simd_store_int8(L, in, &dR[0][g], 4, b0, 1, r + g, y);
+                    r += R - 1;
                     continue;
                 }
                 for (j = 0; j < L->k; ++j) {

@@ -203,6 +203,23 @@ int main(void)
                     }
         }
         {
+            /* batch 1 walks rows in groups whose size and prefetch depend on the row
+               length and its alignment: short/long, whole/partial cache lines, and a
+               row count that leaves a remainder */
+            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504 };
+            int f, g;
+            for (g = 0; g < (int)(sizeof gemv_in / sizeof gemv_in[0]); ++g)
+                for (f = 0; f < 2; ++f) {
+                    tcase c;
+                    random_case(&c, gemv_in[g]);
+                    c.format = (bl_format)f;
+                    c.act = BL_ACT_INT8;
+                    c.out = 7;
+                    c.batch = 1;
+                    run_case(&c, simd[s]);
+                }
+        }
+        {
             /* the longest rows allowed, all codes and activations maximal: the int32 lane
                sums reach their bound (kernels that fold or split lanes must not overflow) */
             int f;
