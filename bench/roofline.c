@@ -157,15 +157,15 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static double int8_ops_av
 #undef SUM
 }
 /* The BASE3 kernels' inner step without memory: per 64 weights (one digit of a block) two
-   vpdpbusd and the two byte adds that make the next digit's y = 3y. Eight independent
-   streams; the empty asm keeps the compiler from turning the adds into multiplies.
-   Returns weights. No kernel with this decode can beat this rate. */
+   vpdpbusd and the two byte adds that make the next digit's y = 3y, in eight independent
+   streams. Written as asm so that no compiler turns the adds into multiplies or copies
+   the accumulators around. Returns weights. No kernel with this decode can beat it. */
 #define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static double base3_weights_avx512(long iters)
 {
-#define DECL(i) __m512i y##i = _mm512_set1_epi8((char)(i + 1)), p##i = _mm512_setzero_si512(), q##i = p##i;
-#define STEP(i) p##i = _mm512_dpbusd_epi32(p##i, y##i, s); y##i = _mm512_add_epi8(_mm512_add_epi8(y##i, y##i), y##i); \
-                __asm__("" : "+v"(y##i)); q##i = _mm512_dpbusd_epi32(q##i, y##i, s);
+#define DECL(i) __m512i y##i = _mm512_set1_epi8((char)(i + 1)), p##i = _mm512_setzero_si512(), q##i = p##i, t##i;
+#define STEP(i) __asm__("vpdpbusd %4, %2, %0\n\tvpaddb %2, %2, %3\n\tvpaddb %2, %3, %2\n\tvpdpbusd %4, %2, %1" \
+                        : "+v"(p##i), "+v"(q##i), "+v"(y##i), "=&v"(t##i) : "v"(s));
 #define SUM(i) t = _mm512_add_epi32(t, _mm512_sub_epi32(p##i, q##i));
     const __m512i s = _mm512_set1_epi8(-2);
     __m512i t = _mm512_setzero_si512();
