@@ -14,7 +14,7 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
    reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
    (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
-   loop got slower with it). The four-row paths prefetch whole row groups 16 KiB
+   loop got slower with it). The row-group paths below prefetch whole row groups 16 KiB
    (2BIT) or 32 KiB (BASE3) ahead instead (into L1 it was 2x slower). Past the end of the
    weights it is a harmless hint: prefetches never fault. */
 #define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
@@ -247,7 +247,8 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    stretch of the contiguous rows. Rows that are not whole cache lines long also fetch
    the line that each load's second half falls in (cold 4096x5504: 14.6 -> 20 GB/s).
    Measured cold here: four rows suit short rows (four of them within a 4 KiB page), two
-   rows long ones (4096x11008 2BIT: 19-20 -> 20-21.5 GB/s, 2048x8192: 21 -> 23.6). */
+   rows long or partial-line ones (4096x11008 2BIT: 19-20 -> 21-23 GB/s, 2048x8192:
+   21 -> 23.6). BASE3 is compute-bound and always takes four. */
 #define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
 #define BL__X512_AHEAD_BASE3 32768 /* (measured best of 8, 16, 32 KiB) */
 
@@ -390,7 +391,7 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    /* batch-1 rows per step (see above); BASE3 is compute-bound: four always */
+    /* batch-1 rows per step (see bl__x512_2bit_rows) */
     int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
     int R = d == 5 || (L->row_bytes <= 1024 && L->row_bytes % 64 == 0) ? 4 : 2;
     for (rt = r0; rt < r1; rt += tile) {
