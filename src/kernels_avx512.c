@@ -387,6 +387,42 @@ BL__FORCE_INLINE void bl__x512_store_rows4_int8(const bl_linear *L, const bl__in
     _mm_storeu_ps(y + (size_t)b * L->out_features + r, _mm256_cvtpd_ps(v));
 }
 
+/* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
+   so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
+   stay there, the partial dots summed in int32 (exact). Measured here, 4096x11008 batch
+   8 and 128: 207-211 -> 268-289 GOPS. Returns 0 (nothing done) when all the tokens'
+   activations fit in 32 KiB already. */
+#define BL__X512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
+#define BL__X512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
+BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
+                                                int rt, int rend, float *y)
+{
+    int32_t part[BL__X512_CHUNK_ROWS][BL__X512_TOKENS], tmp[BL__X512_TOKENS];
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+    int span = 64 * d, n = L->in_features, chunks, cw, c0, r, j, t, i;
+    if ((size_t)T * (size_t)n <= 2 * BL__X512_CHUNK_BYTES || (rend - rt) * L->k > BL__X512_CHUNK_ROWS) return 0;
+    chunks = (int)(((size_t)T * (size_t)n + BL__X512_CHUNK_BYTES - 1) / BL__X512_CHUNK_BYTES);
+    cw = ((n + chunks - 1) / chunks + span - 1) / span * span;
+    memset(part, 0, sizeof part);
+    for (c0 = 0; c0 < n; c0 += cw) {
+        int cn = n - c0 < cw ? n - c0 : cw;
+        size_t off = (size_t)(c0 / span) * 64;
+        for (r = rt, i = 0; r < rend; ++r)
+            for (j = 0; j < L->k; ++j, ++i) {
+                const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes + off;
+                switch (T) {
+                case 2: bl__x512_row_int8(d, row, cn, a + c0, in->stride, 2, tmp); break;
+                case 4: bl__x512_row_int8(d, row, cn, a + c0, in->stride, 4, tmp); break;
+                default: bl__x512_row_int8(d, row, cn, a + c0, in->stride, 8, tmp); break;
+                }
+                for (t = 0; t < T; ++t) part[i][t] += tmp[t];
+            }
+    }
+    for (r = rt, i = 0; r < rend; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], BL__X512_TOKENS, b0, T, r, y);
+    return 1;
+}
+
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
 {
@@ -399,6 +435,7 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
         for (b0 = 0; b0 < batch; b0 += T) {
             const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
             T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
+            if (T > 1 && bl__x512_gemm_int8_chunked(d, L, in, T, b0, rt, rend, y)) continue;
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X512_TOKENS];
                 if (T == 1 && rend - r >= R) {

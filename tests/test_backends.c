@@ -220,6 +220,24 @@ int main(void)
                 }
         }
         {
+            /* several tokens over rows long enough that the GEMM walks them in column
+               chunks (the tokens' activations outgrow L1), chunks ending inside a block */
+            static const int long_in[] = { 4097, 11008, 20000 };
+            static const int batches[] = { 2, 9 };
+            int f, g, b;
+            for (g = 0; g < 3; ++g)
+                for (f = 0; f < 2; ++f)
+                    for (b = 0; b < 2; ++b) {
+                        tcase c;
+                        random_case(&c, long_in[g]);
+                        c.format = (bl_format)f;
+                        c.act = BL_ACT_INT8;
+                        c.out = 5;
+                        c.batch = batches[b];
+                        run_case(&c, simd[s]);
+                    }
+        }
+        {
             /* the longest rows allowed, all codes and activations maximal: the int32 lane
                sums reach their bound (kernels that fold or split lanes must not overflow) */
             int f;
