@@ -145,6 +145,18 @@ static void random_case(tcase *c, int in)
     c->act = bt_int(0, 1) ? BL_ACT_FLOAT : BL_ACT_INT8;
 }
 
+/* a random INT8 case of a given shape, format and batch */
+static void int8_case(bl_backend backend, int in, bl_format format, int out, int batch)
+{
+    tcase c;
+    random_case(&c, in);
+    c.format = format;
+    c.act = BL_ACT_INT8;
+    c.out = out;
+    c.batch = batch;
+    run_case(&c, backend);
+}
+
 int main(void)
 {
     static const bl_backend simd[] = { BL_BACKEND_AVX2, BL_BACKEND_AVX512, BL_BACKEND_NEON };
@@ -209,15 +221,7 @@ int main(void)
             static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504 };
             int f, g;
             for (g = 0; g < (int)(sizeof gemv_in / sizeof gemv_in[0]); ++g)
-                for (f = 0; f < 2; ++f) {
-                    tcase c;
-                    random_case(&c, gemv_in[g]);
-                    c.format = (bl_format)f;
-                    c.act = BL_ACT_INT8;
-                    c.out = 7;
-                    c.batch = 1;
-                    run_case(&c, simd[s]);
-                }
+                for (f = 0; f < 2; ++f) int8_case(simd[s], gemv_in[g], (bl_format)f, 7, 1);
         }
         {
             /* several tokens over rows long enough that the GEMM walks them in column
@@ -227,15 +231,7 @@ int main(void)
             int f, g, b;
             for (g = 0; g < 3; ++g)
                 for (f = 0; f < 2; ++f)
-                    for (b = 0; b < 2; ++b) {
-                        tcase c;
-                        random_case(&c, long_in[g]);
-                        c.format = (bl_format)f;
-                        c.act = BL_ACT_INT8;
-                        c.out = 5;
-                        c.batch = batches[b];
-                        run_case(&c, simd[s]);
-                    }
+                    for (b = 0; b < 2; ++b) int8_case(simd[s], long_in[g], (bl_format)f, 5, batches[b]);
         }
         {
             /* the longest rows allowed, all codes and activations maximal: the int32 lane
