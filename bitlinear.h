@@ -2340,9 +2340,9 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
                             "vpdpbusd {%[a" #k "], %[y], %[q]|%[q], %[y], %[a" #k "]}\n\t"
 BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m512i *acc1, __m512i *acc2)
 {
-    __m512i p = *acc1, q = *acc2, t;
+    __m512i p = *acc1, q = *acc2, t = y; /* t: scratch, read-write so nvcc sees it used */
     __asm__(BL__X512_DIGIT(0) BL__X512_DIGIT(1) BL__X512_DIGIT(2) BL__X512_DIGIT(3) BL__X512_DIGIT(4)
-            : [p] "+v"(p), [q] "+v"(q), [y] "+v"(y), [t] "=&v"(t)
+            : [p] "+v"(p), [q] "+v"(q), [y] "+v"(y), [t] "+v"(t)
             : [a0] "v"(av[0]), [a1] "v"(av[1]), [a2] "v"(av[2]), [a3] "v"(av[3]), [a4] "v"(av[4]));
     *acc1 = p;
     *acc2 = q;
