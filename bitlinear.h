@@ -2323,12 +2323,6 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
     bl__x512_hsum4(av, out);
 }
 
-/* BASE3 (the identity of the one-row kernel above): all five digits share one
-   accumulator pair per row. Lane arithmetic wraps mod 2^32, so only the true value of
-   3 acc1 - acc2 = 256 * (partial dot) must fit in int32: < 256 * 5 * 4 * 2 * 128 per
-   block per lane, below 2^31 for up to 1638 blocks; the pair is folded every 1024. The
-   loop over whole blocks has no branches (the tail block comes after it): branchy, it
-   cost GCC register copies and ran 7% slower. */
 /* One row's block: per digit m, acc1 += y . a_m, y = 3y, acc2 += y . a_m. Written as one asm
    block for GCC and clang: their schedules of the same instructions ran 5-7% slower here
    (11.3 cycles per row and block as asm, 11.5-12.0 from intrinsics), and the measured
@@ -2372,6 +2366,11 @@ BL__FORCE_INLINE void bl__x512_base3_fold(int R, __m512i *acc1, __m512i *acc2, _
     }
 }
 
+/* BASE3 (the identity of the one-row kernel above): all five digits share one
+   accumulator pair per row. Lane arithmetic wraps mod 2^32, so only the true value of
+   3 acc1 - acc2 = 256 * (partial dot) must fit in int32: < 256 * 5 * 4 * 2 * 128 per
+   block per lane, below 2^31 for up to 1638 blocks; the pair is folded every 1024 blocks
+   and after the tail block, which comes after the loop over whole blocks. */
 BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                           int32_t out[4])
 {
