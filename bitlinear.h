@@ -2029,7 +2029,7 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 
 /* acc += u (unsigned bytes) . s (signed bytes) in groups of four, updating acc in place.
    With the intrinsic, GCC 12 copies the 16 accumulators of the four-row loops through
-   other registers and the stack every iteration (2BIT: 7.8 cycles per row and block; 6.4
+   other registers and the stack every iteration (2BIT: 5.9 cycles per row and block; 5.2
    with this one-instruction asm). Clang keeps them in place by itself. */
 #if defined(__GNUC__) && !defined(__clang__)
 BL__FORCE_INLINE __m512i bl__x512_dpbusd(__m512i acc, __m512i u, __m512i s)
