@@ -2142,6 +2142,17 @@ BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const 
     }
 }
 
+/* the same for T = 2, 4 or 8 tokens, each count compiled on its own (unrolled) */
+BL__FORCE_INLINE void bl__x512_row_int8_tokens(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
+                                               int T, int32_t *out)
+{
+    switch (T) {
+    case 2: bl__x512_row_int8(d, row, n, a, stride, 2, out); break;
+    case 4: bl__x512_row_int8(d, row, n, a, stride, 4, out); break;
+    default: bl__x512_row_int8(d, row, n, a, stride, 8, out); break;
+    }
+}
+
 /* Batch-1 BASE3: with y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
    sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane and
    digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
@@ -2355,11 +2366,11 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
 }
 #endif
 
-BL__FORCE_INLINE void bl__x512_base3_fold(int R, __m512i *acc1, __m512i *acc2, __m512i *total)
+BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i *total)
 {
     int r;
     BL__UNROLL
-    for (r = 0; r < R; ++r) {
+    for (r = 0; r < 4; ++r) {
         __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[r], acc1[r]), acc1[r]), acc2[r]);
         total[r] = _mm512_add_epi32(total[r], _mm512_srai_epi32(v, 8));
         acc1[r] = acc2[r] = _mm512_setzero_si512();
@@ -2371,12 +2382,11 @@ BL__FORCE_INLINE void bl__x512_base3_fold(int R, __m512i *acc1, __m512i *acc2, _
    3 acc1 - acc2 = 256 * (partial dot) must fit in int32: < 256 * 5 * 4 * 2 * 128 per
    block per lane, below 2^31 for up to 1638 blocks; the pair is folded every 1024 blocks
    and after the tail block, which comes after the loop over whole blocks. */
-BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
-                                          int32_t out[4])
+BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
 {
     __m512i acc1[4], acc2[4], total[4], av[5];
     /* rows that straddle cache lines prefetch the next line too; else the same line twice */
-    size_t ahead = bl__x512_ahead(R, rb, BL__X512_AHEAD_BASE3), second = ahead + (rb & 63 ? 63 : 0);
+    size_t ahead = bl__x512_ahead(4, rb, BL__X512_AHEAD_BASE3), second = ahead + (rb & 63 ? 63 : 0);
     int full = n / 320, b = 0, end, m, r;
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
@@ -2386,21 +2396,21 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
             BL__UNROLL
             for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
             BL__UNROLL
-            for (r = 0; r < R; ++r) {
+            for (r = 0; r < 4; ++r) {
                 BL__X512_PREFETCH(row + r * rb, ahead);
                 BL__X512_PREFETCH(row + r * rb, second);
                 bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc1[r], &acc2[r]);
             }
         }
-        bl__x512_base3_fold(R, acc1, acc2, total);
+        bl__x512_base3_fold4(acc1, acc2, total);
     }
     if (n > 320 * full) {
         int bytes = (n - 320 * full + 4) / 5;
         BL__UNROLL
         for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + bytes * m));
         BL__UNROLL
-        for (r = 0; r < R; ++r) bl__x512_base3_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc1[r], &acc2[r]);
-        bl__x512_base3_fold(R, acc1, acc2, total);
+        for (r = 0; r < 4; ++r) bl__x512_base3_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc1[r], &acc2[r]);
+        bl__x512_base3_fold4(acc1, acc2, total);
     }
     bl__x512_hsum4(total, out);
 }
@@ -2449,11 +2459,7 @@ BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const
         for (r = rt, i = 0; r < rend; ++r)
             for (j = 0; j < L->k; ++j, ++i) {
                 const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes + off;
-                switch (T) {
-                case 2: bl__x512_row_int8(d, row, cn, a + c0, in->stride, 2, tmp); break;
-                case 4: bl__x512_row_int8(d, row, cn, a + c0, in->stride, 4, tmp); break;
-                default: bl__x512_row_int8(d, row, cn, a + c0, in->stride, 8, tmp); break;
-                }
+                bl__x512_row_int8_tokens(d, row, cn, a + c0, in->stride, T, tmp);
                 for (t = 0; t < T; ++t) part[i][t] += tmp[t];
             }
     }
@@ -2481,7 +2487,7 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                     int g;
                     for (j = 0; j < L->k; ++j) {
                         const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                        if (d == 5) bl__x512_base3_rows(4, row, L->row_bytes, L->in_features, a, dR[j]);
+                        if (d == 5) bl__x512_base3_rows4(row, L->row_bytes, L->in_features, a, dR[j]);
                         else if (R == 4) bl__x512_2bit_rows(4, 0, row, L->row_bytes, L->in_features, a, dR[j]);
                         else if (L->row_bytes % 64 == 0) bl__x512_2bit_rows(2, 0, row, L->row_bytes, L->in_features, a, dR[j]);
                         else bl__x512_2bit_rows(2, 1, row, L->row_bytes, L->in_features, a, dR[j]);
@@ -2494,15 +2500,9 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                 }
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1:
-                        dot[j][0] = d == 5 ? bl__x512_row_int8_base3_gemv(row, L->in_features, a)
-                                           : bl__x512_row_int8_2bit_gemv(row, L->in_features, a);
-                        break;
-                    case 2: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    case 4: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    default: bl__x512_row_int8(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
-                    }
+                    if (T > 1) bl__x512_row_int8_tokens(d, row, L->in_features, a, in->stride, T, dot[j]);
+                    else dot[j][0] = d == 5 ? bl__x512_row_int8_base3_gemv(row, L->in_features, a)
+                                            : bl__x512_row_int8_2bit_gemv(row, L->in_features, a);
                 }
                 bl__simd_store_int8(L, in, &dot[0][0], BL__X512_TOKENS, b0, T, r, y);
             }
