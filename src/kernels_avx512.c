@@ -259,9 +259,12 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    the line that each load's second half falls in (cold 4096x5504: 14.6 -> 20 GB/s).
    Measured cold here: four rows suit short rows (four of them within a 4 KiB page), two
    rows long or partial-line ones (4096x11008 2BIT: 19-20 -> 21-23 GB/s, 2048x8192:
-   21 -> 23.6). BASE3 is compute-bound and always takes four. */
+   21 -> 23.6). BASE3 is compute-bound and takes four rows while they span at most two
+   pages; longer rows go in pairs (cold 4096x11008: 590-600 -> 510-515 us, 4096x13824:
+   795-800 -> 730-750; 4096x10240, whose four rows span exactly 8 KiB, was better in fours). */
 #define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
 #define BL__X512_AHEAD_BASE3 32768 /* (measured best of 8, 16, 32 KiB) */
+#define BL__X512_SPAN_BASE3 8192   /* bytes of four BASE3 rows that still go four at a time */
 
 /* a whole number of R-row groups, at least `bytes` and at least three groups */
 static inline size_t bl__x512_ahead(int R, size_t rb, size_t bytes)
@@ -372,27 +375,44 @@ BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i
 /* BASE3 (the identity of the one-row kernel above): all five digits share one
    accumulator pair per row. Lane arithmetic wraps mod 2^32, so only the true value of
    3 acc1 - acc2 = 256 * (partial dot) must fit in int32: < 256 * 5 * 4 * 2 * 128 per
-   block per lane, below 2^31 for up to 1638 blocks; the pair is folded every 1024 blocks
-   and after the tail block, which comes after the loop over whole blocks. */
-BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+   block per lane, below 2^31 for up to 1638 blocks; the pairs are folded every 1024 blocks
+   and after the tail block, which comes after the loop over whole blocks. Four accumulator
+   pairs are always in flight: four rows a block, or two rows two blocks at a time (one
+   pair per row and block parity; with one pair per row, two rows ran 4% slower). */
+BL__FORCE_INLINE void bl__x512_base3_step(int R, int blocks, const uint8_t *row, size_t rb, const int8_t *a,
+                                          size_t ahead, size_t second, __m512i *acc1, __m512i *acc2)
+{
+    __m512i av[5];
+    int i, m, r;
+    BL__UNROLL
+    for (i = 0; i < blocks; ++i) {
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 320 * i + 64 * m));
+        BL__UNROLL
+        for (r = 0; r < R; ++r) {
+            const uint8_t *p = row + 64 * i + r * rb;
+            BL__X512_PREFETCH(p, ahead);
+            BL__X512_PREFETCH(p, second);
+            bl__x512_base3_digits(_mm512_loadu_si512((const void *)p), av, &acc1[R * i + r], &acc2[R * i + r]);
+        }
+    }
+}
+
+BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
 {
     __m512i acc1[4], acc2[4], total[4], av[5];
     /* rows that straddle cache lines prefetch the next line too; else the same line twice */
-    size_t ahead = bl__x512_ahead(4, rb, BL__X512_AHEAD_BASE3), second = ahead + (rb & 63 ? 63 : 0);
-    int full = n / 320, b = 0, end, m, r;
+    size_t ahead = bl__x512_ahead(R, rb, BL__X512_AHEAD_BASE3), second = ahead + (rb & 63 ? 63 : 0);
+    int full = n / 320, b = 0, end, m, r, per = 4 / R;
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
     while (b < full) {
         end = full - b > 1024 ? b + 1024 : full;
-        for (; b < end; ++b, row += 64, a += 320) {
-            BL__UNROLL
-            for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
-            BL__UNROLL
-            for (r = 0; r < 4; ++r) {
-                BL__X512_PREFETCH(row + r * rb, ahead);
-                BL__X512_PREFETCH(row + r * rb, second);
-                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc1[r], &acc2[r]);
-            }
+        for (; b + per <= end; b += per, row += 64 * per, a += 320 * per)
+            bl__x512_base3_step(R, per, row, rb, a, ahead, second, acc1, acc2);
+        if (b < end) {
+            bl__x512_base3_step(R, 1, row, rb, a, ahead, second, acc1, acc2);
+            ++b, row += 64, a += 320;
         }
         bl__x512_base3_fold4(acc1, acc2, total);
     }
@@ -401,8 +421,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows4(const uint8_t *row, size_t rb, int n,
         BL__UNROLL
         for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + bytes * m));
         BL__UNROLL
-        for (r = 0; r < 4; ++r) bl__x512_base3_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc1[r], &acc2[r]);
+        for (r = 0; r < R; ++r) bl__x512_base3_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc1[r], &acc2[r]);
         bl__x512_base3_fold4(acc1, acc2, total);
+    }
+    if (R == 2) {
+        total[0] = _mm512_add_epi32(total[0], total[2]);
+        total[1] = _mm512_add_epi32(total[1], total[3]);
     }
     bl__x512_hsum4(total, out);
 }
@@ -465,7 +489,8 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
     size_t plane = (size_t)L->out_features * L->row_bytes;
     /* batch-1 rows per step (see bl__x512_2bit_rows) */
     int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
-    int R = d == 5 || (L->row_bytes <= 1024 && L->row_bytes % 64 == 0) ? 4 : 2;
+    int R = d == 5 ? (4 * L->row_bytes <= BL__X512_SPAN_BASE3 ? 4 : 2)
+                   : (L->row_bytes <= 1024 && L->row_bytes % 64 == 0 ? 4 : 2);
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
@@ -479,7 +504,8 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                     int g;
                     for (j = 0; j < L->k; ++j) {
                         const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                        if (d == 5) bl__x512_base3_rows4(row, L->row_bytes, L->in_features, a, dR[j]);
+                        if (d == 5 && R == 4) bl__x512_base3_rows(4, row, L->row_bytes, L->in_features, a, dR[j]);
+                        else if (d == 5) bl__x512_base3_rows(2, row, L->row_bytes, L->in_features, a, dR[j]);
                         else if (R == 4) bl__x512_2bit_rows(4, 0, row, L->row_bytes, L->in_features, a, dR[j]);
                         else if (L->row_bytes % 64 == 0) bl__x512_2bit_rows(2, 0, row, L->row_bytes, L->in_features, a, dR[j]);
                         else bl__x512_2bit_rows(2, 1, row, L->row_bytes, L->in_features, a, dR[j]);

@@ -216,9 +216,10 @@ int main(void)
         }
         {
             /* batch 1 walks rows in groups whose size and prefetch depend on the row
-               length and its alignment: short/long, whole/partial cache lines, and a
-               row count that leaves a remainder */
-            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504 };
+               length and its alignment: short/long, whole/partial cache lines, a row
+               count that leaves a remainder, and BASE3 rows long enough to go in pairs
+               (an odd and an even number of whole blocks) */
+            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504, 10561, 10880 };
             int f, g;
             for (g = 0; g < (int)(sizeof gemv_in / sizeof gemv_in[0]); ++g)
                 for (f = 0; f < 2; ++f) int8_case(simd[s], gemv_in[g], (bl_format)f, 7, 1);
