@@ -1771,6 +1771,31 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
     }
 }
 #endif
+
+#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
+BL__TARGET_BEGIN("avx2")
+/* The INT8 outputs of four consecutive rows of one token at once: the pinned rule of
+   bl__int8_output in four double lanes, the same operations in the same order, so the same
+   bits (its products are exact, so a fused multiply-add changes nothing either). One row
+   at a time it cost ~3 ns per row, 10% of a hot 4096x4096 forward. AVX (the AVX2 and
+   AVX-512 kernels share it). */
+BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__input *in, int32_t dot[][4], int b, int r,
+                                               float *y)
+{
+    const __m128i sum = _mm_set1_epi32(in->act_sum[b]);
+    __m256d acc = _mm256_setzero_pd(), v;
+    int j;
+    for (j = 0; j < L->k; ++j) {
+        __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)dot[j]), sum);
+        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * L->out_features + r));
+        acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_cvtepi32_pd(d), s));
+    }
+    v = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(acc)), _mm256_set1_pd((double)in->act_scale[b]));
+    if (L->bias) v = _mm256_add_pd(v, _mm256_cvtps_pd(_mm_loadu_ps(L->bias + r)));
+    _mm_storeu_ps(y + (size_t)b * L->out_features + r, _mm256_cvtpd_ps(v));
+}
+BL__TARGET_END
+#endif
 /* ---- end src/cpu.c ---- */
 
 /* ---- begin src/kernels_avx2.c ---- */
@@ -1879,7 +1904,7 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
+    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* one token: one tile */
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
@@ -1887,6 +1912,17 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
             T = bl__simd_tokens(batch - b0, BL__X256_TOKENS);
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X256_TOKENS];
+                if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
+                    int32_t d4[BL_MAX_K][4];
+                    int g;
+                    for (j = 0; j < L->k; ++j)
+                        for (g = 0; g < 4; ++g)
+                            bl__x256_row_int8(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
+                                              L->in_features, a, in->stride, 1, &d4[j][g]);
+                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
+                    r += 3;
+                    continue;
+                }
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
@@ -2439,26 +2475,6 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     bl__x512_hsum4(total, out);
 }
 
-/* The INT8 outputs of four consecutive rows of one token at once: the pinned rule of
-   bl__int8_output in four double lanes, the same operations in the same order, so the same
-   bits (its products are exact, so a fused multiply-add changes nothing either). One row
-   at a time it cost ~3 ns per row, 10% of a hot 4096x4096 forward. */
-BL__FORCE_INLINE void bl__x512_store_rows4_int8(const bl_linear *L, const bl__input *in, int32_t dot[][4], int b,
-                                                int r, float *y)
-{
-    const __m128i sum = _mm_set1_epi32(in->act_sum[b]);
-    __m256d acc = _mm256_setzero_pd(), v;
-    int j;
-    for (j = 0; j < L->k; ++j) {
-        __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)dot[j]), sum);
-        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * L->out_features + r));
-        acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_cvtepi32_pd(d), s));
-    }
-    v = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(acc)), _mm256_set1_pd((double)in->act_scale[b]));
-    if (L->bias) v = _mm256_add_pd(v, _mm256_cvtps_pd(_mm_loadu_ps(L->bias + r)));
-    _mm_storeu_ps(y + (size_t)b * L->out_features + r, _mm256_cvtpd_ps(v));
-}
-
 /* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
    so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
    stay there, the partial dots summed in int32 (exact). Measured here, 4096x11008 batch
@@ -2491,12 +2507,30 @@ BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const
     return 1;
 }
 
+/* the code dots of four consecutive rows with one token, as R-row groups */
+BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
+                                          int32_t out[4])
+{
+    int32_t pair[4];
+    int h;
+    if (R == 4 && d == 5) bl__x512_base3_rows(4, row, rb, n, a, out);
+    else if (R == 4) bl__x512_2bit_rows(4, 0, row, rb, n, a, out);
+    else
+        for (h = 0; h < 4; h += 2, row += 2 * rb) {
+            if (d == 5) bl__x512_base3_rows(2, row, rb, n, a, pair);
+            else if (rb % 64 == 0) bl__x512_2bit_rows(2, 0, row, rb, n, a, pair);
+            else bl__x512_2bit_rows(2, 1, row, rb, n, a, pair);
+            out[h] = pair[0];
+            out[h + 1] = pair[1];
+        }
+}
+
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    /* batch-1 rows per step (see bl__x512_2bit_rows) */
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
+    /* batch-1 rows per step (see bl__x512_2bit_rows); one token walks all rows in one tile */
+    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j;
     int R = d == 5 ? (4 * L->row_bytes <= BL__X512_SPAN_BASE3 ? 4 : 2)
                    : (L->row_bytes <= 1024 && L->row_bytes % 64 == 0 ? 4 : 2);
     for (rt = r0; rt < r1; rt += tile) {
@@ -2507,21 +2541,13 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
             if (T > 1 && bl__x512_gemm_int8_chunked(d, L, in, T, b0, rt, rend, y)) continue;
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X512_TOKENS];
-                if (T == 1 && rend - r >= R) {
+                if (T == 1 && rend - r >= 4) {
                     int32_t dR[BL_MAX_K][4];
-                    int g;
-                    for (j = 0; j < L->k; ++j) {
-                        const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                        if (d == 5 && R == 4) bl__x512_base3_rows(4, row, L->row_bytes, L->in_features, a, dR[j]);
-                        else if (d == 5) bl__x512_base3_rows(2, row, L->row_bytes, L->in_features, a, dR[j]);
-                        else if (R == 4) bl__x512_2bit_rows(4, 0, row, L->row_bytes, L->in_features, a, dR[j]);
-                        else if (L->row_bytes % 64 == 0) bl__x512_2bit_rows(2, 0, row, L->row_bytes, L->in_features, a, dR[j]);
-                        else bl__x512_2bit_rows(2, 1, row, L->row_bytes, L->in_features, a, dR[j]);
-                    }
-                    if (R == 4) bl__x512_store_rows4_int8(L, in, dR, b0, r, y);
-                    else
-                        for (g = 0; g < R; ++g) bl__simd_store_int8(L, in, &dR[0][g], 4, b0, 1, r + g, y);
-                    r += R - 1;
+                    for (j = 0; j < L->k; ++j)
+                        bl__x512_rows4_int8(d, R, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,
+                                            L->row_bytes, L->in_features, a, dR[j]);
+                    bl__x86_store_rows4_int8(L, in, dR, b0, r, y);
+                    r += 3;
                     continue;
                 }
                 for (j = 0; j < L->k; ++j) {

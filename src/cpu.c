@@ -192,3 +192,28 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
     }
 }
 #endif
+
+#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
+BL__TARGET_BEGIN("avx2")
+/* The INT8 outputs of four consecutive rows of one token at once: the pinned rule of
+   bl__int8_output in four double lanes, the same operations in the same order, so the same
+   bits (its products are exact, so a fused multiply-add changes nothing either). One row
+   at a time it cost ~3 ns per row, 10% of a hot 4096x4096 forward. AVX (the AVX2 and
+   AVX-512 kernels share it). */
+BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__input *in, int32_t dot[][4], int b, int r,
+                                               float *y)
+{
+    const __m128i sum = _mm_set1_epi32(in->act_sum[b]);
+    __m256d acc = _mm256_setzero_pd(), v;
+    int j;
+    for (j = 0; j < L->k; ++j) {
+        __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)dot[j]), sum);
+        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * L->out_features + r));
+        acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_cvtepi32_pd(d), s));
+    }
+    v = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(acc)), _mm256_set1_pd((double)in->act_scale[b]));
+    if (L->bias) v = _mm256_add_pd(v, _mm256_cvtps_pd(_mm_loadu_ps(L->bias + r)));
+    _mm_storeu_ps(y + (size_t)b * L->out_features + r, _mm256_cvtpd_ps(v));
+}
+BL__TARGET_END
+#endif

@@ -103,7 +103,7 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
+    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* one token: one tile */
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
@@ -111,6 +111,17 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
             T = bl__simd_tokens(batch - b0, BL__X256_TOKENS);
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X256_TOKENS];
+                if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
+                    int32_t d4[BL_MAX_K][4];
+                    int g;
+                    for (j = 0; j < L->k; ++j)
+                        for (g = 0; g < 4; ++g)
+                            bl__x256_row_int8(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
+                                              L->in_features, a, in->stride, 1, &d4[j][g]);
+                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
+                    r += 3;
+                    continue;
+                }
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
