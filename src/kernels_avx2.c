@@ -35,18 +35,19 @@ BL__FORCE_INLINE void bl__x256_codes(int d, const uint8_t *p, __m256i c[10])
             c[6 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 6), three);
         }
     } else {
-        /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170), compared as signed y - 128 */
+        /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170), compared as signed s = y - 128.
+           s needs no flip per digit: 3 (y - 128) = 3y - 384 = 3y - 128 (mod 256), so the
+           flipped byte follows the same s -> 3s chain. */
         const __m256i flip = _mm256_set1_epi8((char)0x80), lo = _mm256_set1_epi8(85 - 128),
                       hi = _mm256_set1_epi8(170 - 128), zero = _mm256_setzero_si256();
         BL__UNROLL
         for (h = 0; h < 2; ++h) {
-            __m256i y = w[h];
+            __m256i s = _mm256_xor_si256(w[h], flip);
             BL__UNROLL
             for (m = 0; m < 5; ++m) {
-                __m256i s = _mm256_xor_si256(y, flip);
                 c[2 * m + h] = _mm256_sub_epi8(_mm256_sub_epi8(zero, _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
-                y = _mm256_add_epi8(_mm256_add_epi8(y, y), y);
-                BL__KEEP(y);
+                s = _mm256_add_epi8(_mm256_add_epi8(s, s), s);
+                BL__KEEP(s);
             }
         }
     }
