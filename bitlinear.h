@@ -2569,53 +2569,61 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
     else bl__x512_gemm_int8(4, L, in, batch, y, r0, r1);
 }
 
-/* sum over one row by masked adds and subtracts, T tokens. Each 16-byte quarter of a
-   block widens to 16 dwords once; vptestmd / vpcmpud then give the 16-lane masks of
-   every digit directly in mask registers (no 64-bit mask shifting through GPRs). */
+/* One block (`bytes` wide, all 64 readable at `src`) of one row against T tokens by masked
+   adds and subtracts. Each 16-byte quarter widens to 16 dwords once; vptestmd / vpcmpud
+   then give the 16-lane masks of every digit directly in mask registers (no 64-bit mask
+   shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
+   are 2BIT code 0, a subtraction): on whole blocks that AND cost a quarter of the mask
+   operations, which bound this loop (one per cycle here). */
+BL__FORCE_INLINE void bl__x512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
+                                           int T, __m512 *acc)
+{
+    __mmask64 valid = bl__x512_valid(bytes);
+    int t, m, q;
+    BL__UNROLL
+    for (q = 0; q < 4; ++q) {
+        __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+        __m512i e;
+        if (16 * q >= bytes) break;
+        e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * q)));
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            __mmask16 plus, minus;
+            if (d == 4) {
+                plus = _mm512_test_epi32_mask(e, _mm512_set1_epi32(2 << (2 * m)));
+                minus = _mm512_testn_epi32_mask(e, _mm512_set1_epi32(3 << (2 * m)));
+            } else {
+                plus = _mm512_cmpgt_epu32_mask(e, _mm512_set1_epi32(170));
+                minus = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(86));
+                e = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(e, e), e), _mm512_set1_epi32(255));
+            }
+            if (bytes < 64) minus &= v16;
+            BL__UNROLL
+            for (t = 0; t < T; ++t) {
+                __m512 v = _mm512_loadu_ps(x + (size_t)t * stride + bytes * m + 16 * q);
+                __m512 *s = &acc[4 * t + q];
+                *s = _mm512_mask_add_ps(*s, plus, *s, v);
+                *s = _mm512_mask_sub_ps(*s, minus, *s, v);
+            }
+        }
+    }
+}
+
+/* sum over one row, T tokens: whole blocks, then a zero-padded copy of the tail block so
+   nothing past the row is read */
 BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
                                          float *out)
 {
     __m512 acc[BL__X512_FTOKENS * 4];
-    int pos = 0, t, m, q, span = 64 * d;
+    int pos = 0, t, span = 64 * d;
     BL__UNROLL
     for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
-    while (pos < n) {
-        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
-        __mmask64 valid = bl__x512_valid(bytes);
+    for (; pos + span <= n; pos += span, row += 64) bl__x512_block_float(d, row, 64, x + pos, stride, T, acc);
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
         uint8_t tail[64];
-        const uint8_t *src = row;
-        if (bytes < 64) { /* a zero-padded copy: nothing past the row is read */
-            _mm512_storeu_si512((void *)tail, bl__x512_load_block(row, bytes));
-            src = tail;
-        }
-        BL__UNROLL
-        for (q = 0; q < 4; ++q) {
-            __mmask16 v16 = (__mmask16)(valid >> (16 * q));
-            __m512i e;
-            if (16 * q >= bytes) break;
-            e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * q)));
-            BL__UNROLL
-            for (m = 0; m < d; ++m) {
-                __mmask16 plus, minus;
-                if (d == 4) {
-                    plus = _mm512_test_epi32_mask(e, _mm512_set1_epi32(2 << (2 * m)));
-                    minus = _mm512_testn_epi32_mask(e, _mm512_set1_epi32(3 << (2 * m))) & v16;
-                } else {
-                    plus = _mm512_cmpgt_epu32_mask(e, _mm512_set1_epi32(170));
-                    minus = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(86)) & v16;
-                    e = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(e, e), e), _mm512_set1_epi32(255));
-                }
-                BL__UNROLL
-                for (t = 0; t < T; ++t) {
-                    __m512 v = _mm512_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 16 * q);
-                    __m512 *s = &acc[4 * t + q];
-                    *s = _mm512_mask_add_ps(*s, plus, *s, v);
-                    *s = _mm512_mask_sub_ps(*s, minus, *s, v);
-                }
-            }
-        }
-        pos += bytes * d;
-        row += bytes;
+        _mm512_storeu_si512((void *)tail, bl__x512_load_block(row, bytes));
+        bl__x512_block_float(d, tail, bytes, x + pos, stride, T, acc);
     }
     BL__UNROLL
     for (t = 0; t < T; ++t)
