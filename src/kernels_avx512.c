@@ -528,8 +528,8 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
    adds and subtracts. Each 16-byte quarter widens to 16 dwords once; vptestmd / vpcmpud
    then give the 16-lane masks of every digit directly in mask registers (no 64-bit mask
    shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
-   are 2BIT code 0, a subtraction): on whole blocks that AND cost a quarter of the mask
-   operations, which bound this loop (one per cycle here). */
+   are 2BIT code 0, a subtraction); on whole blocks that AND was a fifth of the mask
+   operations (4096x4096 2BIT batch 1 hot: 1000-1040 -> 900-970 us here). */
 BL__FORCE_INLINE void bl__x512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
                                            int T, __m512 *acc)
 {
