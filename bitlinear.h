@@ -1777,8 +1777,8 @@ BL__TARGET_BEGIN("avx2")
 /* The INT8 outputs of four consecutive rows of one token at once: the pinned rule of
    bl__int8_output in four double lanes, the same operations in the same order, so the same
    bits (its products are exact, so a fused multiply-add changes nothing either). One row
-   at a time it cost ~3 ns per row, 10% of a hot 4096x4096 forward. AVX (the AVX2 and
-   AVX-512 kernels share it). */
+   at a time it cost ~3 ns per row, 10% of a hot 4096x4096 AVX-512 forward. Compiled for
+   AVX2, a subset of both the AVX2 and the AVX-512 kernels' targets, so both inline it. */
 BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__input *in, int32_t dot[][4], int b, int r,
                                                float *y)
 {
@@ -1905,7 +1905,7 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* one token: one tile */
+    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* batch 1: one tile */
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
@@ -2421,9 +2421,10 @@ BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i
    accumulator pair per row. Lane arithmetic wraps mod 2^32, so only the true value of
    3 acc1 - acc2 = 256 * (partial dot) must fit in int32: < 256 * 5 * 4 * 2 * 128 per
    block per lane, below 2^31 for up to 1638 blocks; the pairs are folded every 1024 blocks
-   and after the tail block, which comes after the loop over whole blocks. Four accumulator
-   pairs are always in flight: four rows a block, or two rows two blocks at a time (one
-   pair per row and block parity; with one pair per row, two rows ran 4% slower). */
+   and after the tail block, which comes after the loop over whole blocks (with two rows,
+   each pair sees at most 512 of those 1024). The whole-block loop keeps four accumulator
+   pairs in flight: four rows a block, or two rows two blocks at a time (one pair per row
+   and block parity; with one pair per row, two rows ran 4% slower). */
 BL__FORCE_INLINE void bl__x512_base3_step(int R, int blocks, const uint8_t *row, size_t rb, const int8_t *a,
                                           size_t ahead, size_t second, __m512i *acc1, __m512i *acc2)
 {
@@ -2512,7 +2513,7 @@ BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const
 BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                           int32_t out[4])
 {
-    int32_t pair[4];
+    int32_t pair[4]; /* a two-row kernel's sums: the first two of its four lanes */
     int h;
     if (R == 4 && d == 5) bl__x512_base3_rows(4, row, rb, n, a, out);
     else if (R == 4) bl__x512_2bit_rows(4, 0, row, rb, n, a, out);
@@ -2530,7 +2531,8 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    /* batch-1 rows per step (see bl__x512_2bit_rows); one token walks all rows in one tile */
+    /* batch-1 rows per step (see bl__x512_2bit_rows). A batch of one walks all its rows as one
+       tile: tiles exist for token reuse, and each tile's last rows (out of a group) run slower. */
     int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j;
     int R = d == 5 ? (4 * L->row_bytes <= BL__X512_SPAN_BASE3 ? 4 : 2)
                    : (L->row_bytes <= 1024 && L->row_bytes % 64 == 0 ? 4 : 2);

@@ -215,14 +215,24 @@ int main(void)
                     }
         }
         {
-            /* batch 1 walks rows in groups whose size and prefetch depend on the row
-               length and its alignment: short/long, whole/partial cache lines, a row
-               count that leaves a remainder, and BASE3 rows long enough to go in pairs
-               (an odd and an even number of whole blocks) */
-            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504, 10561, 10880 };
+            /* batch 1 walks rows in groups of four whose kernels and prefetch depend on
+               the row length and its alignment: short/long, whole/partial cache lines,
+               two groups and a remainder row, BASE3 rows on both sides of the length
+               where they go in pairs (10240 / 10241 trits), an odd and an even number of
+               whole blocks, with and without a tail; k 1..3 in turn, and BL_MAX_K once */
+            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504, 10240, 10241, 10560, 10561, 10880 };
             int f, g;
             for (g = 0; g < (int)(sizeof gemv_in / sizeof gemv_in[0]); ++g)
-                for (f = 0; f < 2; ++f) int8_case(simd[s], gemv_in[g], (bl_format)f, 7, 1);
+                for (f = 0; f < 2; ++f) {
+                    tcase c;
+                    random_case(&c, gemv_in[g]);
+                    c.format = (bl_format)f;
+                    c.act = BL_ACT_INT8;
+                    c.out = 9;
+                    c.k = g == 0 ? BL_MAX_K : 1 + g % 3;
+                    c.batch = 1;
+                    run_case(&c, simd[s]);
+                }
         }
         {
             /* several tokens over rows long enough that the GEMM walks them in column
@@ -242,7 +252,7 @@ int main(void)
                 tcase c;
                 memset(&c, 0, sizeof c);
                 c.in = BL_MAX_IN_FEATURES;
-                c.out = 5; /* a group of four rows (the AVX-512 GEMV's) and one more */
+                c.out = 5; /* a group of four rows (the batch-1 walk's) and one more */
                 c.k = 1;
                 c.batch = f < 2 ? 1 : 3; /* GEMV and GEMM paths */
                 c.fill = 1;
