@@ -2244,13 +2244,21 @@ static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int
    Two accumulator sets (even and odd blocks) keep 8 chains in flight. No lane can
    overflow: at most BL_MAX_IN_FEATURES / 512 + 1 blocks per set, each adding
    < 4 * 192 * 127 per lane, stays below 2^30. */
-BL__FORCE_INLINE void bl__x512_2bit_block(__m512i w, const int8_t *a, int step, __m512i *acc)
+BL__FORCE_INLINE void bl__x512_2bit_digits(__m512i w, const __m512i av[4], __m512i *acc)
 {
     int m;
     BL__UNROLL
     for (m = 0; m < 4; ++m)
-        acc[m] = bl__x512_dpbusd(acc[m], _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))),
-                                     _mm512_loadu_si512((const void *)(a + step * m)));
+        acc[m] = bl__x512_dpbusd(acc[m], _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))), av[m]);
+}
+
+BL__FORCE_INLINE void bl__x512_2bit_block(__m512i w, const int8_t *a, int step, __m512i *acc)
+{
+    __m512i av[4];
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + step * m));
+    bl__x512_2bit_digits(w, av, acc);
 }
 
 BL__FORCE_INLINE __m512i bl__x512_2bit_sum(__m512i *acc)
@@ -2330,7 +2338,7 @@ BL__FORCE_INLINE void bl__x512_prefetch_row(const uint8_t *p, int split, size_t 
 BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                          int32_t out[4])
 {
-    __m512i acc[16], av[4], w;
+    __m512i acc[16], av[4];
     size_t ahead = bl__x512_ahead(R, rb, BL__X512_AHEAD_2BIT);
     int pos = 0, m, r;
     BL__UNROLL
@@ -2341,11 +2349,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         BL__UNROLL
         for (r = 0; r < R; ++r) {
             bl__x512_prefetch_row(row + r * rb, split, ahead);
-            w = _mm512_loadu_si512((const void *)(row + r * rb));
-            BL__UNROLL
-            for (m = 0; m < 4; ++m)
-                acc[4 * r + m] = bl__x512_dpbusd(acc[4 * r + m],
-                    _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))), av[m]);
+            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc[4 * r]);
         }
     }
     if (pos < n) {
@@ -2353,13 +2357,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < R; ++r) {
-            w = bl__x512_load_block(row + r * rb, bytes);
-            BL__UNROLL
-            for (m = 0; m < 4; ++m)
-                acc[4 * r + m] = bl__x512_dpbusd(acc[4 * r + m],
-                    _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))), av[m]);
-        }
+        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc[4 * r]);
     }
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
