@@ -62,11 +62,14 @@
     Activations are quantized by one block per token (the CPU rule, through the shared
     helpers of bitlinear.h). batch <= 8: a dp4a GEMV, one warp per 2-4 output rows,
     each lane streaming 16-byte chunks of the packed rows (codes 0..2 times int8
-    activations, minus the token's activation sum). batch > 8 (sm_80+): int8 tensor
-    cores (mma.sync m16n8k32) on the codes, tiles of 32 or 128 rows x 16 or 32 tokens.
-    Both end in bl__int8_output, the CPU's epilogue. On sm_90 the matrix kernel starts
-    early (programmatic dependent launch) and waits for the activations. FLOAT
-    activations: a GEMV over 8 tokens at a time.
+    activations, minus the token's activation sum). More tokens (sm_80+): int8 tensor
+    cores (mma.sync m16n8k32) on the codes; up to 16 tokens, or when the tiles would
+    not fill the device, from registers (tiles of 64 or 128 rows x 16 or 32 tokens);
+    else from a two-stage cp.async ring in shared memory (tiles of 256 rows x 32
+    tokens). All end in bl__int8_output, the CPU's epilogue. On sm_90 the kernels
+    overlap their launches (programmatic dependent launch) and wait for their inputs.
+    FLOAT activations: a GEMV over 8 tokens at a time. README "CUDA companion" has the
+    measured speeds (H100, H200).
 */
 #ifndef BITLINEAR_CUDA_H_INCLUDED
 #define BITLINEAR_CUDA_H_INCLUDED
@@ -161,6 +164,7 @@ struct bl_cuda_linear {
     size_t nbytes;
     int device;                 /* where it lives */
     int use_mma;                /* the tensor-core kernels exist for this device */
+    int use_smem;               /* ... and the shared-memory one may take its 52 KiB */
     int use_pdl;                /* programmatic dependent launch: sm_90 code on an sm_90+ device */
     int sm_count;
 };
@@ -285,6 +289,12 @@ static __device__ __forceinline__ uint4 bl__cuda_load_stream(const uint8_t *p) {
 
 static __device__ __forceinline__ uint4 bl__cuda_load16(const void *p) { return __ldg((const uint4 *)p); }
 
+/* word w of v (w a constant after unrolling) */
+static __device__ __forceinline__ uint32_t bl__cuda_word(const uint4 &v, int w)
+{
+    return w == 0 ? v.x : w == 1 ? v.y : w == 2 ? v.z : v.w;
+}
+
 static __device__ __forceinline__ int bl__cuda_warp_sum(int v)
 {
     int o;
@@ -357,7 +367,14 @@ static __device__ int bl__cuda_block_sum(int v, int *sh)
 /* Token b: q[b][0..stride) (zeros past n), its scale and code sum: the CPU rule through
    the shared helpers. A token with NaN/Inf gets zero codes and a NaN scale, so its
    outputs are NaN. The product x * inverse is rounded on its own (__fmul_rn) and
-   passed with inverse 1, so no compiler contraction can change a code. */
+   passed with inverse 1, so no compiler contraction can change a code. Tokens of up
+   to 4 * BL__CUDA_QVEC floats a thread (aligned, n a multiple of 4) stay in registers
+   between the two passes and every thread issues all its loads at once: one trip to
+   memory, where a loop would wait once per step. */
+#define BL__CUDA_QVEC 8
+
+static __device__ __forceinline__ int bl__cuda_nonfinite(float v) { return !(v - v == 0.0f); }
+
 static __global__ void __launch_bounds__(BL__CUDA_QTHREADS)
 bl__cuda_quantize_tokens(const float *x, int n, int qmax, int8_t *q, size_t stride, float *scale, int32_t *sum)
 {
@@ -365,27 +382,65 @@ bl__cuda_quantize_tokens(const float *x, int n, int qmax, int8_t *q, size_t stri
     __shared__ int shi[32];
     const float *xb = x + (size_t)blockIdx.x * (size_t)n;
     int8_t *qb = q + (size_t)blockIdx.x * stride;
+    const int n4 = n / 4, tid = (int)threadIdx.x, nth = (int)blockDim.x;
+    const int kept = n % 4 == 0 && stride % 4 == 0 && ((uintptr_t)x & 15) == 0 && ((uintptr_t)q & 3) == 0 &&
+                     n4 <= BL__CUDA_QVEC * nth;
+    float4 v[BL__CUDA_QVEC];
     float amax = 0.0f, inv;
-    int bad = 0, total = 0;
-    bl__cuda_allow_dependents();
+    int bad = 0, total = 0, k;
+    bl__cuda_wait_inputs();      /* launched early: x may come from the kernel before */
+    bl__cuda_allow_dependents(); /* the matrix kernel may start loading weights */
+    if (kept) {
+#pragma unroll
+        for (k = 0; k < BL__CUDA_QVEC; ++k) {
+            int i = tid + k * nth;
+            v[k] = i < n4 ? __ldg((const float4 *)xb + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        }
+#pragma unroll
+        for (k = 0; k < BL__CUDA_QVEC; ++k) {
+            bad |= bl__cuda_nonfinite(v[k].x) | bl__cuda_nonfinite(v[k].y) | bl__cuda_nonfinite(v[k].z) |
+                   bl__cuda_nonfinite(v[k].w);
+            amax = fmaxf(amax, fmaxf(fmaxf(fabsf(v[k].x), fabsf(v[k].y)), fmaxf(fabsf(v[k].z), fabsf(v[k].w))));
+        }
+    } else {
 #pragma unroll 4
-    for (size_t i = threadIdx.x; i < (size_t)n; i += blockDim.x) {
-        float v = xb[i];
-        if (!(v - v == 0.0f)) bad = 1;
-        amax = fabsf(v) > amax ? fabsf(v) : amax;
+        for (size_t i = (size_t)tid; i < (size_t)n; i += (size_t)nth) {
+            float e = xb[i];
+            bad |= bl__cuda_nonfinite(e);
+            amax = fabsf(e) > amax ? fabsf(e) : amax;
+        }
     }
     amax = bl__cuda_block_max(amax, shf);
     bad = __syncthreads_or(bad);
     inv = bad ? 0.0f : bl__act_inverse(amax, qmax);
+    if (kept) {
+#pragma unroll
+        for (k = 0; k < BL__CUDA_QVEC; ++k) {
+            int i = tid + k * nth;
+            if (i < n4 && !bad) {
+                int c0 = bl__act_code(__fmul_rn(v[k].x, inv), 1.0f, qmax);
+                int c1 = bl__act_code(__fmul_rn(v[k].y, inv), 1.0f, qmax);
+                int c2 = bl__act_code(__fmul_rn(v[k].z, inv), 1.0f, qmax);
+                int c3 = bl__act_code(__fmul_rn(v[k].w, inv), 1.0f, qmax);
+                ((uint32_t *)qb)[i] = (uint32_t)(c0 & 0xFF) | (uint32_t)(c1 & 0xFF) << 8 |
+                                      (uint32_t)(c2 & 0xFF) << 16 | (uint32_t)(c3 & 0xFF) << 24;
+                total += c0 + c1 + c2 + c3;
+            } else if (i < n4) {
+                ((uint32_t *)qb)[i] = 0;
+            }
+        }
+        for (size_t j = (size_t)n + (size_t)tid; j < stride; j += (size_t)nth) qb[j] = 0;
+    } else {
 #pragma unroll 4
-    for (size_t j = threadIdx.x; j < stride; j += blockDim.x) {
-        int8_t c = 0;
-        if (j < (size_t)n && !bad) c = bl__act_code(__fmul_rn(xb[j], inv), 1.0f, qmax);
-        qb[j] = c;
-        total += c;
+        for (size_t j = (size_t)tid; j < stride; j += (size_t)nth) {
+            int8_t c = 0;
+            if (j < (size_t)n && !bad) c = bl__act_code(__fmul_rn(xb[j], inv), 1.0f, qmax);
+            qb[j] = c;
+            total += c;
+        }
     }
     total = bl__cuda_block_sum(total, shi);
-    if (threadIdx.x == 0) {
+    if (tid == 0) {
         if (scale) scale[blockIdx.x] = bad ? __int_as_float(0x7FC00000) : bl__act_scale(amax, qmax);
         if (sum) sum[blockIdx.x] = total;
     }
@@ -403,11 +458,14 @@ static __global__ void bl__cuda_pad_tokens(const float *x, int n, float *dst, si
 
 /* ---- batch <= 8: the dp4a GEMV ---------------------------------------------------- */
 /* Each warp owns R rows and T tokens. Lane l walks the 16-byte chunks l, l+32, ... of
-   those rows: chunk c is bytes 16(c%4)..16(c%4)+15 of block c/4, and for digit m its
-   16 codes pair with activations block*64D + 64m + 16(c%4) + 0..15, which are
-   consecutive, so one 16-byte load of activations per token feeds four dp4a. Codes are
-   0..2 (trit + 1): the dot is sum(code * q) - sum(q), and padding trits (code 1) meet
-   zero activations. The k components run in order; lane i*T+t keeps the dots of row i,
+   those rows, loading the R rows' chunks together, then using them: with the 32 warps
+   an SM holds, that keeps enough loads in flight to stream the weights (a prefetch a
+   step ahead, or more rows a warp, cost registers and measured slower on an H200).
+   Chunk c is bytes 16(c%4)..16(c%4)+15 of block c/4, and for digit m its 16 codes pair
+   with activations block*64D + 64m + 16(c%4) + 0..15, which are consecutive, so one
+   16-byte load of activations per token feeds four dp4a per row. Codes are 0..2
+   (trit + 1): the dot is sum(code * q) - sum(q), and padding trits (code 1) meet zero
+   activations. The k components run in order; lane i*T+t keeps the dots of row i,
    token t for the shared epilogue bl__int8_output. */
 template <int FMT, int R, int T>
 static __global__ void __launch_bounds__(BL__CUDA_GEMV_WARPS * 32)
@@ -421,51 +479,48 @@ bl__cuda_gemv_int8(bl__cuda_fwd a)
     const int8_t *q = (const int8_t *)a.act;
     const int8_t *qt[T];
     int32_t dots[BL_MAX_K];
-    int i, t, j;
+    int i, t, j, waiting = 1;
+    bl__cuda_allow_dependents(); /* the next forward's quantization may launch (it waits for this grid) */
     if (row0 >= a.r1) return;
     for (t = 0; t < T; ++t) qt[t] = q + (size_t)min(tok0 + t, a.batch - 1) * a.padded_in;
     for (j = 0; j < a.k; ++j) {
         const uint8_t *wr[R];
         int acc[R][T];
-        uint4 cur[R];
-        int c = lane;
 #pragma unroll
         for (i = 0; i < R; ++i) {
             wr[i] = a.w + (size_t)j * a.plane + (size_t)min(row0 + i, a.r1 - 1) * a.row_stride;
 #pragma unroll
             for (t = 0; t < T; ++t) acc[i][t] = 0;
-            if (c < chunks) cur[i] = bl__cuda_load_stream(wr[i] + (size_t)c * 16);
         }
-        if (j == 0) bl__cuda_wait_inputs();
-        for (; c < chunks; c += 32) {
-            uint4 nxt[R];
+        for (int c = lane; c < chunks; c += 32) {
             const size_t off = (size_t)(c >> 2) * (size_t)span + (size_t)(c & 3) * 16;
             bl__cuda_dec16<FMT> dec[R];
 #pragma unroll
-            for (i = 0; i < R; ++i) {
-                if (c + 32 < chunks) nxt[i] = bl__cuda_load_stream(wr[i] + (size_t)(c + 32) * 16);
-                dec[i].init(cur[i]);
+            for (i = 0; i < R; ++i) dec[i].init(bl__cuda_load_stream(wr[i] + (size_t)c * 16));
+            if (waiting) { /* the first weights are on their way; now the activations must be ready */
+                bl__cuda_wait_inputs();
+                waiting = 0;
             }
 #pragma unroll
             for (int m = 0; m < D; ++m) {
                 uint4 av[T];
+                uint32_t cd[R][4];
 #pragma unroll
                 for (t = 0; t < T; ++t) av[t] = bl__cuda_load16(qt[t] + off + 64 * m);
 #pragma unroll
-                for (i = 0; i < R; ++i) {
-                    uint32_t cd[4];
-                    dec[i].next(m, cd);
+                for (i = 0; i < R; ++i) dec[i].next(m, cd[i]);
+                /* word by word over all rows and tokens: R*T independent dp4a in a row */
 #pragma unroll
-                    for (t = 0; t < T; ++t) {
-                        acc[i][t] = __dp4a((int)cd[0], (int)av[t].x, acc[i][t]);
-                        acc[i][t] = __dp4a((int)cd[1], (int)av[t].y, acc[i][t]);
-                        acc[i][t] = __dp4a((int)cd[2], (int)av[t].z, acc[i][t]);
-                        acc[i][t] = __dp4a((int)cd[3], (int)av[t].w, acc[i][t]);
-                    }
-                }
+                for (int e = 0; e < 4; ++e)
+#pragma unroll
+                    for (i = 0; i < R; ++i)
+#pragma unroll
+                        for (t = 0; t < T; ++t) acc[i][t] = __dp4a((int)cd[i][e], (int)bl__cuda_word(av[t], e), acc[i][t]);
             }
-#pragma unroll
-            for (i = 0; i < R; ++i) cur[i] = nxt[i];
+        }
+        if (waiting) { /* no chunk for this lane (short rows) */
+            bl__cuda_wait_inputs();
+            waiting = 0;
         }
 #pragma unroll
         for (i = 0; i < R; ++i)
@@ -583,22 +638,47 @@ static __device__ __forceinline__ void bl__cuda_mma(int (&d)[4], uint32_t a0, ui
 #endif
 }
 
-/* A block of 8 warps owns WM*32 rows and NT*8 tokens: WM warps along the rows (two
-   m-tiles of 16 each), 8/WM along k (warp (wm, wk) takes the row's 64-byte blocks wk,
-   wk + 8/WM, ...), adding their int32 sums through shared memory. The warps along the
-   rows read the same activations in step, so those come from L1; many warps along k
-   keep loads in flight when there are few row tiles. The sum over k is order-free, so
-   the 32 k of one mma are not 32 consecutive activations but the 16 bytes lane t holds
-   (bytes 16t..16t+15 of a row's 64-byte block): words 0,1 form one mma's a0/a2
-   (k 16t+0..7), words 2,3 the next one's (k 16t+8..15), and the activations 16t+0..15
-   of the same digit plane give b0,b1 of both with one 16-byte load. Tiles are numbered
-   token-fastest so the blocks that read the same rows run together and share them
-   through L2. */
-template <int FMT, int WM, int NT>
+/* One digit plane of a warp's MT x NT tiles: the codes of every m-tile first, then the
+   mma of the first k half over all tiles and the second half over all tiles, so MT*NT
+   independent mma stand between two that add into the same accumulators. */
+template <int MT, int NT, typename DEC>
+static __device__ __forceinline__ void bl__cuda_mma_digit(int (&acc)[MT][NT][4], DEC (&da)[MT], DEC (&db)[MT], int m,
+                                                          const uint4 (&bv)[NT])
+{
+    uint32_t ca[MT][4], cb[MT][4];
+    int mt, n;
+#pragma unroll
+    for (mt = 0; mt < MT; ++mt) {
+        da[mt].next(m, ca[mt]);
+        db[mt].next(m, cb[mt]);
+    }
+#pragma unroll
+    for (mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (n = 0; n < NT; ++n) bl__cuda_mma(acc[mt][n], ca[mt][0], cb[mt][0], ca[mt][1], cb[mt][1], bv[n].x, bv[n].y);
+#pragma unroll
+    for (mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (n = 0; n < NT; ++n) bl__cuda_mma(acc[mt][n], ca[mt][2], cb[mt][2], ca[mt][3], cb[mt][3], bv[n].z, bv[n].w);
+}
+
+/* A block of 8 warps owns WM*MT*16 rows and NT*8 tokens: WM warps along the rows (MT
+   m-tiles of 16 each) and 8/WM along k (warp wk takes the row's 64-byte blocks wk,
+   wk + WK, ...), adding their int32 sums through shared memory. The warps along the
+   rows read the same activations in step, so those come from L1; the warps along k
+   keep loads in flight when there are few row tiles. Each activation fragment serves
+   a warp's MT m-tiles and each decoded weight fragment its NT n-tiles. The sum over k
+   is order-free, so the 32 k of one mma are not 32 consecutive activations but the
+   16 bytes lane t holds (bytes 16t..16t+15 of a row's 64-byte block): words 0,1 form
+   one mma's a0/a2 (k 16t+0..7), words 2,3 the next one's (k 16t+8..15), and the
+   activations 16t+0..15 of the same digit plane give b0,b1 of both with one 16-byte
+   load. Tiles are numbered token-fastest so the blocks that read the same rows run
+   together. */
+template <int FMT, int WM, int MT, int NT>
 static __global__ void __launch_bounds__(BL__CUDA_MMA_WARPS * 32)
 bl__cuda_mma_int8(bl__cuda_fwd a)
 {
-    enum { MT = 2, WK = BL__CUDA_MMA_WARPS / WM, PAIRS = MT * NT, P = (PAIRS + WK - 1) / WK };
+    enum { WK = BL__CUDA_MMA_WARPS / WM, P = (MT + WK - 1) / WK };
     const int D = FMT == BL_FORMAT_BASE3 ? 5 : 4, span = 64 * D;
     const int warp = (int)threadIdx.x >> 5, wm = warp % WM, wk = warp / WM;
     const int lane = (int)threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
@@ -608,9 +688,9 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
     const int tok_base = tok_tile * NT * 8;
     const int8_t *q = (const int8_t *)a.act;
     const int8_t *qb[NT];
-    /* [wk][wm][mt][n][e][lane]: lane-contiguous, no bank conflicts */
-    __shared__ int part[WK][WM][MT][NT][4][32];
-    int32_t dots[P][4][BL_MAX_K];    /* the (m-tile, n-tile) pairs wk, wk + WK, ... of this warp */
+    /* one n-tile at a time: [wk][wm][mt][e][lane], lane-contiguous */
+    __shared__ int part[WK > 1 ? WK : 1][WK > 1 ? WM : 1][WK > 1 ? MT : 1][4][32];
+    int32_t dots[NT][P][4][BL_MAX_K]; /* this warp's m-tiles wk, wk + WK, ... of every n-tile */
     int j, mt, n, e, p;
     if (block_rows >= a.r1) return;  /* the whole block (never, with the host's grid) */
 #pragma unroll
@@ -654,58 +734,211 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
                 uint4 bv[NT];
 #pragma unroll
                 for (n = 0; n < NT; ++n) bv[n] = bl__cuda_load16(qb[n] + off + 64 * m);
-#pragma unroll
-                for (mt = 0; mt < MT; ++mt) {
-                    uint32_t ca[4], cb[4];
-                    da[mt].next(m, ca);
-                    db[mt].next(m, cb);
-#pragma unroll
-                    for (n = 0; n < NT; ++n) {
-                        bl__cuda_mma(acc[mt][n], ca[0], cb[0], ca[1], cb[1], bv[n].x, bv[n].y);
-                        bl__cuda_mma(acc[mt][n], ca[2], cb[2], ca[3], cb[3], bv[n].z, bv[n].w);
-                    }
-                }
+                bl__cuda_mma_digit<MT, NT>(acc, da, db, m, bv);
             }
 #pragma unroll
             for (mt = 0; mt < MT; ++mt) { wa[mt] = na[mt]; wb[mt] = nb[mt]; }
         }
+        /* per n-tile, the warps along k add up their parts and split the m-tiles */
+#pragma unroll
+        for (n = 0; n < NT; ++n) {
+            if (WK == 1) {
+#pragma unroll
+                for (mt = 0; mt < MT; ++mt)
+#pragma unroll
+                    for (e = 0; e < 4; ++e)
+                        dots[n][mt % P][e][j] =
+                            acc[mt][n][e] - a.act_sum[min(tok_base + n * 8 + 2 * tq + (e & 1), a.batch - 1)];
+            } else {
+#pragma unroll
+                for (mt = 0; mt < MT; ++mt)
+#pragma unroll
+                    for (e = 0; e < 4; ++e) part[wk % WK][wm % WM][mt % MT][e][lane] = acc[mt][n][e];
+                __syncthreads();
+#pragma unroll
+                for (p = 0; p < P; ++p) {
+                    int pm = wk + p * WK, w;
+                    if (pm < MT) {
+#pragma unroll
+                        for (e = 0; e < 4; ++e) {
+                            int total = 0, tok = min(tok_base + n * 8 + 2 * tq + (e & 1), a.batch - 1);
+                            for (w = 0; w < WK; ++w) total += part[w][wm % WM][pm % MT][e][lane];
+                            dots[n][p][e][j] = total - a.act_sum[tok];
+                        }
+                    }
+                }
+                __syncthreads(); /* part is reused by the next n-tile */
+            }
+        }
+    }
+#pragma unroll
+    for (n = 0; n < NT; ++n)
+#pragma unroll
+        for (p = 0; p < P; ++p) {
+            int pm = wk + p * WK;
+            if (pm < MT) {
+#pragma unroll
+                for (e = 0; e < 4; ++e) {
+                    int row = row_base + pm * 16 + g + (e >= 2 ? 8 : 0), tok = tok_base + n * 8 + 2 * tq + (e & 1);
+                    if (row < a.r1 && tok < a.batch)
+                        a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
+                            bl__int8_output(dots[n][p][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
+                }
+            }
+        }
+}
+
+/* ---- more than 16 tokens: tensor cores fed from shared memory ------------------------ */
+/* cp.async (sm_80+): 16 bytes global -> shared without registers; groups complete in order */
+static __device__ __forceinline__ void bl__cuda_cp16(void *smem, const void *gmem)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned d = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(gmem) : "memory");
+#else
+    (void)smem; (void)gmem;
+#endif
+}
+static __device__ __forceinline__ void bl__cuda_cp_commit(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+template <int N>
+static __device__ __forceinline__ void bl__cuda_cp_wait(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+
+/* Bytes of one token's slice of a 64-byte block in shared memory: the span (256 or
+   320) padded to 64 mod 128, so the 8 tokens a quarter-warp reads land in distinct banks. */
+#define BL__CUDA_ACT_STRIDE 320
+
+/* The block tile is 8*MT*16 rows x NT*8 tokens, one 64-byte block of k at a time
+   through an S-stage ring in shared memory: the packed weights of the tile's rows
+   (64 bytes a row) and the tokens' activations for that block (span bytes a token) are
+   copied by cp.async S-1 steps ahead, so the warps compute from shared memory while
+   the next step streams in. Warp w owns the MT m-tiles from row 16*MT*w and all NT
+   n-tiles; its fragments follow the mapping of bl__cuda_mma_int8 above, read from
+   shared memory instead of global. Two blocks an SM (at most 128 registers a thread)
+   measured fastest on an H200. */
+template <int FMT, int MT, int NT, int S>
+static __global__ void __launch_bounds__(BL__CUDA_MMA_WARPS * 32, 2)
+bl__cuda_mma_smem_int8(bl__cuda_fwd a)
+{
+    enum { BM = BL__CUDA_MMA_WARPS * MT * 16, BN = NT * 8, THREADS = BL__CUDA_MMA_WARPS * 32 };
+    enum { W_BYTES = BM * BL__CUDA_BLOCK, A_BYTES = BN * BL__CUDA_ACT_STRIDE, STAGE = W_BYTES + A_BYTES };
+    const int D = FMT == BL_FORMAT_BASE3 ? 5 : 4, span = 64 * D;
+    const int wm = (int)threadIdx.x >> 5;
+    const int lane = (int)threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+    const int row_tile = (int)(blockIdx.x / (unsigned)a.tok_tiles), tok_tile = (int)(blockIdx.x % (unsigned)a.tok_tiles);
+    const int block_rows = a.r0 + row_tile * BM, block_toks = tok_tile * BN;
+    const int8_t *q = (const int8_t *)a.act;
+    extern __shared__ uint4 bl__cuda_smem[];
+    uint8_t *smem = (uint8_t *)bl__cuda_smem;
+    int32_t dots[MT][NT][4][BL_MAX_K];
+    int j, mt, n, e;
+    if (block_rows >= a.r1) return;
+    for (j = 0; j < a.k; ++j) {
+        const uint8_t *wplane = a.w + (size_t)j * a.plane;
+        int acc[MT][NT][4];
+        int kb, st;
+        /* stage st <- k-block kb: weights (BM rows x 4 chunks), activations (BN tokens x D*4 chunks) */
+        auto load_weights = [&](int st_, int kb_) {
+            uint8_t *sw = smem + (size_t)st_ * STAGE;
+            for (int c = (int)threadIdx.x; c < BM * 4; c += THREADS) {
+                int r = min(block_rows + (c >> 2), a.r1 - 1);
+                bl__cuda_cp16(sw + c * 16, wplane + (size_t)r * a.row_stride + (size_t)kb_ * BL__CUDA_BLOCK + (c & 3) * 16);
+            }
+        };
+        auto load_acts = [&](int st_, int kb_) {
+            uint8_t *sa = smem + (size_t)st_ * STAGE + W_BYTES;
+            const int per = D * 4;
+            for (int c = (int)threadIdx.x; c < BN * per; c += THREADS) {
+                int t = c / per, w = c - t * per, tok = min(block_toks + t, a.batch - 1);
+                bl__cuda_cp16(sa + t * BL__CUDA_ACT_STRIDE + w * 16, q + (size_t)tok * a.padded_in + (size_t)kb_ * span + w * 16);
+            }
+        };
 #pragma unroll
         for (mt = 0; mt < MT; ++mt)
 #pragma unroll
             for (n = 0; n < NT; ++n)
 #pragma unroll
-                for (e = 0; e < 4; ++e) part[wk][wm][mt][n][e][lane] = acc[mt][n][e];
-        __syncthreads();
-        /* the warps along k split the finishing of the (m-tile, n-tile) pairs */
+                for (e = 0; e < 4; ++e) acc[mt][n][e] = 0;
+        if (j > 0) __syncthreads(); /* the ring is free again */
+        for (st = 0; st < S - 1; ++st)
+            if (st < a.blocks) load_weights(st, st);
+        if (j == 0) bl__cuda_wait_inputs();
+        for (st = 0; st < S - 1; ++st) {
+            if (st < a.blocks) load_acts(st, st);
+            bl__cuda_cp_commit();
+        }
+        for (kb = 0; kb < a.blocks; ++kb) {
+            const uint8_t *sw = smem + (size_t)(kb % S) * STAGE, *sa = sw + W_BYTES;
+            bl__cuda_dec16<FMT> da[MT], db[MT];
+            bl__cuda_cp_wait<S - 2>();
+            __syncthreads(); /* stage kb is in; every warp is done with the stage refilled below */
+            if (kb + S - 1 < a.blocks) {
+                load_weights((kb + S - 1) % S, kb + S - 1);
+                load_acts((kb + S - 1) % S, kb + S - 1);
+            }
+            bl__cuda_cp_commit();
 #pragma unroll
-        for (p = 0; p < P; ++p) {
-            int pair = wk + p * WK, w;
-            if (pair < PAIRS) {
-                int pm = pair / NT, pn = pair % NT;
+            for (mt = 0; mt < MT; ++mt) {
+                int r = wm * MT * 16 + mt * 16 + g;
+                da[mt].init(*(const uint4 *)(sw + r * BL__CUDA_BLOCK + 16 * tq));
+                db[mt].init(*(const uint4 *)(sw + (r + 8) * BL__CUDA_BLOCK + 16 * tq));
+            }
+#pragma unroll
+            for (int m = 0; m < D; ++m) {
+                uint4 bv[NT];
+#pragma unroll
+                for (n = 0; n < NT; ++n)
+                    bv[n] = *(const uint4 *)(sa + (n * 8 + g) * BL__CUDA_ACT_STRIDE + 64 * m + 16 * tq);
+                bl__cuda_mma_digit<MT, NT>(acc, da, db, m, bv);
+            }
+        }
+        bl__cuda_cp_wait<0>();
+#pragma unroll
+        for (mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (n = 0; n < NT; ++n)
 #pragma unroll
                 for (e = 0; e < 4; ++e) {
-                    int total = 0, tok = min(tok_base + pn * 8 + 2 * tq + (e & 1), a.batch - 1);
-                    for (w = 0; w < WK; ++w) total += part[w][wm][pm][pn][e][lane];
-                    dots[p][e][j] = total - a.act_sum[tok];
+                    int tok = min(block_toks + n * 8 + 2 * tq + (e & 1), a.batch - 1);
+                    dots[mt][n][e][j] = acc[mt][n][e] - a.act_sum[tok];
                 }
-            }
-        }
-        __syncthreads(); /* part is reused by the next component */
     }
 #pragma unroll
-    for (p = 0; p < P; ++p) {
-        int pair = wk + p * WK;
-        if (pair < PAIRS) {
-            int pm = pair / NT, pn = pair % NT;
+    for (mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (n = 0; n < NT; ++n)
 #pragma unroll
             for (e = 0; e < 4; ++e) {
-                int row = row_base + pm * 16 + g + (e >= 2 ? 8 : 0), tok = tok_base + pn * 8 + 2 * tq + (e & 1);
+                int row = block_rows + wm * MT * 16 + mt * 16 + g + (e >= 2 ? 8 : 0);
+                int tok = block_toks + n * 8 + 2 * tq + (e & 1);
                 if (row < a.r1 && tok < a.batch)
                     a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
-                        bl__int8_output(dots[p][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
+                        bl__int8_output(dots[mt][n][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
             }
-        }
-    }
+}
+
+/* The configuration the forward uses for more than 16 tokens when its tiles fill the
+   device: 256 rows x 32 tokens, two stages (52 KiB of shared memory). */
+#define BL__CUDA_SMEM_MT 2
+#define BL__CUDA_SMEM_NT 4
+#define BL__CUDA_SMEM_STAGES 2
+#define BL__CUDA_SMEM_ROWS (BL__CUDA_MMA_WARPS * BL__CUDA_SMEM_MT * 16)
+#define BL__CUDA_SMEM_TOKENS (BL__CUDA_SMEM_NT * 8)
+#define BL__CUDA_SMEM_BYTES \
+    (BL__CUDA_SMEM_STAGES * (BL__CUDA_SMEM_ROWS * BL__CUDA_BLOCK + BL__CUDA_SMEM_TOKENS * BL__CUDA_ACT_STRIDE))
+template <int FMT>
+static void (*bl__cuda_smem_kernel(void))(bl__cuda_fwd)
+{
+    return bl__cuda_mma_smem_int8<FMT, BL__CUDA_SMEM_MT, BL__CUDA_SMEM_NT, BL__CUDA_SMEM_STAGES>;
 }
 
 /* ---- upload ------------------------------------------------------------------------- */
@@ -810,9 +1043,15 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
     /* the tensor-core kernels need an sm_80+ device running code built for compute_80+
        (not a JIT of older PTX, where they are stubs); early launch needs sm_90 code */
     if (err == cudaSuccess) err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, L->device);
-    L->use_mma = major >= 8 && bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 2>) >= 80;
+    L->use_mma = major >= 8 && bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 4, 2>) >= 80;
+    L->use_smem = L->use_mma &&
+                  cudaFuncSetAttribute(bl__cuda_smem_kernel<BL_FORMAT_2BIT>(), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       BL__CUDA_SMEM_BYTES) == cudaSuccess &&
+                  cudaFuncSetAttribute(bl__cuda_smem_kernel<BL_FORMAT_BASE3>(), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       BL__CUDA_SMEM_BYTES) == cudaSuccess;
+    if (!L->use_smem) (void)cudaGetLastError();
     L->use_pdl = major >= 9 && bl__cuda_ptx_version(bl__cuda_gemv_int8<BL_FORMAT_2BIT, 4, 1>) >= 90 &&
-                 bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 2>) >= 90;
+                 bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 4, 2>) >= 90;
     free(stage);
     if (err != cudaSuccess) {
         (void)cudaGetLastError();
@@ -859,11 +1098,12 @@ BITLINEAR_CUDA_DEF size_t bl_linear_scratch_size(const bl_cuda_linear *layer, in
     return bl__cuda_scratch_parts(layer, batch, &sums, &data);
 }
 
-/* Launches an INT8 matrix kernel right after the quantization kernel, early when the
-   layer allows it (see bl__cuda_wait_inputs). */
-template <typename K>
-static void bl__cuda_launch_int8(K kernel, unsigned blocks, unsigned threads, const bl__cuda_fwd &a, int pdl,
-                                 cudaStream_t s)
+/* Launches a kernel that may start before the one ahead of it on the stream finishes
+   (programmatic dependent launch, when the layer allows it): it waits for that one
+   with bl__cuda_wait_inputs before reading what it produced (see there). */
+template <typename... P, typename... A>
+static void bl__cuda_launch_early(void (*kernel)(P...), unsigned blocks, unsigned threads, size_t smem, int pdl,
+                                  cudaStream_t s, A... args)
 {
     cudaLaunchConfig_t cfg = cudaLaunchConfig_t();
     cudaLaunchAttribute attr[1] = { cudaLaunchAttribute() };
@@ -871,16 +1111,25 @@ static void bl__cuda_launch_int8(K kernel, unsigned blocks, unsigned threads, co
     attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.gridDim = dim3(blocks);
     cfg.blockDim = dim3(threads);
+    cfg.dynamicSmemBytes = smem;
     cfg.stream = s;
     cfg.attrs = attr;
     /* not on the legacy default stream, which orders against every other stream */
     cfg.numAttrs = pdl && s != 0 && s != cudaStreamLegacy ? 1 : 0;
-    if (cudaLaunchKernelEx(&cfg, kernel, a) != cudaSuccess && cfg.numAttrs) {
+    if (cudaLaunchKernelEx(&cfg, kernel, args...) != cudaSuccess && cfg.numAttrs) {
         (void)cudaGetLastError(); /* refused early launch: launch normally */
         cfg.numAttrs = 0;
-        (void)cudaLaunchKernelEx(&cfg, kernel, a);
+        (void)cudaLaunchKernelEx(&cfg, kernel, args...);
     }
     /* the caller reads any launch error with cudaGetLastError */
+}
+
+/* a matrix kernel, right after the quantization kernel */
+template <typename K>
+static void bl__cuda_launch_int8(K kernel, unsigned blocks, unsigned threads, const bl__cuda_fwd &a, int pdl,
+                                 cudaStream_t s, size_t smem = 0)
+{
+    bl__cuda_launch_early(kernel, blocks, threads, smem, pdl, s, a);
 }
 
 /* Blocks are numbered token-group-fastest, so groups of tokens that read the same rows
@@ -900,21 +1149,30 @@ static void bl__cuda_dispatch(const bl_cuda_linear *L, bl__cuda_fwd a, cudaStrea
 {
     const int rows = a.r1 - a.r0, act_int8 = L->act == BL_ACT_INT8;
     if (act_int8 && L->use_mma && a.batch > BL__CUDA_GEMV_MAX_BATCH) {
-        /* 16-token tiles up to 16 tokens, else 32; 128-row tiles when they fill the
-           device, else 32-row tiles with the k split 8 ways */
-        const int nt = a.batch <= 16 ? 2 : 4;
-        const long long tok_tiles = (a.batch + 8 * nt - 1) / (8 * nt);
-        const long long wide = ((long long)rows + 127) / 128 * tok_tiles;
-        const long long narrow = ((long long)rows + 31) / 32 * tok_tiles;
-        const int pdl = L->use_pdl;
         const unsigned threads = BL__CUDA_MMA_WARPS * 32;
+        const long long smem_tok_tiles = (a.batch + BL__CUDA_SMEM_TOKENS - 1) / BL__CUDA_SMEM_TOKENS;
+        const long long smem_tiles = ((long long)rows + BL__CUDA_SMEM_ROWS - 1) / BL__CUDA_SMEM_ROWS * smem_tok_tiles;
+        long long tok_tiles, wide;
+        int nt;
+        if (L->use_smem && a.batch > 16 && smem_tiles >= L->sm_count) {
+            a.tok_tiles = (int)smem_tok_tiles;
+            bl__cuda_launch_int8(bl__cuda_smem_kernel<FMT>(), (unsigned)smem_tiles, threads, a, L->use_pdl, s,
+                                 BL__CUDA_SMEM_BYTES);
+            return;
+        }
+        /* 16-token tiles up to 16 tokens, else 32; 128-row tiles when they fill the
+           device, else 64-row tiles with the k split 8 ways */
+        nt = a.batch <= 16 ? 2 : 4;
+        tok_tiles = (a.batch + 8 * nt - 1) / (8 * nt);
+        wide = ((long long)rows + 127) / 128 * tok_tiles;
         a.tok_tiles = (int)tok_tiles;
         if (wide >= L->sm_count) {
-            if (nt == 2) bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 4, 2>, (unsigned)wide, threads, a, pdl, s);
-            else         bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 4, 4>, (unsigned)wide, threads, a, pdl, s);
+            if (nt == 2) bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 2, 4, 2>, (unsigned)wide, threads, a, L->use_pdl, s);
+            else         bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 2, 4, 4>, (unsigned)wide, threads, a, L->use_pdl, s);
         } else {
-            if (nt == 2) bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 1, 2>, (unsigned)narrow, threads, a, pdl, s);
-            else         bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 1, 4>, (unsigned)narrow, threads, a, pdl, s);
+            unsigned narrow = (unsigned)(((long long)rows + 63) / 64 * tok_tiles);
+            if (nt == 2) bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 1, 4, 2>, narrow, threads, a, L->use_pdl, s);
+            else         bl__cuda_launch_int8(bl__cuda_mma_int8<FMT, 1, 4, 4>, narrow, threads, a, L->use_pdl, s);
         }
         return;
     }
@@ -968,9 +1226,9 @@ BITLINEAR_CUDA_DEF bl_status bl_linear_forward_rows(const bl_cuda_linear *layer,
     }
     base = (uint8_t *)(((uintptr_t)mem + (BL__CUDA_ALIGN - 1)) & ~(uintptr_t)(BL__CUDA_ALIGN - 1));
     if (layer->act == BL_ACT_INT8) {
-        bl__cuda_quantize_tokens<<<(unsigned)batch, BL__CUDA_QTHREADS, 0, s>>>(
-            d_x, layer->in_features, (1 << (layer->act_bits - 1)) - 1, (int8_t *)(base + data), layer->padded_in,
-            (float *)base, (int32_t *)(base + sums));
+        bl__cuda_launch_early(bl__cuda_quantize_tokens, (unsigned)batch, BL__CUDA_QTHREADS, 0, layer->use_pdl, s, d_x,
+                              layer->in_features, (1 << (layer->act_bits - 1)) - 1, (int8_t *)(base + data),
+                              layer->padded_in, (float *)base, (int32_t *)(base + sums));
     } else {
         size_t total = layer->padded_in * (size_t)batch;
         size_t blocks = (total + 255) / 256;

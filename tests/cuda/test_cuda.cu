@@ -359,6 +359,9 @@ static void bt_forward_tests(void)
     for (c = 1; c <= BL_MAX_K; ++c) bt_forward_case(333, 77, c, (bl_format)(c & 1), BL_ACT_INT8, 8, c * 7, 1, 1, 0);
     /* enough rows for the 128-row tensor-core tiles (16- and 32-token tiles), and long rows */
     bt_forward_case(300, 17000, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 8, 64, 1, 1, 0);
+    /* enough 256-row x 32-token tiles for the shared-memory kernel on any current GPU */
+    bt_forward_case(257, 33000, 2, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 37, 1, 2, 0);
+    bt_forward_case(300, 33001, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 6, 64, 0, 0, 0);
     bt_forward_case(200, 17001, 2, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 12, 0, 2, 1);
     bt_forward_case(5000, 200, 1, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 33, 1, 1, 0);
     bt_forward_case(6001, 90, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 7, 16, 1, 0, 0);
