@@ -41,7 +41,11 @@
     BL_ERR_UNSUPPORTED; anything else also -> BL_ERR_UNSUPPORTED, and the CUDA error
     stays readable with cudaPeekAtLastError when it is sticky).
     bl_linear_forward[_rows] are asynchronous on the stream. With d_scratch NULL they
-    allocate stream-ordered memory (cudaMallocAsync) and free it on the stream.
+    allocate stream-ordered memory (cudaMallocAsync) and free it on the stream. On
+    sm_90 their kernels use programmatic dependent launch and let the next kernel on
+    the stream launch early: a kernel of yours launched after a forward with
+    programmatic stream serialization must call cudaGridDependencySynchronize() before
+    reading the outputs (kernels launched normally need nothing).
     A token whose input holds NaN or Inf gives NaN outputs (the CPU returns
     BL_ERR_NONFINITE; a GPU cannot report it without waiting for the stream).
     bl_ternarize, bl_pack, bl_unpack and bl_quantize_activations validate the data
@@ -308,10 +312,13 @@ static __device__ __forceinline__ float bl__cuda_warp_sumf(float v)
     return v;
 }
 
-/* Programmatic dependent launch (sm_90): the quantization kernel lets the matrix kernel
-   start early; that one loads its first weights, then waits here for the activations
-   (a no-op when launched normally). The host asks for early launch only when these
-   instructions are in the code that runs. */
+/* Programmatic dependent launch (sm_90). A kernel launched early waits here until the
+   grid before it on the stream has finished and its writes are visible (a no-op when
+   launched normally): the quantization kernel before it reads the input or touches the
+   scratch the previous forward may still be reading; the matrix kernels after their
+   first weight loads. The quantization kernel and the GEMV let the next kernel launch
+   early. The host asks for early launch only when these instructions are in the code
+   that runs. */
 static __device__ __forceinline__ void bl__cuda_wait_inputs(void)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -458,9 +465,10 @@ static __global__ void bl__cuda_pad_tokens(const float *x, int n, float *dst, si
 
 /* ---- batch <= 8: the dp4a GEMV ---------------------------------------------------- */
 /* Each warp owns R rows and T tokens. Lane l walks the 16-byte chunks l, l+32, ... of
-   those rows, loading the R rows' chunks together, then using them: with the 32 warps
-   an SM holds, that keeps enough loads in flight to stream the weights (a prefetch a
-   step ahead, or more rows a warp, cost registers and measured slower on an H200).
+   those rows, loading the R rows' chunks together, then using them: with the many
+   warps an SM holds at this size (2BIT, batch 1: 64 registers, 32 warps), that keeps
+   enough loads in flight to stream the weights (a prefetch a step ahead, or more rows
+   a warp, cost registers and measured slower on an H200).
    Chunk c is bytes 16(c%4)..16(c%4)+15 of block c/4, and for digit m its 16 codes pair
    with activations block*64D + 64m + 16(c%4) + 0..15, which are consecutive, so one
    16-byte load of activations per token feeds four dp4a per row. Codes are 0..2
@@ -990,6 +998,7 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
     cudaError_t err;
     if (!host || !out || bl_linear_get_info(host, &info) != BL_OK) return BL_ERR_INVALID;
     if (info.hadamard) return BL_ERR_UNSUPPORTED; /* the device kernels do not rotate inputs yet */
+    if (info.out_features > INT_MAX - 1024) return BL_ERR_OVERFLOW; /* row indices + a tile stay ints */
     d = bl__digits((int)info.format);
     blocks = (int)(((size_t)info.in_features + (size_t)(BL__CUDA_BLOCK * d) - 1) / (size_t)(BL__CUDA_BLOCK * d));
     rows = (size_t)info.k * (size_t)info.out_features;
@@ -1050,7 +1059,8 @@ BITLINEAR_CUDA_DEF bl_status bl_cuda_linear_upload(const bl_linear *host, bl_cud
                   cudaFuncSetAttribute(bl__cuda_smem_kernel<BL_FORMAT_BASE3>(), cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        BL__CUDA_SMEM_BYTES) == cudaSuccess;
     if (!L->use_smem) (void)cudaGetLastError();
-    L->use_pdl = major >= 9 && bl__cuda_ptx_version(bl__cuda_gemv_int8<BL_FORMAT_2BIT, 4, 1>) >= 90 &&
+    L->use_pdl = major >= 9 && bl__cuda_ptx_version(bl__cuda_quantize_tokens) >= 90 &&
+                 bl__cuda_ptx_version(bl__cuda_gemv_int8<BL_FORMAT_2BIT, 4, 1>) >= 90 &&
                  bl__cuda_ptx_version(bl__cuda_mma_int8<BL_FORMAT_2BIT, 1, 4, 2>) >= 90;
     free(stage);
     if (err != cudaSuccess) {

@@ -5,8 +5,9 @@
    share of the measured device read bandwidth, and cuBLAS fp16 GEMM (cublasGemmEx,
    fp16 in/out, fp32 accumulation) on the same shape. Weights (ours and cuBLAS's) are
    rotated through enough copies that the working set exceeds the L2 cache, so every run
-   streams from device memory. Prints a Markdown table and writes JSON
-   (build/bench/bench_cuda.json, or the path given as the first argument). */
+   streams from device memory. Outputs are checked against the CPU before timing. Prints
+   a Markdown table and writes JSON (build/bench/bench_cuda.json, or the path given as
+   the first argument). */
 #define BITLINEAR_IMPLEMENTATION
 #define BITLINEAR_CUDA_IMPLEMENTATION
 #include "bitlinear_cuda.h"
@@ -250,6 +251,23 @@ int main(int argc, char **argv)
                 CK(cudaMemcpy(got.data(), d_y, out * sizeof(float), cudaMemcpyDeviceToHost));
                 if (memcmp(got.data(), ref.data(), out * sizeof(float)) != 0) {
                     fprintf(stderr, "bench: GPU output differs from the CPU at %dx%d\n", out, in);
+                    return 1;
+                }
+            }
+            /* and tokens 0 and 127 of a batch of 128 (the tensor-core path), both formats;
+               the CPU's SIMD backends give the scalar backend's bits (tests/test_backends.c) */
+            {
+                const size_t last = max_batch - 1;
+                std::vector<float> x2(2 * (size_t)in), ref2(2 * (size_t)out), got2(max_batch * (size_t)out);
+                CK(cudaMemcpy(x2.data(), d_x, in * sizeof(float), cudaMemcpyDeviceToHost));
+                CK(cudaMemcpy(x2.data() + in, d_x + last * in, in * sizeof(float), cudaMemcpyDeviceToHost));
+                CKL(bl_set_backend(BL_BACKEND_AUTO));
+                CKL(bl_linear_forward(host, x2.data(), 2, ref2.data(), NULL));
+                CKL(bl_linear_forward(layers[0], d_x, (int)max_batch, d_y, scratch, s));
+                CK(cudaMemcpy(got2.data(), d_y, got2.size() * sizeof(float), cudaMemcpyDeviceToHost));
+                if (memcmp(got2.data(), ref2.data(), out * sizeof(float)) != 0 ||
+                    memcmp(got2.data() + last * out, ref2.data() + out, out * sizeof(float)) != 0) {
+                    fprintf(stderr, "bench: GPU batch-128 output differs from the CPU at %dx%d\n", out, in);
                     return 1;
                 }
             }

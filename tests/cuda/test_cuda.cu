@@ -362,6 +362,7 @@ static void bt_forward_tests(void)
     /* enough 256-row x 32-token tiles for the shared-memory kernel on any current GPU */
     bt_forward_case(257, 33000, 2, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 37, 1, 2, 0);
     bt_forward_case(300, 33001, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 6, 64, 0, 0, 0);
+    bt_forward_case(700, 33000, 1, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 40, 0, 1, 0); /* 3 blocks: the ring wraps */
     bt_forward_case(200, 17001, 2, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 12, 0, 2, 1);
     bt_forward_case(5000, 200, 1, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 33, 1, 1, 0);
     bt_forward_case(6001, 90, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 7, 16, 1, 0, 0);
@@ -369,6 +370,47 @@ static void bt_forward_tests(void)
     bt_forward_case(8192, 64, 1, BL_FORMAT_2BIT, BL_ACT_INT8, 8, 1, 0, 1, 0);
     bt_forward_case(8193, 64, 1, BL_FORMAT_BASE3, BL_ACT_INT8, 8, 1, 1, 1, 0);
     bt_forward_case(700, 50, 1, BL_FORMAT_BASE3, BL_ACT_FLOAT, 8, 20, 1, 0, 1);
+}
+
+/* Forwards queued back to back on one stream and one scratch, each output the next
+   input, waited for once: the early launches between them (sm_90) must still order
+   every read of the scratch before the next forward's writes. */
+static void bt_chain_case(int n, int k, bl_format f, int batch)
+{
+    enum { STEPS = 4 };
+    bl_linear *L = bt_layer(n, n, k, f, BL_ACT_INT8, 8, 1);
+    bl_cuda_linear *D = NULL;
+    size_t nx = (size_t)batch * n, s;
+    float *h[STEPS + 1], *got = (float *)bt_alloc(nx * sizeof(float));
+    float *d[STEPS + 1] = { NULL };
+    void *d_scratch = NULL;
+    CHECK(L != NULL);
+    for (s = 0; s <= STEPS; ++s) h[s] = (float *)bt_alloc(nx * sizeof(float));
+    if (!L) goto done;
+    bt_random_x(h[0], nx);
+    CHECK(bl_set_backend(BL_BACKEND_SCALAR) == BL_OK);
+    for (s = 0; s < STEPS; ++s) CHECK(bl_linear_forward(L, h[s], batch, h[s + 1], NULL) == BL_OK);
+    CHECK_EQ_INT(bl_cuda_linear_upload(L, &D, 0), BL_OK);
+    if (!D) goto done;
+    for (s = 0; s <= STEPS; ++s) CK(cudaMalloc((void **)&d[s], nx * sizeof(float)));
+    CK(cudaMalloc(&d_scratch, bl_linear_scratch_size(D, batch)));
+    CK(cudaMemcpy(d[0], h[0], nx * sizeof(float), cudaMemcpyHostToDevice));
+    CK(cudaDeviceSynchronize());
+    for (s = 0; s < STEPS; ++s) CHECK_EQ_INT(bl_linear_forward(D, d[s], batch, d[s + 1], d_scratch, bt_stream), BL_OK);
+    CK(cudaStreamSynchronize(bt_stream));
+    for (s = 1; s <= STEPS; ++s) {
+        CK(cudaMemcpy(got, d[s], nx * sizeof(float), cudaMemcpyDeviceToHost));
+        CHECK(memcmp(got, h[s], nx * sizeof(float)) == 0);
+    }
+done:
+    for (s = 0; s <= STEPS; ++s) {
+        bt_free(d[s]);
+        free(h[s]);
+    }
+    bt_free(d_scratch);
+    bl_cuda_linear_destroy(D);
+    bl_linear_destroy(L);
+    free(got);
 }
 
 /* bad arguments: refused before any launch, outputs untouched */
@@ -551,6 +593,9 @@ int main(int argc, char **argv)
     bt_bad_input_tests();
     bt_utility_tests();
     bt_forward_tests();
+    bt_chain_case(1537, 2, BL_FORMAT_2BIT, 1);
+    bt_chain_case(1001, 1, BL_FORMAT_BASE3, 3);
+    bt_chain_case(3000, 1, BL_FORMAT_2BIT, 40);
     CHECK(cudaStreamDestroy(bt_stream) == cudaSuccess);
     return bt_summary("test_cuda");
 }
