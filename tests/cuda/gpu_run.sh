@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One prepared run for a machine with a GPU: builds the CUDA test and bench for this
-# GPU's architecture only (fast), runs the device tests, then the benchmark.
+# GPU's architecture only (fast), runs the device tests, then the benchmark, then the
+# quick device tests under compute-sanitizer (memcheck, racecheck) when it is there.
 #   bash tests/cuda/gpu_run.sh [OUTDIR]     (default build/cuda-gpu)
 # Without nvcc on that machine it runs binaries already in OUTDIR (build them elsewhere
 # with the same command, or with CUDA_CC=90 for an H100/H200, and carry OUTDIR along).
@@ -17,6 +18,7 @@ if [ -x "$NVCC" ] && [ -n "$CC" ]; then
     ARCH="-gencode arch=compute_$CC,code=sm_$CC"
     "$NVCC" -O3 -std=c++11 -I. $ARCH tests/cuda/test_cuda.cu -o "$OUT/test_cuda" &
     "$NVCC" -O3 -std=c++11 -I. $ARCH bench/bench_cuda.cu -o "$OUT/bench_cuda" -lcublas &
+    "$NVCC" -O1 -std=c++11 -I. $ARCH -lineinfo -DBITLINEAR_TEST_QUICK tests/cuda/test_cuda.cu -o "$OUT/test_quick" &
     wait
 fi
 if [ ! -x "$OUT/test_cuda" ] || [ ! -x "$OUT/bench_cuda" ]; then
@@ -27,3 +29,13 @@ echo "== test_cuda"
 "$OUT/test_cuda" 2>&1 | tee "$OUT/test_cuda.log" | tail -n 40
 echo "== bench_cuda"
 "$OUT/bench_cuda" "$OUT/bench_cuda.json" 2>&1 | tee "$OUT/bench_cuda.log"
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$SAN" ] && [ -x "$OUT/test_quick" ]; then
+    for tool in memcheck racecheck; do
+        echo "== compute-sanitizer --tool $tool"
+        "$SAN" --tool "$tool" --print-limit 10 "$OUT/test_quick" > "$OUT/$tool.log" 2>&1
+        tail -n 2 "$OUT/$tool.log"
+    done
+else
+    echo "skipped: compute-sanitizer not found"
+fi
