@@ -697,7 +697,7 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
     const int8_t *q = (const int8_t *)a.act;
     const int8_t *qb[NT];
     /* one n-tile at a time: [wk][wm][mt][e][lane], lane-contiguous */
-    __shared__ int part[WK > 1 ? WK : 1][WK > 1 ? WM : 1][WK > 1 ? MT : 1][4][32];
+    __shared__ int part[WK][WM][MT][4][32];
     int32_t dots[NT][P][4][BL_MAX_K]; /* this warp's m-tiles wk, wk + WK, ... of every n-tile */
     int j, mt, n, e, p;
     if (block_rows >= a.r1) return;  /* the whole block (never, with the host's grid) */
@@ -750,33 +750,24 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
         /* per n-tile, the warps along k add up their parts and split the m-tiles */
 #pragma unroll
         for (n = 0; n < NT; ++n) {
-            if (WK == 1) {
 #pragma unroll
-                for (mt = 0; mt < MT; ++mt)
+            for (mt = 0; mt < MT; ++mt)
 #pragma unroll
-                    for (e = 0; e < 4; ++e)
-                        dots[n][mt % P][e][j] =
-                            acc[mt][n][e] - a.act_sum[min(tok_base + n * 8 + 2 * tq + (e & 1), a.batch - 1)];
-            } else {
+                for (e = 0; e < 4; ++e) part[wk][wm][mt][e][lane] = acc[mt][n][e];
+            __syncthreads();
 #pragma unroll
-                for (mt = 0; mt < MT; ++mt)
+            for (p = 0; p < P; ++p) {
+                int pm = wk + p * WK, w;
+                if (pm < MT) {
 #pragma unroll
-                    for (e = 0; e < 4; ++e) part[wk % WK][wm % WM][mt % MT][e][lane] = acc[mt][n][e];
-                __syncthreads();
-#pragma unroll
-                for (p = 0; p < P; ++p) {
-                    int pm = wk + p * WK, w;
-                    if (pm < MT) {
-#pragma unroll
-                        for (e = 0; e < 4; ++e) {
-                            int total = 0, tok = min(tok_base + n * 8 + 2 * tq + (e & 1), a.batch - 1);
-                            for (w = 0; w < WK; ++w) total += part[w][wm % WM][pm % MT][e][lane];
-                            dots[n][p][e][j] = total - a.act_sum[tok];
-                        }
+                    for (e = 0; e < 4; ++e) {
+                        int total = 0, tok = min(tok_base + n * 8 + 2 * tq + (e & 1), a.batch - 1);
+                        for (w = 0; w < WK; ++w) total += part[w][wm][pm][e][lane];
+                        dots[n][p][e][j] = total - a.act_sum[tok];
                     }
                 }
-                __syncthreads(); /* part is reused by the next n-tile */
             }
+            __syncthreads(); /* part is reused by the next n-tile */
         }
     }
 #pragma unroll
