@@ -722,9 +722,17 @@ typedef void (*bl__gemm_int8_fn)(const bl_linear *layer, const bl__input *in, in
                                  int r0, int r1);
 typedef void (*bl__gemm_float_fn)(const bl_linear *layer, const bl__input *in, int batch, float *y,
                                   int r0, int r1);
+/* Activation quantization, the per-token work of every INT8 forward. abs_max: the largest
+   |x_i| as its bit pattern (0x7F800000 or more: some x_i is infinite or NaN). quantize: codes
+   bl__act_code(x_i, inverse, qmax) into q, returning their sum. Every backend gives the
+   scalar backend's bits. */
+typedef uint32_t (*bl__abs_max_fn)(const float *x, size_t n);
+typedef int32_t (*bl__quantize_fn)(const float *x, size_t n, float inverse, int qmax, int8_t *q);
 typedef struct bl__backend_kernels {
     bl__gemm_int8_fn gemm_int8;
     bl__gemm_float_fn gemm_float;
+    bl__abs_max_fn abs_max;
+    bl__quantize_fn quantize;
 } bl__backend_kernels;
 
 static void *bl__alloc(const bl_allocator *a, size_t size)
@@ -1027,30 +1035,6 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
     }
     bl__work_free(&wk);
     return st;
-}
-
-/* ---- activations ---- */
-
-/* One token into int8 codes; returns the sum of the codes. */
-static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale)
-{
-    float amax = bl__absmax(x, n), inv = bl__act_inverse(amax, qmax);
-    int32_t sum = 0;
-    size_t i;
-    for (i = 0; i < n; ++i) {
-        q[i] = bl__act_code(x[i], inv, qmax);
-        sum += q[i];
-    }
-    *scale = bl__act_scale(amax, qmax);
-    return sum;
-}
-
-BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
-{
-    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
-    if (!bl__all_finite(x, (size_t)n)) return BL_ERR_NONFINITE;
-    (void)bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale);
-    return BL_OK;
 }
 /* ---- end src/quantize.c ---- */
 
@@ -1573,7 +1557,30 @@ static void bl__gemm_float_scalar(const bl_linear *L, const bl__input *in, int b
     }
 }
 
-static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl__gemm_float_scalar };
+static uint32_t bl__abs_max_scalar(const float *x, size_t n)
+{
+    uint32_t m = 0, u;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        u = bl__float_bits(x[i]) & 0x7FFFFFFFu; /* |x| as bits: ordered like the values */
+        m = u > m ? u : m;
+    }
+    return m;
+}
+
+static int32_t bl__quantize_scalar(const float *x, size_t n, float inverse, int qmax, int8_t *q)
+{
+    int32_t sum = 0;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        q[i] = bl__act_code(x[i], inverse, qmax);
+        sum += q[i];
+    }
+    return sum;
+}
+
+static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl__gemm_float_scalar,
+                                                        bl__abs_max_scalar, bl__quantize_scalar };
 /* ---- end src/kernels_scalar.c ---- */
 
 /* ---- begin src/cpu.c ---- */
@@ -2036,7 +2043,47 @@ static void bl__gemm_float_avx2(const bl_linear *L, const bl__input *in, int bat
     else bl__x256_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
-static const bl__backend_kernels bl__kernels_avx2 = { bl__gemm_int8_avx2, bl__gemm_float_avx2 };
+/* Activation quantization, 8 (abs_max) or 32 (quantize) floats a step, the rest by the
+   scalar code. cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */
+static uint32_t bl__abs_max_avx2(const float *x, size_t n)
+{
+    const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i m = _mm256_setzero_si256();
+    __m128i h;
+    uint32_t v, rest;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)), magnitude));
+    h = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0xB1));
+    v = (uint32_t)_mm_cvtsi128_si32(h);
+    rest = bl__abs_max_scalar(x + i, n - i);
+    return rest > v ? rest : v;
+}
+
+static int32_t bl__quantize_avx2(const float *x, size_t n, float inverse, int qmax, int8_t *q)
+{
+    const __m256 inv = _mm256_set1_ps(inverse), hi = _mm256_set1_ps((float)qmax), lo = _mm256_set1_ps(-(float)qmax);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i sum = _mm256_setzero_si256(), c[4], p;
+    size_t i = 0;
+    int j;
+    for (; i + 32 <= n; i += 32) {
+        for (j = 0; j < 4; ++j) {
+            __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), inv);
+            c[j] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+            sum = _mm256_add_epi32(sum, c[j]);
+        }
+        /* the packs work within 128-bit lanes; the permutation puts the 32 codes back in order */
+        p = _mm256_packs_epi16(_mm256_packs_epi32(c[0], c[1]), _mm256_packs_epi32(c[2], c[3]));
+        _mm256_storeu_si256((__m256i *)(void *)(q + i), _mm256_permutevar8x32_epi32(p, order));
+    }
+    return bl__x256_hsum(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
+}
+
+static const bl__backend_kernels bl__kernels_avx2 = { bl__gemm_int8_avx2, bl__gemm_float_avx2, bl__abs_max_avx2,
+                                                      bl__quantize_avx2 };
 
 BL__TARGET_END
 #endif /* BL__HAVE_AVX2 */
@@ -2097,15 +2144,26 @@ BL__FORCE_INLINE __m512i bl__x512_load_block(const uint8_t *p, int bytes)
     return bytes >= 64 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(bl__x512_valid(bytes), p);
 }
 
-/* Horizontal sums by in-register shuffles (the extract/cast intrinsics trip g++ 12's
-   -Wmaybe-uninitialized inside its own headers). */
+/* Horizontal sums and maxima by in-register shuffles, in their zero-masking forms: the
+   unmasked and extract/cast intrinsics trip g++ 12's -W(maybe-)uninitialized inside its
+   own headers. */
 static inline int32_t bl__x512_hsum(__m512i v)
 {
-    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0x4E));
-    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0xB1));
-    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0x4E));
-    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xB1));
+    const __mmask16 all = 0xFFFF;
+    v = _mm512_add_epi32(v, _mm512_maskz_shuffle_i32x4(all, v, v, 0x4E));
+    v = _mm512_add_epi32(v, _mm512_maskz_shuffle_i32x4(all, v, v, 0xB1));
+    v = _mm512_add_epi32(v, _mm512_maskz_shuffle_epi32(all, v, (_MM_PERM_ENUM)0x4E));
+    v = _mm512_add_epi32(v, _mm512_maskz_shuffle_epi32(all, v, (_MM_PERM_ENUM)0xB1));
     return _mm512_cvtsi512_si32(v);
+}
+static inline uint32_t bl__x512_hmax_epu32(__m512i v)
+{
+    const __mmask16 all = 0xFFFF;
+    v = _mm512_maskz_max_epu32(all, v, _mm512_maskz_shuffle_i32x4(all, v, v, 0x4E));
+    v = _mm512_maskz_max_epu32(all, v, _mm512_maskz_shuffle_i32x4(all, v, v, 0xB1));
+    v = _mm512_maskz_max_epu32(all, v, _mm512_maskz_shuffle_epi32(all, v, (_MM_PERM_ENUM)0x4E));
+    v = _mm512_maskz_max_epu32(all, v, _mm512_maskz_shuffle_epi32(all, v, (_MM_PERM_ENUM)0xB1));
+    return (uint32_t)_mm512_cvtsi512_si32(v);
 }
 static inline float bl__x512_hsum_ps(__m512 v)
 {
@@ -2404,6 +2462,45 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
 }
 #endif
 
+/* One digit of four independent streams (rows, or rows and blocks): stream s adds
+   y_s . lo (s < 2) or y_s . hi to acc1[s], triples y_s, and adds the new y_s the same way to
+   acc2[s]. The streams' instructions are interleaved in one asm block (rows in L1, 4096
+   trits: 11.0-11.9 -> 10.5-10.8 cycles per row and block as four one-row blocks; the
+   bound is 10, one vpdpbusd a cycle). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define BL__X512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
+#  define BL__X512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
+#  define BL__X512_PLUS(t, y) "vpaddb {%[" y "], %%" t ", %[" y "]|%[" y "], " t ", %[" y "]}\n\t"
+/* (zmm28-31 are the scratch registers: four more operands would pass the 30 asm allows) */
+BL__FORCE_INLINE void bl__x512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
+{
+    __asm__(BL__X512_DP("lo", "y0", "p0") BL__X512_DP("lo", "y1", "p1") BL__X512_DP("hi", "y2", "p2") BL__X512_DP("hi", "y3", "p3")
+            BL__X512_TWICE("y0", "zmm28") BL__X512_TWICE("y1", "zmm29") BL__X512_TWICE("y2", "zmm30") BL__X512_TWICE("y3", "zmm31")
+            BL__X512_PLUS("zmm28", "y0") BL__X512_PLUS("zmm29", "y1") BL__X512_PLUS("zmm30", "y2") BL__X512_PLUS("zmm31", "y3")
+            BL__X512_DP("lo", "y0", "q0") BL__X512_DP("lo", "y1", "q1") BL__X512_DP("hi", "y2", "q2") BL__X512_DP("hi", "y3", "q3")
+            : [p0] "+v"(acc1[0]), [p1] "+v"(acc1[1]), [p2] "+v"(acc1[2]), [p3] "+v"(acc1[3]),
+              [q0] "+v"(acc2[0]), [q1] "+v"(acc2[1]), [q2] "+v"(acc2[2]), [q3] "+v"(acc2[3]),
+              [y0] "+v"(y[0]), [y1] "+v"(y[1]), [y2] "+v"(y[2]), [y3] "+v"(y[3])
+            : [lo] "v"(lo), [hi] "v"(hi)
+            : "xmm28", "xmm29", "xmm30", "xmm31");
+}
+#  undef BL__X512_DP
+#  undef BL__X512_TWICE
+#  undef BL__X512_PLUS
+#else
+BL__FORCE_INLINE void bl__x512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
+{
+    int s;
+    BL__UNROLL
+    for (s = 0; s < 4; ++s) {
+        __m512i a = s < 2 ? lo : hi;
+        acc1[s] = bl__x512_dpbusd(acc1[s], y[s], a);
+        y[s] = bl__x512_times3(y[s]);
+        acc2[s] = bl__x512_dpbusd(acc2[s], y[s], a);
+    }
+}
+#endif
+
 BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i *total)
 {
     int r;
@@ -2416,30 +2513,32 @@ BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i
 }
 
 /* BASE3 (the identity of the one-row kernel above): all five digits share one
-   accumulator pair per row. Lane arithmetic wraps mod 2^32, so only the true value of
+   accumulator pair per stream. Lane arithmetic wraps mod 2^32, so only the true value of
    3 acc1 - acc2 = 256 * (partial dot) must fit in int32: < 256 * 5 * 4 * 2 * 128 per
-   block per lane, below 2^31 for up to 1638 blocks; the pairs are folded every 1024 blocks
-   and after the tail block, which comes after the loop over whole blocks (with two rows,
-   each pair sees at most 512 of those 1024). The whole-block loop keeps four accumulator
-   pairs in flight: four rows a block, or two rows two blocks at a time (one pair per row
-   and block parity; with one pair per row, two rows ran 4% slower). */
-BL__FORCE_INLINE void bl__x512_base3_step(int R, int blocks, const uint8_t *row, size_t rb, const int8_t *a,
-                                          size_t ahead, size_t second, __m512i *acc1, __m512i *acc2)
+   block per lane, below 2^31 for up to 1638 blocks; the pairs are folded before each
+   further run of 1024 whole blocks and once at the end (the first run follows the tail
+   block: at most 1025 blocks between folds). Whole blocks go as four streams: four rows a block, or two rows
+   two blocks at a time (stream s: row s % 2, block s / 2), so each vpdpbusd of one digit
+   finds its inputs ready. */
+BL__FORCE_INLINE void bl__x512_base3_step(int R, const uint8_t *row, size_t rb, const int8_t *a, size_t ahead,
+                                          size_t second, __m512i acc1[4], __m512i acc2[4])
 {
-    __m512i av[5];
-    int i, m, r;
+    __m512i lo[5], hi[5], y[4];
+    int m, s;
     BL__UNROLL
-    for (i = 0; i < blocks; ++i) {
-        BL__UNROLL
-        for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 320 * i + 64 * m));
-        BL__UNROLL
-        for (r = 0; r < R; ++r) {
-            const uint8_t *p = row + 64 * i + r * rb;
-            BL__X512_PREFETCH(p, ahead);
-            BL__X512_PREFETCH(p, second);
-            bl__x512_base3_digits(_mm512_loadu_si512((const void *)p), av, &acc1[R * i + r], &acc2[R * i + r]);
-        }
+    for (m = 0; m < 5; ++m) {
+        lo[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
+        hi[m] = R == 4 ? lo[m] : _mm512_loadu_si512((const void *)(a + 320 + 64 * m));
     }
+    BL__UNROLL
+    for (s = 0; s < 4; ++s) {
+        const uint8_t *p = row + (R == 4 ? s * rb : (s % 2) * rb + 64 * (s / 2));
+        BL__X512_PREFETCH(p, ahead);
+        BL__X512_PREFETCH(p, second);
+        y[s] = _mm512_loadu_si512((const void *)p);
+    }
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, lo[m], hi[m], acc1, acc2);
 }
 
 BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
@@ -2450,24 +2549,37 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     int full = n / 320, b = 0, end, m, r, per = 4 / R;
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
-    while (b < full) {
-        end = full - b > 1024 ? b + 1024 : full;
-        for (; b + per <= end; b += per, row += 64 * per, a += 320 * per)
-            bl__x512_base3_step(R, per, row, rb, a, ahead, second, acc1, acc2);
-        if (b < end) {
-            bl__x512_base3_step(R, 1, row, rb, a, ahead, second, acc1, acc2);
-            ++b, row += 64, a += 320;
-        }
-        bl__x512_base3_fold4(acc1, acc2, total);
-    }
-    if (n > 320 * full) {
+    if (n > 320 * full) { /* the tail block first: its latency hides under the whole blocks */
+        const uint8_t *tail = row + 64 * full;
         int bytes = (n - 320 * full + 4) / 5;
         BL__UNROLL
-        for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + bytes * m));
-        BL__UNROLL
-        for (r = 0; r < R; ++r) bl__x512_base3_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc1[r], &acc2[r]);
-        bl__x512_base3_fold4(acc1, acc2, total);
+        for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 320 * full + bytes * m));
+        if (R == 4) {
+            __m512i y[4];
+            BL__UNROLL
+            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + r * rb, bytes);
+            BL__UNROLL
+            for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, av[m], av[m], acc1, acc2);
+        } else {
+            BL__UNROLL
+            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + r * rb, bytes), av, &acc1[r], &acc2[r]);
+        }
     }
+    while (b < full) {
+        if (b) bl__x512_base3_fold4(acc1, acc2, total);
+        end = full - b > 1024 ? b + 1024 : full;
+        for (; b + per <= end; b += per, row += 64 * per, a += 320 * per)
+            bl__x512_base3_step(R, row, rb, a, ahead, second, acc1, acc2);
+        if (b < end) { /* two rows, one block left */
+            BL__UNROLL
+            for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
+            BL__UNROLL
+            for (r = 0; r < 2; ++r)
+                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc1[r], &acc2[r]);
+            ++b, row += 64, a += 320;
+        }
+    }
+    bl__x512_base3_fold4(acc1, acc2, total);
     if (R == 2) {
         total[0] = _mm512_add_epi32(total[0], total[2]);
         total[1] = _mm512_add_epi32(total[1], total[3]);
@@ -2667,7 +2779,37 @@ static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int b
     else bl__x512_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
-static const bl__backend_kernels bl__kernels_avx512 = { bl__gemm_int8_avx512, bl__gemm_float_avx512 };
+/* Activation quantization, 16 floats a step; lanes past n load as 0 and give code 0.
+   cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */
+static uint32_t bl__abs_max_avx512(const float *x, size_t n)
+{
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    __m512i m = _mm512_setzero_si512();
+    size_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        m = _mm512_maskz_max_epu32(0xFFFF, m, _mm512_and_si512(_mm512_maskz_loadu_epi32(k, x + i), magnitude));
+    }
+    return bl__x512_hmax_epu32(m);
+}
+
+static int32_t bl__quantize_avx512(const float *x, size_t n, float inverse, int qmax, int8_t *q)
+{
+    const __m512 inv = _mm512_set1_ps(inverse), hi = _mm512_set1_ps((float)qmax), lo = _mm512_set1_ps(-(float)qmax);
+    __m512i sum = _mm512_setzero_si512();
+    size_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv);
+        __m512i c = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+        _mm512_mask_cvtepi32_storeu_epi8(q + i, k, c);
+        sum = _mm512_add_epi32(sum, c);
+    }
+    return bl__x512_hsum(sum);
+}
+
+static const bl__backend_kernels bl__kernels_avx512 = { bl__gemm_int8_avx512, bl__gemm_float_avx512,
+                                                        bl__abs_max_avx512, bl__quantize_avx512 };
 
 BL__TARGET_END
 #endif /* BL__HAVE_AVX512 */
@@ -2880,7 +3022,37 @@ static void bl__gemm_float_neon(const bl_linear *L, const bl__input *in, int bat
     else bl__neon_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
-static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__gemm_float_neon };
+/* Activation quantization, 4 (abs_max) or 8 (quantize) floats a step, the rest by the
+   scalar code. vcvtnq rounds to nearest even, as bl__round_even does in the default mode. */
+static uint32_t bl__abs_max_neon(const float *x, size_t n)
+{
+    const uint32x4_t magnitude = vdupq_n_u32(0x7FFFFFFFu);
+    uint32x4_t m = vdupq_n_u32(0);
+    uint32_t v, rest;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) m = vmaxq_u32(m, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), magnitude));
+    v = vmaxvq_u32(m);
+    rest = bl__abs_max_scalar(x + i, n - i);
+    return rest > v ? rest : v;
+}
+
+static int32_t bl__quantize_neon(const float *x, size_t n, float inverse, int qmax, int8_t *q)
+{
+    const float32x4_t hi = vdupq_n_f32((float)qmax), lo = vdupq_n_f32(-(float)qmax);
+    int32x4_t sum = vdupq_n_s32(0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t v0 = vmulq_n_f32(vld1q_f32(x + i), inverse), v1 = vmulq_n_f32(vld1q_f32(x + i + 4), inverse);
+        int32x4_t c0 = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(v0, lo), hi));
+        int32x4_t c1 = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(v1, lo), hi));
+        vst1_s8(q + i, vmovn_s16(vcombine_s16(vmovn_s32(c0), vmovn_s32(c1))));
+        sum = vaddq_s32(sum, vaddq_s32(c0, c1));
+    }
+    return vaddvq_s32(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
+}
+
+static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__gemm_float_neon, bl__abs_max_neon,
+                                                      bl__quantize_neon };
 
 #endif /* BL__HAVE_NEON */
 /* ---- end src/kernels_neon.c ---- */
@@ -3231,6 +3403,36 @@ BITLINEAR_DEF size_t bl_linear_input_size(const bl_linear *layer, int batch)
     return total;
 }
 
+/* ---- activations ---- */
+
+/* One token into int8 codes by the active backend (the same bits on every one), its scale
+   into *scale; returns the sum of the codes. */
+static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    float amax = bl__bits_float(kern->abs_max(x, n));
+    *scale = bl__act_scale(amax, qmax);
+    return kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
+}
+
+/* all of x finite, in tokens of n (the active backend's abs_max, one pass) */
+static int bl__tokens_finite(const float *x, size_t n, int batch)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    int b;
+    for (b = 0; b < batch; ++b)
+        if (kern->abs_max(x + (size_t)b * n, n) >= 0x7F800000u) return 0;
+    return 1;
+}
+
+BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
+{
+    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
+    if (!bl__tokens_finite(x, (size_t)n, 1)) return BL_ERR_NONFINITE;
+    (void)bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale);
+    return BL_OK;
+}
+
 BITLINEAR_DEF size_t bl_linear_scratch_size(const bl_linear *layer, int batch)
 {
     return bl_linear_input_size(layer, batch);
@@ -3248,7 +3450,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     if (!need) return BL_ERR_OVERFLOW;
     if (input_size < need) return BL_ERR_INVALID;
     n = (size_t)layer->in_features;
-    if (!bl__all_finite(x, n * (size_t)batch)) return BL_ERR_NONFINITE;
+    if (!bl__tokens_finite(x, n, batch)) return BL_ERR_NONFINITE;
     base = (uint8_t *)bl__align_ptr(input);
     (void)bl__input_offsets(batch, &sums, &data);
     stride = bl__input_stride(layer->in_features);
@@ -3268,7 +3470,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
             memcpy(rot, xb, n * sizeof(float));
             /* inputs near FLT_MAX can overflow when mixed: refuse them before quantizing */
             if (bl_hadamard_rotate(rot, layer->in_features, 1, layer->hadamard_seed, 0) != BL_OK ||
-                !bl__all_finite(rot, n))
+                !bl__tokens_finite(rot, n, 1))
                 return BL_ERR_NONFINITE;
             xb = rot;
         }

@@ -101,9 +101,17 @@ typedef void (*bl__gemm_int8_fn)(const bl_linear *layer, const bl__input *in, in
                                  int r0, int r1);
 typedef void (*bl__gemm_float_fn)(const bl_linear *layer, const bl__input *in, int batch, float *y,
                                   int r0, int r1);
+/* Activation quantization, the per-token work of every INT8 forward. abs_max: the largest
+   |x_i| as its bit pattern (0x7F800000 or more: some x_i is infinite or NaN). quantize: codes
+   bl__act_code(x_i, inverse, qmax) into q, returning their sum. Every backend gives the
+   scalar backend's bits. */
+typedef uint32_t (*bl__abs_max_fn)(const float *x, size_t n);
+typedef int32_t (*bl__quantize_fn)(const float *x, size_t n, float inverse, int qmax, int8_t *q);
 typedef struct bl__backend_kernels {
     bl__gemm_int8_fn gemm_int8;
     bl__gemm_float_fn gemm_float;
+    bl__abs_max_fn abs_max;
+    bl__quantize_fn quantize;
 } bl__backend_kernels;
 
 static void *bl__alloc(const bl_allocator *a, size_t size)

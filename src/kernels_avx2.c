@@ -235,7 +235,47 @@ static void bl__gemm_float_avx2(const bl_linear *L, const bl__input *in, int bat
     else bl__x256_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
-static const bl__backend_kernels bl__kernels_avx2 = { bl__gemm_int8_avx2, bl__gemm_float_avx2 };
+/* Activation quantization, 8 (abs_max) or 32 (quantize) floats a step, the rest by the
+   scalar code. cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */
+static uint32_t bl__abs_max_avx2(const float *x, size_t n)
+{
+    const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i m = _mm256_setzero_si256();
+    __m128i h;
+    uint32_t v, rest;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)), magnitude));
+    h = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0xB1));
+    v = (uint32_t)_mm_cvtsi128_si32(h);
+    rest = bl__abs_max_scalar(x + i, n - i);
+    return rest > v ? rest : v;
+}
+
+static int32_t bl__quantize_avx2(const float *x, size_t n, float inverse, int qmax, int8_t *q)
+{
+    const __m256 inv = _mm256_set1_ps(inverse), hi = _mm256_set1_ps((float)qmax), lo = _mm256_set1_ps(-(float)qmax);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i sum = _mm256_setzero_si256(), c[4], p;
+    size_t i = 0;
+    int j;
+    for (; i + 32 <= n; i += 32) {
+        for (j = 0; j < 4; ++j) {
+            __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), inv);
+            c[j] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+            sum = _mm256_add_epi32(sum, c[j]);
+        }
+        /* the packs work within 128-bit lanes; the permutation puts the 32 codes back in order */
+        p = _mm256_packs_epi16(_mm256_packs_epi32(c[0], c[1]), _mm256_packs_epi32(c[2], c[3]));
+        _mm256_storeu_si256((__m256i *)(void *)(q + i), _mm256_permutevar8x32_epi32(p, order));
+    }
+    return bl__x256_hsum(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
+}
+
+static const bl__backend_kernels bl__kernels_avx2 = { bl__gemm_int8_avx2, bl__gemm_float_avx2, bl__abs_max_avx2,
+                                                      bl__quantize_avx2 };
 
 BL__TARGET_END
 #endif /* BL__HAVE_AVX2 */

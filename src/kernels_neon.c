@@ -204,6 +204,36 @@ static void bl__gemm_float_neon(const bl_linear *L, const bl__input *in, int bat
     else bl__neon_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
-static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__gemm_float_neon };
+/* Activation quantization, 4 (abs_max) or 8 (quantize) floats a step, the rest by the
+   scalar code. vcvtnq rounds to nearest even, as bl__round_even does in the default mode. */
+static uint32_t bl__abs_max_neon(const float *x, size_t n)
+{
+    const uint32x4_t magnitude = vdupq_n_u32(0x7FFFFFFFu);
+    uint32x4_t m = vdupq_n_u32(0);
+    uint32_t v, rest;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) m = vmaxq_u32(m, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), magnitude));
+    v = vmaxvq_u32(m);
+    rest = bl__abs_max_scalar(x + i, n - i);
+    return rest > v ? rest : v;
+}
+
+static int32_t bl__quantize_neon(const float *x, size_t n, float inverse, int qmax, int8_t *q)
+{
+    const float32x4_t hi = vdupq_n_f32((float)qmax), lo = vdupq_n_f32(-(float)qmax);
+    int32x4_t sum = vdupq_n_s32(0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t v0 = vmulq_n_f32(vld1q_f32(x + i), inverse), v1 = vmulq_n_f32(vld1q_f32(x + i + 4), inverse);
+        int32x4_t c0 = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(v0, lo), hi));
+        int32x4_t c1 = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(v1, lo), hi));
+        vst1_s8(q + i, vmovn_s16(vcombine_s16(vmovn_s32(c0), vmovn_s32(c1))));
+        sum = vaddq_s32(sum, vaddq_s32(c0, c1));
+    }
+    return vaddvq_s32(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
+}
+
+static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__gemm_float_neon, bl__abs_max_neon,
+                                                      bl__quantize_neon };
 
 #endif /* BL__HAVE_NEON */

@@ -273,6 +273,36 @@ BITLINEAR_DEF size_t bl_linear_input_size(const bl_linear *layer, int batch)
     return total;
 }
 
+/* ---- activations ---- */
+
+/* One token into int8 codes by the active backend (the same bits on every one), its scale
+   into *scale; returns the sum of the codes. */
+static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    float amax = bl__bits_float(kern->abs_max(x, n));
+    *scale = bl__act_scale(amax, qmax);
+    return kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
+}
+
+/* all of x finite, in tokens of n (the active backend's abs_max, one pass) */
+static int bl__tokens_finite(const float *x, size_t n, int batch)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    int b;
+    for (b = 0; b < batch; ++b)
+        if (kern->abs_max(x + (size_t)b * n, n) >= 0x7F800000u) return 0;
+    return 1;
+}
+
+BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
+{
+    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
+    if (!bl__tokens_finite(x, (size_t)n, 1)) return BL_ERR_NONFINITE;
+    (void)bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale);
+    return BL_OK;
+}
+
 BITLINEAR_DEF size_t bl_linear_scratch_size(const bl_linear *layer, int batch)
 {
     return bl_linear_input_size(layer, batch);
@@ -290,7 +320,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     if (!need) return BL_ERR_OVERFLOW;
     if (input_size < need) return BL_ERR_INVALID;
     n = (size_t)layer->in_features;
-    if (!bl__all_finite(x, n * (size_t)batch)) return BL_ERR_NONFINITE;
+    if (!bl__tokens_finite(x, n, batch)) return BL_ERR_NONFINITE;
     base = (uint8_t *)bl__align_ptr(input);
     (void)bl__input_offsets(batch, &sums, &data);
     stride = bl__input_stride(layer->in_features);
@@ -310,7 +340,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
             memcpy(rot, xb, n * sizeof(float));
             /* inputs near FLT_MAX can overflow when mixed: refuse them before quantizing */
             if (bl_hadamard_rotate(rot, layer->in_features, 1, layer->hadamard_seed, 0) != BL_OK ||
-                !bl__all_finite(rot, n))
+                !bl__tokens_finite(rot, n, 1))
                 return BL_ERR_NONFINITE;
             xb = rot;
         }

@@ -264,27 +264,3 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
     bl__work_free(&wk);
     return st;
 }
-
-/* ---- activations ---- */
-
-/* One token into int8 codes; returns the sum of the codes. */
-static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale)
-{
-    float amax = bl__absmax(x, n), inv = bl__act_inverse(amax, qmax);
-    int32_t sum = 0;
-    size_t i;
-    for (i = 0; i < n; ++i) {
-        q[i] = bl__act_code(x[i], inv, qmax);
-        sum += q[i];
-    }
-    *scale = bl__act_scale(amax, qmax);
-    return sum;
-}
-
-BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
-{
-    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
-    if (!bl__all_finite(x, (size_t)n)) return BL_ERR_NONFINITE;
-    (void)bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale);
-    return BL_OK;
-}

@@ -1,6 +1,6 @@
-/* Every SIMD backend this CPU and build have against the scalar backend: INT8 outputs
-   bit-identical (memcmp), FLOAT outputs within 1e-5 of the scale of the terms summed,
-   row ranges writing only their rows. */
+/* Every SIMD backend this CPU and build have against the scalar backend: activation codes
+   and INT8 outputs bit-identical (memcmp), FLOAT outputs within 1e-5 of the scale of the
+   terms summed, row ranges writing only their rows. */
 #define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 #include "test.h"
@@ -157,6 +157,53 @@ static void int8_case(bl_backend backend, int in, bl_format format, int out, int
     run_case(&c, backend);
 }
 
+/* One input of n floats of kind `kind`: 0 Gaussian, 1 codes landing exactly on ties
+   (x * 127 / absmax = k + 1/2 in 8 bits), 2 a huge range with zeros and -0, 3 all tiny. */
+static void quant_input(float *x, int n, int kind)
+{
+    int i;
+    for (i = 0; i < n; ++i) {
+        switch (kind) {
+        case 0: x[i] = bt_gauss() * 3.0f; break;
+        case 1: x[i] = (float)(2 * bt_int(-127, 126) + 1) * 0.5f; break;
+        case 2: x[i] = bt_int(0, 3) == 0 ? (bt_int(0, 1) ? 0.0f : -0.0f) : bt_gauss() * ldexpf(1.0f, bt_int(-60, 60)); break;
+        default: x[i] = bt_gauss() * 1e-32f; break;
+        }
+    }
+    if (kind == 1) x[bt_int(0, n - 1)] = 127.0f; /* absmax 127: x * inverse is x itself */
+}
+
+/* bl_quantize_activations on `backend` against the scalar backend: the same codes, scale
+   and status, nothing written past n, and a NaN or infinity anywhere (the vector body or
+   its tail) refused with q untouched. */
+static void quantize_case(bl_backend backend)
+{
+    int n, bits, kind;
+    float *x = (float *)bt_alloc(sizeof(float) * 1100);
+    int8_t *q = (int8_t *)bt_alloc(1104), *ref = (int8_t *)bt_alloc(1104);
+    for (n = 1; n <= 1100; n += n < 80 ? 1 : 61)
+        for (kind = 0; kind < 4; ++kind)
+            for (bits = 2; bits <= 8; bits += kind == 1 ? 6 : 1) {
+                float scale = -1.0f, ref_scale = -2.0f;
+                int bad = bt_int(0, n - 1);
+                quant_input(x, n, kind);
+                memset(q, 0x5A, 1104);
+                memset(ref, 0x5A, 1104);
+                CHECK_EQ_INT(bl_set_backend(BL_BACKEND_SCALAR), BL_OK);
+                CHECK_EQ_INT(bl_quantize_activations(x, n, bits, ref, &ref_scale), BL_OK);
+                CHECK_EQ_INT(bl_set_backend(backend), BL_OK);
+                CHECK_EQ_INT(bl_quantize_activations(x, n, bits, q, &scale), BL_OK);
+                CHECK(memcmp(q, ref, 1104) == 0 && scale == ref_scale);
+                x[bad] = kind % 2 ? NAN : -INFINITY;
+                memset(q, 0x5A, 1104);
+                CHECK_EQ_INT(bl_quantize_activations(x, n, bits, q, &scale), BL_ERR_NONFINITE);
+                CHECK(q[0] == 0x5A && q[n - 1] == 0x5A);
+            }
+    free(x);
+    free(q);
+    free(ref);
+}
+
 int main(void)
 {
     static const bl_backend simd[] = { BL_BACKEND_AVX2, BL_BACKEND_AVX512, BL_BACKEND_NEON };
@@ -193,6 +240,8 @@ int main(void)
         }
         ++tested;
         printf("testing %s against scalar\n", bl_backend_name(simd[s]));
+        quantize_case(simd[s]);
+        CHECK_EQ_INT(bl_set_backend(simd[s]), BL_OK);
         for (round = 0; round < rounds; ++round)
             for (i = 0; i < sizeof in_sizes / sizeof in_sizes[0]; ++i) {
                 tcase c;
