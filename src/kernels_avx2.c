@@ -262,6 +262,7 @@ static int32_t bl__quantize_avx2(const float *x, size_t n, float inverse, int qm
     size_t i = 0;
     int j;
     for (; i + 32 <= n; i += 32) {
+        BL__UNROLL
         for (j = 0; j < 4; ++j) {
             __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), inv);
             c[j] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));

@@ -687,31 +687,57 @@ static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int b
     else bl__x512_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
-/* Activation quantization, 16 floats a step; lanes past n load as 0 and give code 0.
-   cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */
+/* Activation quantization, 64 floats a step, then 16 with lanes past n loaded as 0 (code
+   0). cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */
 static uint32_t bl__abs_max_avx512(const float *x, size_t n)
 {
     const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
-    __m512i m = _mm512_setzero_si512();
-    size_t i;
-    for (i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        m = _mm512_maskz_max_epu32(0xFFFF, m, _mm512_and_si512(_mm512_maskz_loadu_epi32(k, x + i), magnitude));
+    __m512i m[4];
+    size_t i = 0;
+    int j;
+    BL__UNROLL
+    for (j = 0; j < 4; ++j) m[j] = _mm512_setzero_si512();
+    for (; i + 64 <= n; i += 64) {
+        BL__UNROLL
+        for (j = 0; j < 4; ++j)
+            m[j] = _mm512_maskz_max_epu32(0xFFFF, m[j], _mm512_and_si512(_mm512_loadu_si512(x + i + 16 * j), magnitude));
     }
-    return bl__x512_hmax_epu32(m);
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        m[0] = _mm512_maskz_max_epu32(0xFFFF, m[0], _mm512_and_si512(_mm512_maskz_loadu_epi32(k, x + i), magnitude));
+    }
+    m[0] = _mm512_maskz_max_epu32(0xFFFF, m[0], m[1]);
+    m[2] = _mm512_maskz_max_epu32(0xFFFF, m[2], m[3]);
+    return bl__x512_hmax_epu32(_mm512_maskz_max_epu32(0xFFFF, m[0], m[2]));
+}
+
+BL__FORCE_INLINE __m512i bl__x512_act_codes(__m512 x, __m512 inv, __m512 lo, __m512 hi)
+{
+    return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, inv), lo), hi));
 }
 
 static int32_t bl__quantize_avx512(const float *x, size_t n, float inverse, int qmax, int8_t *q)
 {
     const __m512 inv = _mm512_set1_ps(inverse), hi = _mm512_set1_ps((float)qmax), lo = _mm512_set1_ps(-(float)qmax);
-    __m512i sum = _mm512_setzero_si512();
-    size_t i;
-    for (i = 0; i < n; i += 16) {
+    /* the packs work within 128-bit lanes; this puts the 64 codes back in order */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i sum = _mm512_setzero_si512(), c[4], p;
+    size_t i = 0;
+    int j;
+    for (; i + 64 <= n; i += 64) {
+        BL__UNROLL
+        for (j = 0; j < 4; ++j) {
+            c[j] = bl__x512_act_codes(_mm512_loadu_ps(x + i + 16 * j), inv, lo, hi);
+            sum = _mm512_add_epi32(sum, c[j]);
+        }
+        p = _mm512_packs_epi16(_mm512_packs_epi32(c[0], c[1]), _mm512_packs_epi32(c[2], c[3]));
+        _mm512_storeu_si512((void *)(q + i), _mm512_permutexvar_epi32(order, p));
+    }
+    for (; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv);
-        __m512i c = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
-        _mm512_mask_cvtepi32_storeu_epi8(q + i, k, c);
-        sum = _mm512_add_epi32(sum, c);
+        c[0] = bl__x512_act_codes(_mm512_maskz_loadu_ps(k, x + i), inv, lo, hi);
+        _mm512_mask_cvtepi32_storeu_epi8(q + i, k, c[0]);
+        sum = _mm512_add_epi32(sum, c[0]);
     }
     return bl__x512_hsum(sum);
 }
