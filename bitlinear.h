@@ -725,7 +725,7 @@ typedef void (*bl__gemm_float_fn)(const bl_linear *layer, const bl__input *in, i
 /* Activation quantization, the per-token work of every INT8 forward. abs_max: the largest
    |x_i| as its bit pattern (0x7F800000 or more: some x_i is infinite or NaN). quantize: codes
    bl__act_code(x_i, inverse, qmax) into q, returning their sum. Every backend gives the
-   scalar backend's bits. */
+   scalar backend's bits in the default rounding mode (the mode bl__round_even assumes). */
 typedef uint32_t (*bl__abs_max_fn)(const float *x, size_t n);
 typedef int32_t (*bl__quantize_fn)(const float *x, size_t n, float inverse, int qmax, int8_t *q);
 typedef struct bl__backend_kernels {
@@ -2472,7 +2472,8 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
 #  define BL__X512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
 #  define BL__X512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
 #  define BL__X512_PLUS(t, y) "vpaddb {%[" y "], %%" t ", %[" y "]|%[" y "], " t ", %[" y "]}\n\t"
-/* (zmm28-31 are the scratch registers: four more operands would pass the 30 asm allows) */
+/* zmm28-31 are the scratch registers: as write-only operands nvcc warns they are never
+   used, and as read-write ones they pass the 30 operands asm allows */
 BL__FORCE_INLINE void bl__x512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
 {
     __asm__(BL__X512_DP("lo", "y0", "p0") BL__X512_DP("lo", "y1", "p1") BL__X512_DP("hi", "y2", "p2") BL__X512_DP("hi", "y3", "p3")
@@ -3442,7 +3443,7 @@ static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q,
     return kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
 }
 
-/* all of x finite, in tokens of n (the active backend's abs_max, one pass) */
+/* all of x finite, in tokens of n (by the active backend's abs_max) */
 static int bl__tokens_finite(const float *x, size_t n, int batch)
 {
     const bl__backend_kernels *kern = bl__active_kernels();

@@ -104,7 +104,7 @@ typedef void (*bl__gemm_float_fn)(const bl_linear *layer, const bl__input *in, i
 /* Activation quantization, the per-token work of every INT8 forward. abs_max: the largest
    |x_i| as its bit pattern (0x7F800000 or more: some x_i is infinite or NaN). quantize: codes
    bl__act_code(x_i, inverse, qmax) into q, returning their sum. Every backend gives the
-   scalar backend's bits. */
+   scalar backend's bits in the default rounding mode (the mode bl__round_even assumes). */
 typedef uint32_t (*bl__abs_max_fn)(const float *x, size_t n);
 typedef int32_t (*bl__quantize_fn)(const float *x, size_t n, float inverse, int qmax, int8_t *q);
 typedef struct bl__backend_kernels {

@@ -379,7 +379,8 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
 #  define BL__X512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
 #  define BL__X512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
 #  define BL__X512_PLUS(t, y) "vpaddb {%[" y "], %%" t ", %[" y "]|%[" y "], " t ", %[" y "]}\n\t"
-/* (zmm28-31 are the scratch registers: four more operands would pass the 30 asm allows) */
+/* zmm28-31 are the scratch registers: as write-only operands nvcc warns they are never
+   used, and as read-write ones they pass the 30 operands asm allows */
 BL__FORCE_INLINE void bl__x512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
 {
     __asm__(BL__X512_DP("lo", "y0", "p0") BL__X512_DP("lo", "y1", "p1") BL__X512_DP("hi", "y2", "p2") BL__X512_DP("hi", "y3", "p3")

@@ -285,7 +285,7 @@ static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q,
     return kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
 }
 
-/* all of x finite, in tokens of n (the active backend's abs_max, one pass) */
+/* all of x finite, in tokens of n (by the active backend's abs_max) */
 static int bl__tokens_finite(const float *x, size_t n, int batch)
 {
     const bl__backend_kernels *kern = bl__active_kernels();

@@ -174,34 +174,46 @@ static void quant_input(float *x, int n, int kind)
 }
 
 /* bl_quantize_activations on `backend` against the scalar backend: the same codes, scale
-   and status, nothing written past n, and a NaN or infinity anywhere (the vector body or
-   its tail) refused with q untouched. */
+   and status, nothing read or written past n (the floats past n are NaN, which an
+   over-read would refuse), and a NaN or infinity anywhere (the vector body or its tail)
+   refused with q and the scale untouched. The backend's kernels directly: the same code sum
+   and abs_max bits. */
 static void quantize_case(bl_backend backend)
 {
-    int n, bits, kind;
+    const bl__backend_kernels *kern, *scalar = &bl__kernels_scalar;
+    int n, bits, kind, i;
     float *x = (float *)bt_alloc(sizeof(float) * 1100);
-    int8_t *q = (int8_t *)bt_alloc(1104), *ref = (int8_t *)bt_alloc(1104);
+    int8_t *q = (int8_t *)bt_alloc(1104), *ref = (int8_t *)bt_alloc(1104), *fill = (int8_t *)bt_alloc(1104);
+    CHECK_EQ_INT(bl_set_backend(backend), BL_OK);
+    kern = bl__active_kernels();
+    memset(fill, 0x5A, 1104);
     for (n = 1; n <= 1100; n += n < 80 ? 1 : 61)
         for (kind = 0; kind < 4; ++kind)
             for (bits = 2; bits <= 8; bits += kind == 1 ? 6 : 1) {
-                float scale = -1.0f, ref_scale = -2.0f;
-                int bad = bt_int(0, n - 1);
+                int qmax = (1 << (bits - 1)) - 1, bad = bt_int(0, n - 1);
+                float scale = -1.0f, ref_scale = -2.0f, inv;
                 quant_input(x, n, kind);
-                memset(q, 0x5A, 1104);
-                memset(ref, 0x5A, 1104);
+                for (i = n; i < 1100; ++i) x[i] = NAN;
+                memcpy(q, fill, 1104);
+                memcpy(ref, fill, 1104);
                 CHECK_EQ_INT(bl_set_backend(BL_BACKEND_SCALAR), BL_OK);
                 CHECK_EQ_INT(bl_quantize_activations(x, n, bits, ref, &ref_scale), BL_OK);
                 CHECK_EQ_INT(bl_set_backend(backend), BL_OK);
                 CHECK_EQ_INT(bl_quantize_activations(x, n, bits, q, &scale), BL_OK);
                 CHECK(memcmp(q, ref, 1104) == 0 && scale == ref_scale);
+                CHECK(kern->abs_max(x, (size_t)n) == scalar->abs_max(x, (size_t)n));
+                inv = bl__act_inverse(bl__bits_float(scalar->abs_max(x, (size_t)n)), qmax);
+                CHECK_EQ_INT(kern->quantize(x, (size_t)n, inv, qmax, q), scalar->quantize(x, (size_t)n, inv, qmax, ref));
                 x[bad] = kind % 2 ? NAN : -INFINITY;
-                memset(q, 0x5A, 1104);
+                memcpy(q, fill, 1104);
+                scale = -1.0f;
                 CHECK_EQ_INT(bl_quantize_activations(x, n, bits, q, &scale), BL_ERR_NONFINITE);
-                CHECK(q[0] == 0x5A && q[n - 1] == 0x5A);
+                CHECK(memcmp(q, fill, 1104) == 0 && scale == -1.0f);
             }
     free(x);
     free(q);
     free(ref);
+    free(fill);
 }
 
 int main(void)
@@ -241,7 +253,6 @@ int main(void)
         ++tested;
         printf("testing %s against scalar\n", bl_backend_name(simd[s]));
         quantize_case(simd[s]);
-        CHECK_EQ_INT(bl_set_backend(simd[s]), BL_OK);
         for (round = 0; round < rounds; ++round)
             for (i = 0; i < sizeof in_sizes / sizeof in_sizes[0]; ++i) {
                 tcase c;
