@@ -2371,12 +2371,14 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    the line that each load's second half falls in (cold 4096x5504: 14.6 -> 20 GB/s).
    Measured cold here: four rows suit short rows (four of them within a 4 KiB page), two
    rows long or partial-line ones (4096x11008 2BIT: 19-20 -> 21-23 GB/s, 2048x8192:
-   21 -> 23.6). BASE3 is compute-bound and takes four rows while they span at most two
-   pages; longer rows go in pairs (cold 4096x11008: 590-600 -> 510-515 us, 4096x13824:
-   795-800 -> 730-750; 4096x10240, whose four rows span exactly 8 KiB, was better in fours). */
+   21 -> 23.6). BASE3 is compute-bound and takes four rows while they span at most 64 KiB
+   (its four-stream kernel, against pairs: cold 4096x11008 450 -> 430 us, 4096x13824
+   660-676 -> 550-553, 4096x20480 791-795 -> 770-773, 4096x65536 about even); rows longer
+   than that go in pairs, whose three groups of prefetch distance stay within L2
+   (4096x262144 in fours: cold 10.2 -> 10.9 ms). */
 #define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
 #define BL__X512_AHEAD_BASE3 32768 /* (measured best of 8, 16, 32 KiB) */
-#define BL__X512_SPAN_BASE3 8192   /* bytes of four BASE3 rows that still go four at a time */
+#define BL__X512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
 
 /* a whole number of R-row groups, at least `bytes` and at least three groups */
 static inline size_t bl__x512_ahead(int R, size_t rb, size_t bytes)

@@ -278,9 +278,11 @@ int main(void)
             /* batch 1 walks rows in groups of four whose kernels and prefetch depend on
                the row length and its alignment: short/long, whole/partial cache lines,
                two groups and a remainder row, BASE3 rows on both sides of the length
-               where they go in pairs (10240 / 10241 trits), an odd and an even number of
-               whole blocks, with and without a tail; k 1..3 in turn, and BL_MAX_K once */
-            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504, 10240, 10241, 10560, 10561, 10880 };
+               where they go in pairs (81920 / 81921 trits), pairs over an odd and an even
+               number of whole blocks, with and without a tail; k 1..3 in turn, and
+               BL_MAX_K once */
+            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504, 10240, 10241,
+                                           10560, 10561, 10880, 81920, 81921, 82240, 82241, 82560 };
             int f, g;
             for (g = 0; g < (int)(sizeof gemv_in / sizeof gemv_in[0]); ++g)
                 for (f = 0; f < 2; ++f) {
