@@ -3436,13 +3436,17 @@ BITLINEAR_DEF size_t bl_linear_input_size(const bl_linear *layer, int batch)
 /* ---- activations ---- */
 
 /* One token into int8 codes by the active backend (the same bits on every one), its scale
-   into *scale; returns the sum of the codes. */
-static int32_t bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale)
+   into *scale and the codes' sum into *sum; a token with an infinite or NaN value is
+   refused with nothing written (its abs_max says so, one pass). */
+static bl_status bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale, int32_t *sum)
 {
     const bl__backend_kernels *kern = bl__active_kernels();
-    float amax = bl__bits_float(kern->abs_max(x, n));
+    uint32_t bits = kern->abs_max(x, n);
+    float amax = bl__bits_float(bits);
+    if (bits >= 0x7F800000u) return BL_ERR_NONFINITE;
     *scale = bl__act_scale(amax, qmax);
-    return kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
+    *sum = kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
+    return BL_OK;
 }
 
 /* all of x finite, in tokens of n (by the active backend's abs_max) */
@@ -3457,10 +3461,9 @@ static int bl__tokens_finite(const float *x, size_t n, int batch)
 
 BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
 {
+    int32_t sum;
     if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
-    if (!bl__tokens_finite(x, (size_t)n, 1)) return BL_ERR_NONFINITE;
-    (void)bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale);
-    return BL_OK;
+    return bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale, &sum);
 }
 
 BITLINEAR_DEF size_t bl_linear_scratch_size(const bl_linear *layer, int batch)
@@ -3498,17 +3501,19 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
                              ? (float *)(void *)(base + data + (size_t)batch * bl__input_token_bytes(layer))
                              : (float *)(void *)(base + data) + (size_t)b * stride;
             memcpy(rot, xb, n * sizeof(float));
-            /* inputs near FLT_MAX can overflow when mixed: refuse them before quantizing */
+            /* inputs near FLT_MAX can overflow when mixed: refuse them (INT8 tokens in the
+               quantization below) */
             if (bl_hadamard_rotate(rot, layer->in_features, 1, layer->hadamard_seed, 0) != BL_OK ||
-                !bl__tokens_finite(rot, n, 1))
+                (layer->act != BL_ACT_INT8 && !bl__tokens_finite(rot, n, 1)))
                 return BL_ERR_NONFINITE;
             xb = rot;
         }
         if (layer->act == BL_ACT_INT8) {
             int8_t *q = (int8_t *)(base + data) + (size_t)b * stride;
             float *scale = (float *)(void *)(base + bl__align_up(sizeof h)) + b;
-            ((int32_t *)(void *)(base + sums))[b] =
-                bl__quantize_token(xb, n, (1 << (layer->act_bits - 1)) - 1, q, scale);
+            bl_status st = bl__quantize_token(xb, n, (1 << (layer->act_bits - 1)) - 1, q, scale,
+                                              (int32_t *)(void *)(base + sums) + b);
+            if (st != BL_OK) return st;
             memset(q + n, 0, stride - n);
         } else {
             float *f = (float *)(void *)(base + data) + (size_t)b * stride;
