@@ -670,6 +670,17 @@ static __device__ __forceinline__ void bl__cuda_mma_digit(int (&acc)[MT][NT][4],
         for (n = 0; n < NT; ++n) bl__cuda_mma(acc[mt][n], ca[mt][2], cb[mt][2], ca[mt][3], cb[mt][3], bv[n].z, bv[n].w);
 }
 
+/* Stores accumulator element e of the m16n8 tile whose first row and token are row16
+   and tok8: rows g and g + 8, tokens 2 tq and 2 tq + 1 (the mma's fragment layout). */
+static __device__ __forceinline__ void bl__cuda_store_mma(const bl__cuda_fwd &a, const int32_t *dots, int row16, int tok8,
+                                                          int lane, int e)
+{
+    int row = row16 + (lane >> 2) + (e >= 2 ? 8 : 0), tok = tok8 + 2 * (lane & 3) + (e & 1);
+    if (row < a.r1 && tok < a.batch)
+        a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
+            bl__int8_output(dots, a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
+}
+
 /* A block of 8 warps owns WM*MT*16 rows and NT*8 tokens: WM warps along the rows (MT
    m-tiles of 16 each) and 8/WM along k (warp wk takes the row's 64-byte blocks wk,
    wk + WK, ...), adding their int32 sums through shared memory. The warps along the
@@ -773,18 +784,11 @@ bl__cuda_mma_int8(bl__cuda_fwd a)
 #pragma unroll
     for (n = 0; n < NT; ++n)
 #pragma unroll
-        for (p = 0; p < P; ++p) {
-            int pm = wk + p * WK;
-            if (pm < MT) {
+        for (p = 0; p < P; ++p)
+            if (wk + p * WK < MT)
 #pragma unroll
-                for (e = 0; e < 4; ++e) {
-                    int row = row_base + pm * 16 + g + (e >= 2 ? 8 : 0), tok = tok_base + n * 8 + 2 * tq + (e & 1);
-                    if (row < a.r1 && tok < a.batch)
-                        a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
-                            bl__int8_output(dots[n][p][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
-                }
-            }
-        }
+                for (e = 0; e < 4; ++e)
+                    bl__cuda_store_mma(a, dots[n][p][e], row_base + (wk + p * WK) * 16, tok_base + n * 8, lane, e);
 }
 
 /* ---- more than 16 tokens: tensor cores fed from shared memory ------------------------ */
@@ -916,13 +920,8 @@ bl__cuda_mma_smem_int8(bl__cuda_fwd a)
 #pragma unroll
         for (n = 0; n < NT; ++n)
 #pragma unroll
-            for (e = 0; e < 4; ++e) {
-                int row = block_rows + wm * MT * 16 + mt * 16 + g + (e >= 2 ? 8 : 0);
-                int tok = block_toks + n * 8 + 2 * tq + (e & 1);
-                if (row < a.r1 && tok < a.batch)
-                    a.y[(size_t)tok * (size_t)a.out + (size_t)row] =
-                        bl__int8_output(dots[mt][n][e], a.scales, a.k, a.out, row, a.act_scale[tok], a.bias);
-            }
+            for (e = 0; e < 4; ++e)
+                bl__cuda_store_mma(a, dots[mt][n][e], block_rows + wm * MT * 16 + mt * 16, block_toks + n * 8, lane, e);
 }
 
 /* The configuration the forward uses for more than 16 tokens when its tiles fill the
