@@ -254,7 +254,10 @@ BITLINEAR_API bl_status bl_linear_forward_rows(const bl_linear *layer, const flo
                                                float *y, int row_begin, int row_end, void *scratch);
 
 /* Prepared input: quantize (or pad) the activations once, then let many threads run
-   row ranges over it. The buffer is bl_linear_input_size bytes, any alignment. */
+   row ranges over it. The buffer is bl_linear_input_size bytes, any alignment. Bad
+   arguments and non-finite inputs leave it untouched; a Hadamard layer can also refuse
+   inputs whose rotation overflows partway through the batch, and then the buffer is left
+   unprepared (forward_input refuses it with BL_ERR_INVALID). */
 BITLINEAR_API size_t    bl_linear_input_size(const bl_linear *layer, int batch);
 BITLINEAR_API bl_status bl_linear_prepare_input(const bl_linear *layer, const float *x, int batch,
                                                 void *input, size_t input_size);
@@ -3493,7 +3496,10 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     h.act = (int32_t)layer->act;
     h.act_bits = layer->act_bits;
     h.hadamard = layer->hadamard;
-    memcpy(base, &h, sizeof h);
+    /* Rotated tokens can still be refused midway (overflow): until the header is written
+       last, the buffer reads as unprepared, so forward_input never runs on a mix of
+       old and new tokens. */
+    memset(base, 0, sizeof h);
     for (b = 0; b < batch; ++b) {
         const float *xb = x + (size_t)b * n;
         if (layer->hadamard) { /* rotate a copy: in the float token slot, or the staging row */
@@ -3521,6 +3527,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
             memset(f + n, 0, (stride - n) * sizeof(float));
         }
     }
+    memcpy(base, &h, sizeof h);
     return BL_OK;
 }
 

@@ -333,7 +333,10 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     h.act = (int32_t)layer->act;
     h.act_bits = layer->act_bits;
     h.hadamard = layer->hadamard;
-    memcpy(base, &h, sizeof h);
+    /* Rotated tokens can still be refused midway (overflow): until the header is written
+       last, the buffer reads as unprepared, so forward_input never runs on a mix of
+       old and new tokens. */
+    memset(base, 0, sizeof h);
     for (b = 0; b < batch; ++b) {
         const float *xb = x + (size_t)b * n;
         if (layer->hadamard) { /* rotate a copy: in the float token slot, or the staging row */
@@ -361,6 +364,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
             memset(f + n, 0, (stride - n) * sizeof(float));
         }
     }
+    memcpy(base, &h, sizeof h);
     return BL_OK;
 }
 

@@ -322,6 +322,22 @@ static void test_hadamard_layer(void)
                 y[0] = 42.0f;
                 CHECK(bl_linear_forward(layer, big, 1, y, NULL) == BL_ERR_NONFINITE);
                 CHECK(y[0] == 42.0f);
+                /* refused at the second token, after the first was written: the buffer
+                   that held a good prepared input no longer passes for one */
+                {
+                    size_t isz = bl_linear_input_size(layer, 2);
+                    void *buf = bt_alloc(isz);
+                    float two[2 * 257];
+                    memcpy(two, x, sizeof(float) * in);
+                    memcpy(two + in, big, sizeof(float) * in);
+                    CHECK(bl_linear_prepare_input(layer, x, 2, buf, isz) == BL_OK);
+                    CHECK(bl_linear_forward_input(layer, buf, 2, y, 0, out) == BL_OK);
+                    y[0] = 42.0f;
+                    CHECK(bl_linear_prepare_input(layer, two, 2, buf, isz) == BL_ERR_NONFINITE);
+                    CHECK(bl_linear_forward_input(layer, buf, 2, y, 0, out) == BL_ERR_INVALID);
+                    CHECK(y[0] == 42.0f);
+                    free(buf);
+                }
             }
             bl_linear_destroy(layer);
             free(w); free(wr); free(x); free(xr); free(t); free(got);
