@@ -256,8 +256,8 @@ BITLINEAR_API bl_status bl_linear_forward_rows(const bl_linear *layer, const flo
 /* Prepared input: quantize (or pad) the activations once, then let many threads run
    row ranges over it. The buffer is bl_linear_input_size bytes, any alignment. Bad
    arguments and non-finite inputs leave it untouched; a Hadamard layer can also refuse
-   inputs whose rotation overflows partway through the batch, and then the buffer is left
-   unprepared (forward_input refuses it with BL_ERR_INVALID). */
+   inputs whose rotation overflows partway through the batch (also BL_ERR_NONFINITE), and
+   then the buffer is left unprepared (forward_input refuses it with BL_ERR_INVALID). */
 BITLINEAR_API size_t    bl_linear_input_size(const bl_linear *layer, int batch);
 BITLINEAR_API bl_status bl_linear_prepare_input(const bl_linear *layer, const float *x, int batch,
                                                 void *input, size_t input_size);
