@@ -858,18 +858,29 @@ static void bl__sort_desc(float *v, size_t n)
     }
 }
 
-/* max |x|, with four independent maxima so the loop is not one long dependency chain */
-static float bl__absmax(const float *x, size_t n)
+/* max |x| as its bit pattern (non-negative floats order like their bits; 0x7F800000 or
+   more: some x is infinite or NaN), with four independent maxima so the loop is not one
+   long dependency chain. The scalar backend's abs_max and the SIMD backends' tails. */
+static uint32_t bl__abs_max_bits(const float *x, size_t n)
 {
-    float m[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    uint32_t m[4] = { 0, 0, 0, 0 }, u;
     size_t i, j;
     for (i = 0; i + 4 <= n; i += 4)
-        for (j = 0; j < 4; ++j) m[j] = fabsf(x[i + j]) > m[j] ? fabsf(x[i + j]) : m[j];
-    for (; i < n; ++i) m[0] = fabsf(x[i]) > m[0] ? fabsf(x[i]) : m[0];
+        for (j = 0; j < 4; ++j) {
+            u = bl__float_bits(x[i + j]) & 0x7FFFFFFFu;
+            m[j] = u > m[j] ? u : m[j];
+        }
+    for (; i < n; ++i) {
+        u = bl__float_bits(x[i]) & 0x7FFFFFFFu;
+        m[0] = u > m[0] ? u : m[0];
+    }
     m[0] = m[1] > m[0] ? m[1] : m[0];
     m[2] = m[3] > m[2] ? m[3] : m[2];
     return m[2] > m[0] ? m[2] : m[0];
 }
+
+/* max |x| of finite x */
+static float bl__absmax(const float *x, size_t n) { return bl__bits_float(bl__abs_max_bits(x, n)); }
 
 static int8_t bl__sign(float v) { return (int8_t)((v > 0.0f) - (v < 0.0f)); }
 
@@ -1560,17 +1571,6 @@ static void bl__gemm_float_scalar(const bl_linear *L, const bl__input *in, int b
     }
 }
 
-static uint32_t bl__abs_max_scalar(const float *x, size_t n)
-{
-    uint32_t m = 0, u;
-    size_t i;
-    for (i = 0; i < n; ++i) {
-        u = bl__float_bits(x[i]) & 0x7FFFFFFFu; /* |x| as bits: ordered like the values */
-        m = u > m ? u : m;
-    }
-    return m;
-}
-
 static int32_t bl__quantize_scalar(const float *x, size_t n, float inverse, int qmax, int8_t *q)
 {
     int32_t sum = 0;
@@ -1583,7 +1583,7 @@ static int32_t bl__quantize_scalar(const float *x, size_t n, float inverse, int 
 }
 
 static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl__gemm_float_scalar,
-                                                        bl__abs_max_scalar, bl__quantize_scalar };
+                                                        bl__abs_max_bits, bl__quantize_scalar };
 /* ---- end src/kernels_scalar.c ---- */
 
 /* ---- begin src/cpu.c ---- */
@@ -2061,7 +2061,7 @@ static uint32_t bl__abs_max_avx2(const float *x, size_t n)
     h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0x4E));
     h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0xB1));
     v = (uint32_t)_mm_cvtsi128_si32(h);
-    rest = bl__abs_max_scalar(x + i, n - i);
+    rest = bl__abs_max_bits(x + i, n - i);
     return rest > v ? rest : v;
 }
 
@@ -3065,7 +3065,7 @@ static uint32_t bl__abs_max_neon(const float *x, size_t n)
     size_t i = 0;
     for (; i + 4 <= n; i += 4) m = vmaxq_u32(m, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), magnitude));
     v = vmaxvq_u32(m);
-    rest = bl__abs_max_scalar(x + i, n - i);
+    rest = bl__abs_max_bits(x + i, n - i);
     return rest > v ? rest : v;
 }
 

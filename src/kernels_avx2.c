@@ -250,7 +250,7 @@ static uint32_t bl__abs_max_avx2(const float *x, size_t n)
     h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0x4E));
     h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0xB1));
     v = (uint32_t)_mm_cvtsi128_si32(h);
-    rest = bl__abs_max_scalar(x + i, n - i);
+    rest = bl__abs_max_bits(x + i, n - i);
     return rest > v ? rest : v;
 }
 

@@ -214,7 +214,7 @@ static uint32_t bl__abs_max_neon(const float *x, size_t n)
     size_t i = 0;
     for (; i + 4 <= n; i += 4) m = vmaxq_u32(m, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), magnitude));
     v = vmaxvq_u32(m);
-    rest = bl__abs_max_scalar(x + i, n - i);
+    rest = bl__abs_max_bits(x + i, n - i);
     return rest > v ? rest : v;
 }
 

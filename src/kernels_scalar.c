@@ -77,17 +77,6 @@ static void bl__gemm_float_scalar(const bl_linear *L, const bl__input *in, int b
     }
 }
 
-static uint32_t bl__abs_max_scalar(const float *x, size_t n)
-{
-    uint32_t m = 0, u;
-    size_t i;
-    for (i = 0; i < n; ++i) {
-        u = bl__float_bits(x[i]) & 0x7FFFFFFFu; /* |x| as bits: ordered like the values */
-        m = u > m ? u : m;
-    }
-    return m;
-}
-
 static int32_t bl__quantize_scalar(const float *x, size_t n, float inverse, int qmax, int8_t *q)
 {
     int32_t sum = 0;
@@ -100,4 +89,4 @@ static int32_t bl__quantize_scalar(const float *x, size_t n, float inverse, int 
 }
 
 static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl__gemm_float_scalar,
-                                                        bl__abs_max_scalar, bl__quantize_scalar };
+                                                        bl__abs_max_bits, bl__quantize_scalar };

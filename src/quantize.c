@@ -83,18 +83,29 @@ static void bl__sort_desc(float *v, size_t n)
     }
 }
 
-/* max |x|, with four independent maxima so the loop is not one long dependency chain */
-static float bl__absmax(const float *x, size_t n)
+/* max |x| as its bit pattern (non-negative floats order like their bits; 0x7F800000 or
+   more: some x is infinite or NaN), with four independent maxima so the loop is not one
+   long dependency chain. The scalar backend's abs_max and the SIMD backends' tails. */
+static uint32_t bl__abs_max_bits(const float *x, size_t n)
 {
-    float m[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    uint32_t m[4] = { 0, 0, 0, 0 }, u;
     size_t i, j;
     for (i = 0; i + 4 <= n; i += 4)
-        for (j = 0; j < 4; ++j) m[j] = fabsf(x[i + j]) > m[j] ? fabsf(x[i + j]) : m[j];
-    for (; i < n; ++i) m[0] = fabsf(x[i]) > m[0] ? fabsf(x[i]) : m[0];
+        for (j = 0; j < 4; ++j) {
+            u = bl__float_bits(x[i + j]) & 0x7FFFFFFFu;
+            m[j] = u > m[j] ? u : m[j];
+        }
+    for (; i < n; ++i) {
+        u = bl__float_bits(x[i]) & 0x7FFFFFFFu;
+        m[0] = u > m[0] ? u : m[0];
+    }
     m[0] = m[1] > m[0] ? m[1] : m[0];
     m[2] = m[3] > m[2] ? m[3] : m[2];
     return m[2] > m[0] ? m[2] : m[0];
 }
+
+/* max |x| of finite x */
+static float bl__absmax(const float *x, size_t n) { return bl__bits_float(bl__abs_max_bits(x, n)); }
 
 static int8_t bl__sign(float v) { return (int8_t)((v > 0.0f) - (v < 0.0f)); }
 
