@@ -295,6 +295,18 @@ int main(void)
                     c.batch = 1;
                     run_case(&c, simd[s]);
                 }
+            /* BASE3 converts the outputs of up to 16 groups at once: two full runs of
+               them, a shorter run, and remainder rows */
+            for (f = 0; f < 2; ++f) {
+                tcase c;
+                random_case(&c, 1000 + 321 * f);
+                c.format = BL_FORMAT_BASE3;
+                c.act = BL_ACT_INT8;
+                c.out = 2 * 64 + 4 * 3 + 3;
+                c.k = 1 + f;
+                c.batch = 1;
+                run_case(&c, simd[s]);
+            }
         }
         {
             /* several tokens over rows long enough that the GEMM walks them in column
