@@ -1783,14 +1783,6 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
 #endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
-/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together: the
-   conversion's chain of double operations, run after every group, held up the next
-   group's decode (4096x4096 here, AVX-512: hot 169 -> 163 us, cold 184 -> 169; AVX2:
-   hot 432 -> 418). 2BIT, batched, measured mixed cold (in alternation: 4096x4096
-   166 -> 177 us, 11008x4096 494 -> 481), so it still converts per group. */
-#define BL__X86_GROUPS 16
-static inline int bl__x86_groups(int digits) { return digits == 5 ? BL__X86_GROUPS : 1; }
-
 BL__TARGET_BEGIN("avx2")
 /* The INT8 outputs of four consecutive rows of one token at once: the pinned rule of
    bl__int8_output in four double lanes, the same operations in the same order, so the same
@@ -1932,16 +1924,14 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X256_TOKENS];
                 if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
-                    int32_t dots[BL__X86_GROUPS][BL_MAX_K][4];
-                    int g, groups;
-                    for (groups = 0; groups < bl__x86_groups(d) && rend - r - 4 * groups >= 4; ++groups)
-                        for (j = 0; j < L->k; ++j)
-                            for (g = 0; g < 4; ++g)
-                                bl__x256_row_int8(d, L->packed + (size_t)j * plane +
-                                                         (size_t)(r + 4 * groups + g) * L->row_bytes,
-                                                  L->in_features, a, in->stride, 1, &dots[groups][j][g]);
-                    for (g = 0; g < groups; ++g) bl__x86_store_rows4_int8(L, in, dots[g], b0, r + 4 * g, y);
-                    r += 4 * groups - 1;
+                    int32_t d4[BL_MAX_K][4];
+                    int g;
+                    for (j = 0; j < L->k; ++j)
+                        for (g = 0; g < 4; ++g)
+                            bl__x256_row_int8(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
+                                              L->in_features, a, in->stride, 1, &d4[j][g]);
+                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
+                    r += 3;
                     continue;
                 }
                 for (j = 0; j < L->k; ++j) {
@@ -2268,13 +2258,18 @@ BL__FORCE_INLINE void bl__x512_row_int8_tokens(int d, const uint8_t *row, int n,
    digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
    digit (short dependency chains), folded into the total every 64 blocks so that
    3 * acc1 (< 3 * 64 * 4 * 255 * 127 < 2^31) cannot overflow in int32. */
+/* one accumulator pair's partial dot: (3 acc1 - acc2) / 256, exact */
+BL__FORCE_INLINE __m512i bl__x512_base3_dot(__m512i acc1, __m512i acc2)
+{
+    return _mm512_srai_epi32(_mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1, acc1), acc1), acc2), 8);
+}
+
 BL__FORCE_INLINE __m512i bl__x512_base3_flush(__m512i total, __m512i *acc1, __m512i *acc2)
 {
     int m;
     BL__UNROLL
     for (m = 0; m < 5; ++m) {
-        __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[m], acc1[m]), acc1[m]), acc2[m]);
-        total = _mm512_add_epi32(total, _mm512_srai_epi32(v, 8));
+        total = _mm512_add_epi32(total, bl__x512_base3_dot(acc1[m], acc2[m]));
         acc1[m] = acc2[m] = _mm512_setzero_si512();
     }
     return total;
@@ -2524,8 +2519,7 @@ BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i
     int r;
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
-        __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1[r], acc1[r]), acc1[r]), acc2[r]);
-        total[r] = _mm512_add_epi32(total[r], _mm512_srai_epi32(v, 8));
+        total[r] = _mm512_add_epi32(total[r], bl__x512_base3_dot(acc1[r], acc2[r]));
         acc1[r] = acc2[r] = _mm512_setzero_si512();
     }
 }
@@ -2606,7 +2600,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
             ++b, row += 64, a += 320;
         }
     }
-    bl__x512_base3_fold4(acc1, acc2, total);
+    if (full <= 1024) { /* one run, nothing folded yet: the totals are still zero */
+        BL__UNROLL
+        for (r = 0; r < 4; ++r) total[r] = bl__x512_base3_dot(acc1[r], acc2[r]);
+    } else {
+        bl__x512_base3_fold4(acc1, acc2, total);
+    }
     if (R == 2) {
         total[0] = _mm512_add_epi32(total[0], total[2]);
         total[1] = _mm512_add_epi32(total[1], total[3]);
@@ -2664,6 +2663,14 @@ BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size
         }
 }
 
+/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together: the
+   conversion's chain of double operations, run after every group, held up the next
+   group's decode (4096x4096 here: hot 169 -> 163 us, cold 184 -> 169). 2BIT, batched,
+   measured mixed cold (in alternation: 4096x4096 166 -> 177 us, 11008x4096 494 -> 481),
+   so it converts per group. (AVX2, batched: BASE3 hot 432 -> 418 us, but 2BIT cold
+   302-310 -> 337-340, so it was left per group.) */
+#define BL__X512_GROUPS 16
+
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
 {
@@ -2682,9 +2689,9 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X512_TOKENS];
                 if (T == 1 && rend - r >= 4) {
-                    int32_t dots[BL__X86_GROUPS][BL_MAX_K][4];
+                    int32_t dots[BL__X512_GROUPS][BL_MAX_K][4];
                     int g, groups;
-                    for (groups = 0; groups < bl__x86_groups(d) && rend - r - 4 * groups >= 4; ++groups)
+                    for (groups = 0; groups < (d == 5 ? BL__X512_GROUPS : 1) && rend - r - 4 * groups >= 4; ++groups)
                         for (j = 0; j < L->k; ++j)
                             bl__x512_rows4_int8(d, R, L->packed + (size_t)j * plane +
                                                           (size_t)(r + 4 * groups) * L->row_bytes,

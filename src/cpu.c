@@ -194,14 +194,6 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
 #endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
-/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together: the
-   conversion's chain of double operations, run after every group, held up the next
-   group's decode (4096x4096 here, AVX-512: hot 169 -> 163 us, cold 184 -> 169; AVX2:
-   hot 432 -> 418). 2BIT, batched, measured mixed cold (in alternation: 4096x4096
-   166 -> 177 us, 11008x4096 494 -> 481), so it still converts per group. */
-#define BL__X86_GROUPS 16
-static inline int bl__x86_groups(int digits) { return digits == 5 ? BL__X86_GROUPS : 1; }
-
 BL__TARGET_BEGIN("avx2")
 /* The INT8 outputs of four consecutive rows of one token at once: the pinned rule of
    bl__int8_output in four double lanes, the same operations in the same order, so the same

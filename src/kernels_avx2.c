@@ -113,16 +113,14 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
             for (r = rt; r < rend; ++r) {
                 int32_t dot[BL_MAX_K][BL__X256_TOKENS];
                 if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
-                    int32_t dots[BL__X86_GROUPS][BL_MAX_K][4];
-                    int g, groups;
-                    for (groups = 0; groups < bl__x86_groups(d) && rend - r - 4 * groups >= 4; ++groups)
-                        for (j = 0; j < L->k; ++j)
-                            for (g = 0; g < 4; ++g)
-                                bl__x256_row_int8(d, L->packed + (size_t)j * plane +
-                                                         (size_t)(r + 4 * groups + g) * L->row_bytes,
-                                                  L->in_features, a, in->stride, 1, &dots[groups][j][g]);
-                    for (g = 0; g < groups; ++g) bl__x86_store_rows4_int8(L, in, dots[g], b0, r + 4 * g, y);
-                    r += 4 * groups - 1;
+                    int32_t d4[BL_MAX_K][4];
+                    int g;
+                    for (j = 0; j < L->k; ++j)
+                        for (g = 0; g < 4; ++g)
+                            bl__x256_row_int8(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
+                                              L->in_features, a, in->stride, 1, &d4[j][g]);
+                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
+                    r += 3;
                     continue;
                 }
                 for (j = 0; j < L->k; ++j) {
