@@ -161,8 +161,8 @@ BL__FORCE_INLINE void bl__x512_row_int8_tokens(int d, const uint8_t *row, int n,
    sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane and
    digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
    digit (short dependency chains), folded into the total every 64 blocks so that
-   3 * acc1 (< 3 * 64 * 4 * 255 * 127 < 2^31) cannot overflow in int32. */
-/* one accumulator pair's partial dot: (3 acc1 - acc2) / 256, exact */
+   3 * acc1 (< 3 * 64 * 4 * 255 * 127 < 2^31) cannot overflow in int32. A pair's
+   partial dot, (3 acc1 - acc2) / 256: */
 BL__FORCE_INLINE __m512i bl__x512_base3_dot(__m512i acc1, __m512i acc2)
 {
     return _mm512_srai_epi32(_mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1, acc1), acc1), acc2), 8);
