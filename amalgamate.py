@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 OUTPUT = "bitlinear.h"
 
 DOCS = ["docs.h"]                           # the top comment
-DECLARATIONS = ["api.h", "layout.h", "train_api.h", "io_api.h"]   # always visible
+DECLARATIONS = ["api.h", "layout.h", "train_api.h", "io_api.h", "interop_api.h"]   # always visible
 IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in dependency order
     "internal.h",
     "status.c",

@@ -159,6 +159,8 @@ typedef enum bl_status {
     BL_ERR_NONFINITE,    /* NaN or Inf in weights or inputs */
     BL_ERR_FORMAT,       /* corrupt or truncated serialized data */
     BL_ERR_UNSUPPORTED,  /* not available in this build or on this CPU */
+    BL_ERR_IO = 7,       /* open, read, write or map failed (the stdio helpers; errno has the reason) */
+    BL_ERR_DEVICE = 8,   /* CUDA fault or launch failure (bitlinear_cuda.h) */
     BL__STATUS_FORCE_INT32 = 0x7FFFFFFF
 } bl_status;
 BITLINEAR_API const char *bl_status_string(bl_status s);   /* never NULL */
@@ -172,7 +174,8 @@ typedef enum bl_scaling { BL_SCALING_ROW = 0, BL_SCALING_TENSOR, BL__SCALING_FOR
 typedef enum bl_format  { BL_FORMAT_2BIT = 0, BL_FORMAT_BASE3, BL__FORMAT_FORCE_INT32 = 0x7FFFFFFF } bl_format;
 typedef enum bl_act     { BL_ACT_INT8 = 0, BL_ACT_FLOAT, BL__ACT_FORCE_INT32 = 0x7FFFFFFF } bl_act;
 typedef enum bl_backend { BL_BACKEND_AUTO = 0, BL_BACKEND_SCALAR, BL_BACKEND_AVX2,
-                          BL_BACKEND_AVX512, BL_BACKEND_NEON, BL__BACKEND_FORCE_INT32 = 0x7FFFFFFF } bl_backend;
+                          BL_BACKEND_AVX512, BL_BACKEND_NEON, BL_BACKEND_WASM = 5,
+                          BL__BACKEND_FORCE_INT32 = 0x7FFFFFFF } bl_backend;
 
 /* Limits. Inner products are exact in int32 and their products with float scales
    exact in double up to BL_MAX_IN_FEATURES (see "INT8 ACTIVATIONS" above). */
@@ -587,8 +590,14 @@ BITLINEAR_API bl_status bl_model_load_path(const char *path, bl_model **out);
 #define BL_ST_MAX_DIMS    8
 #define BL_ST_MAX_NAME    4096
 
+/* Element types of tensors read from safetensors and GGUF files. Block types (Q8_0,
+   TQ1_0, TQ2_0, I2_S) have elem_bytes 0: their size is bl_dtype_size's. */
 typedef enum bl_dtype { BL_DTYPE_F32 = 0, BL_DTYPE_F16, BL_DTYPE_BF16,
-                        BL_DTYPE_OTHER /* a valid dtype this library does not convert */ } bl_dtype;
+                        BL_DTYPE_OTHER /* a valid type this library does not convert */,
+                        BL_DTYPE_F64, BL_DTYPE_I8, BL_DTYPE_U8, BL_DTYPE_BOOL, BL_DTYPE_I16,
+                        BL_DTYPE_U16, BL_DTYPE_I32, BL_DTYPE_U32, BL_DTYPE_I64, BL_DTYPE_U64,
+                        BL_DTYPE_Q8_0, BL_DTYPE_TQ1_0, BL_DTYPE_TQ2_0, BL_DTYPE_I2_S,
+                        BL__DTYPE_FORCE_INT32 = 0x7FFFFFFF } bl_dtype;
 typedef struct bl_tensor {
     const char *name;           /* NUL-terminated, owned by the bl_safetensors */
     bl_dtype dtype;
@@ -597,6 +606,7 @@ typedef struct bl_tensor {
     int64_t shape[BL_ST_MAX_DIMS];
     const void *data;           /* points into the caller's bytes (little-endian) */
     size_t nbytes;
+    int ggml_type;              /* GGUF tensors: the file's type id; -1 for safetensors */
 } bl_tensor;
 typedef struct bl_safetensors bl_safetensors;
 
@@ -615,6 +625,149 @@ BITLINEAR_API bl_status bl_tensor_to_f32(const bl_tensor *t, float *dst, size_t 
 }
 #endif
 /* ---- end src/io_api.h ---- */
+
+/* ---- begin src/interop_api.h ---- */
+/* ==== bitlinear: models from the ecosystem (public declarations) ========= */
+/* GGUF files (llama.cpp, bitnet.cpp) read zero-copy and written; metadata values;
+   lossless import of ternary tensors (GGUF TQ1_0/TQ2_0/I2_S, Hugging Face packed
+   BitNet weights); whole models (layers, float tensors, metadata) saved as .blm v2 or
+   GGUF. The layouts, byte by byte, with the peer sources they follow: docs/gguf.md. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- metadata values ----------------------------------------------------------- */
+/* Value types, numbered as GGUF numbers them (gguf_type). */
+typedef enum bl_value_type {
+    BL_VALUE_U8 = 0, BL_VALUE_I8 = 1, BL_VALUE_U16 = 2, BL_VALUE_I16 = 3, BL_VALUE_U32 = 4,
+    BL_VALUE_I32 = 5, BL_VALUE_F32 = 6, BL_VALUE_BOOL = 7, BL_VALUE_STRING = 8, BL_VALUE_ARRAY = 9,
+    BL_VALUE_U64 = 10, BL_VALUE_I64 = 11, BL_VALUE_F64 = 12,
+    BL__VALUE_FORCE_INT32 = 0x7FFFFFFF
+} bl_value_type;
+
+typedef struct bl_str { const char *data; uint64_t size; } bl_str;  /* bytes, not NUL-terminated */
+
+/* One key/value pair. Readers fill it pointing into the file's bytes (or into memory the
+   reader owns); writers read it from the caller. */
+typedef struct bl_kv {
+    const char *key;            /* NUL-terminated */
+    bl_value_type type;
+    bl_value_type elem_type;    /* ARRAY: the elements' type (never ARRAY); else equal to type */
+    uint64_t count;             /* ARRAY: elements; otherwise 1 */
+    const void *data;           /* scalars and numeric arrays: the values, little-endian as in the
+                                   file (any alignment); STRING: one bl_str; ARRAY of STRING:
+                                   count bl_str */
+} bl_kv;
+
+/* Typed access. Integers of any width and BOOL convert to int64 (U64 above INT64_MAX:
+   BL_ERR_OVERFLOW); F32/F64 and integers to double; anything else BL_ERR_INVALID. */
+BITLINEAR_API bl_status bl_kv_int(const bl_kv *kv, int64_t *value);
+BITLINEAR_API bl_status bl_kv_float(const bl_kv *kv, double *value);
+BITLINEAR_API bl_status bl_kv_string(const bl_kv *kv, bl_str *value);
+/* Element i of an ARRAY (i < count), with the same conversions. */
+BITLINEAR_API bl_status bl_kv_array_int(const bl_kv *kv, uint64_t i, int64_t *value);
+BITLINEAR_API bl_status bl_kv_array_float(const bl_kv *kv, uint64_t i, double *value);
+BITLINEAR_API bl_status bl_kv_array_string(const bl_kv *kv, uint64_t i, bl_str *value);
+
+/* ---- GGUF (read) ----------------------------------------------------------------- */
+/* GGUF v2 and v3, little-endian, on any host. Tensors come out as bl_tensor views (see
+   the safetensors reader): shape is row-major, outermost first, so shape[ndim-1] is
+   GGUF's ne[0] (the row length); dtype names the ggml type (BL_DTYPE_OTHER for a type
+   this library does not know, which is accepted only when the offsets fix its size);
+   ggml_type keeps the file's type id. Everything is validated at open (docs/gguf.md
+   lists the checks); on any error *out is untouched and nothing stays allocated. */
+#define BL_GGUF_MAX_TENSORS 1000000
+#define BL_GGUF_MAX_KV      1000000
+#define BL_GGUF_MAX_DIMS    4
+
+typedef struct bl_gguf bl_gguf;
+BITLINEAR_API bl_status bl_gguf_open(const void *bytes, size_t size, bl_gguf **out);
+BITLINEAR_API bl_status bl_gguf_open_with(const void *bytes, size_t size, const bl_allocator *alloc,
+                                          bl_gguf **out);
+BITLINEAR_API void      bl_gguf_close(bl_gguf *g);                                     /* NULL is fine */
+BITLINEAR_API uint32_t  bl_gguf_version(const bl_gguf *g);
+BITLINEAR_API size_t    bl_gguf_alignment(const bl_gguf *g);
+BITLINEAR_API int       bl_gguf_count(const bl_gguf *g);                               /* tensors */
+BITLINEAR_API const bl_tensor *bl_gguf_get(const bl_gguf *g, int index);               /* file order */
+BITLINEAR_API const bl_tensor *bl_gguf_find(const bl_gguf *g, const char *name);       /* NULL if absent */
+BITLINEAR_API int       bl_gguf_kv_count(const bl_gguf *g);
+BITLINEAR_API const bl_kv *bl_gguf_kv(const bl_gguf *g, int index);                    /* file order */
+BITLINEAR_API const bl_kv *bl_gguf_kv_find(const bl_gguf *g, const char *key);         /* NULL if absent */
+
+/* Bytes of `count` elements of a dtype (count a multiple of the block size for block
+   types); 0 if unknown, not whole blocks, or overflowing. */
+BITLINEAR_API size_t    bl_dtype_size(bl_dtype dtype, uint64_t count);
+BITLINEAR_API const char *bl_dtype_name(bl_dtype dtype);                              /* never NULL */
+
+/* ---- import: a tensor becomes a layer ------------------------------------------ */
+/* Flags of bl_import_desc. */
+#define BL_IMPORT_STRICT       1u  /* refuse (BL_ERR_UNSUPPORTED) what cannot import exactly */
+#define BL_IMPORT_HF_PACKED    2u  /* a U8 tensor of Hugging Face packed BitNet weights */
+#define BL_IMPORT_SCALE_DIVIDE 4u  /* with HF_PACKED: w = trit / weight_scale (transformers'
+                                      BitLinear); without: w = trit * weight_scale (AutoBitLinear) */
+
+typedef struct bl_import_desc {
+    bl_format format;           /* packing of the new layer */
+    bl_act act;
+    int act_bits;               /* 0 means 8 */
+    bl_method method;           /* float tensors and re-quantized rows only */
+    bl_scaling scaling;         /* float tensors only */
+    unsigned flags;             /* BL_IMPORT_* */
+    const bl_tensor *weight_scale;  /* HF_PACKED: the checkpoint's weight_scale tensor */
+    const float *bias;          /* optional [out] */
+    const bl_allocator *alloc;  /* may be NULL */
+} bl_import_desc;
+
+typedef enum bl_import_kind {
+    BL_IMPORT_EXACT = 0,        /* the file's trits, scales reproducing its values exactly */
+    BL_IMPORT_REQUANTIZED,      /* rows whose blocks carry different scales: re-ternarized */
+    BL_IMPORT_QUANTIZED,        /* a float tensor, ternarized with the desc's method */
+    BL__IMPORT_FORCE_INT32 = 0x7FFFFFFF
+} bl_import_kind;
+
+/* A 2-D tensor [out][in] -> layer. TQ1_0, TQ2_0, I2_S and HF packed weights import
+   losslessly; F32, F16, BF16 (and Q8_0, dequantized) are ternarized. A zeroed desc (or
+   NULL) means 2BIT, INT8 activations, OPTIMAL per row. *kind (may be NULL) says which
+   way it went. On error *out is untouched. */
+BITLINEAR_API bl_status bl_linear_import(const bl_tensor *t, const bl_import_desc *desc, bl_linear **out,
+                                         bl_import_kind *kind);
+
+/* Dequantized floats of any tensor this library reads (F32, F16, BF16, F64, Q8_0, TQ1_0,
+   TQ2_0, I2_S); count must equal its element count. Extends bl_tensor_to_f32. */
+BITLINEAR_API bl_status bl_tensor_dequantize(const bl_tensor *t, float *dst, size_t count);
+
+/* ---- whole models: layers, float tensors, metadata ------------------------------ */
+typedef struct bl_model_contents {
+    const bl_model_entry *layers; int layer_count;
+    const bl_tensor *tensors;   int tensor_count;   /* F32, F16, BF16: name, dtype, shape, data */
+    const bl_kv *kvs;           int kv_count;
+} bl_model_contents;
+
+/* .blm version 2 (reads version 1 too). dst == NULL: *size gets the bytes needed. */
+BITLINEAR_API bl_status bl_model_save_contents(const bl_model_contents *c, void *dst, size_t dst_size,
+                                               size_t *size);
+BITLINEAR_API int              bl_model_tensor_count(const bl_model *model);
+BITLINEAR_API const bl_tensor *bl_model_tensor(const bl_model *model, int index);
+BITLINEAR_API const bl_tensor *bl_model_tensor_find(const bl_model *model, const char *name);
+BITLINEAR_API int              bl_model_kv_count(const bl_model *model);
+BITLINEAR_API const bl_kv     *bl_model_kv(const bl_model *model, int index);
+BITLINEAR_API const bl_kv     *bl_model_kv_find(const bl_model *model, const char *key);
+
+/* GGUF v3: layers as TQ2_0 or TQ1_0 (ternary_type; scales rounded to fp16 as the format
+   requires), tensors and metadata as given. Layers with k > 1 or a Hadamard rotation
+   cannot be expressed: BL_ERR_UNSUPPORTED. dst == NULL: *size gets the bytes needed. */
+BITLINEAR_API bl_status bl_gguf_save(const bl_model_contents *c, bl_dtype ternary_type, void *dst,
+                                     size_t dst_size, size_t *size);
+
+#ifndef BITLINEAR_NO_STDIO
+BITLINEAR_API bl_status bl_model_save_contents_path(const bl_model_contents *c, const char *path);
+BITLINEAR_API bl_status bl_gguf_save_path(const bl_model_contents *c, bl_dtype ternary_type, const char *path);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+/* ---- end src/interop_api.h ---- */
 
 #endif /* BITLINEAR_H_INCLUDED */
 
@@ -766,6 +919,8 @@ BITLINEAR_DEF const char *bl_status_string(bl_status s)
     case BL_ERR_NONFINITE:   return "NaN or infinity in the data";
     case BL_ERR_FORMAT:      return "corrupt or truncated data";
     case BL_ERR_UNSUPPORTED: return "unsupported by this build or CPU";
+    case BL_ERR_IO:          return "I/O error";
+    case BL_ERR_DEVICE:      return "device error";
     default:                 break;
     }
     return "unknown status";
@@ -3165,7 +3320,7 @@ BITLINEAR_DEF bl_status bl_set_backend(bl_backend b)
         bl__atomic_store(&bl__backend_in_use, (int)bl__best_backend());
         return BL_OK;
     }
-    if ((int)b < BL_BACKEND_AUTO || (int)b > BL_BACKEND_NEON || !bl__kernels_of(b)) return BL_ERR_UNSUPPORTED;
+    if ((int)b < BL_BACKEND_AUTO || (int)b > BL_BACKEND_WASM || !bl__kernels_of(b)) return BL_ERR_UNSUPPORTED;
     bl__atomic_store(&bl__backend_in_use, (int)b);
     return BL_OK;
 }
@@ -3184,6 +3339,7 @@ BITLINEAR_DEF const char *bl_backend_name(bl_backend b)
     case BL_BACKEND_AVX2:   return "avx2";
     case BL_BACKEND_AVX512: return "avx512";
     case BL_BACKEND_NEON:   return "neon";
+    case BL_BACKEND_WASM:   return "wasm";
     default:                break;
     }
     return "unknown";
@@ -5275,6 +5431,7 @@ static bl_status bl__js_tensor(bl__json *j, bl_tensor *t)
         for (i = 0; i < BL_ST_MAX_DIMS; ++i) t->shape[i] = i < ndim ? (int64_t)shape[i] : 0;
         t->data = j->data + (size_t)offs[0];
         t->nbytes = (size_t)(offs[1] - offs[0]);
+        t->ggml_type = -1;
     }
     return BL_OK;
 }

@@ -36,6 +36,8 @@ typedef enum bl_status {
     BL_ERR_NONFINITE,    /* NaN or Inf in weights or inputs */
     BL_ERR_FORMAT,       /* corrupt or truncated serialized data */
     BL_ERR_UNSUPPORTED,  /* not available in this build or on this CPU */
+    BL_ERR_IO = 7,       /* open, read, write or map failed (the stdio helpers; errno has the reason) */
+    BL_ERR_DEVICE = 8,   /* CUDA fault or launch failure (bitlinear_cuda.h) */
     BL__STATUS_FORCE_INT32 = 0x7FFFFFFF
 } bl_status;
 BITLINEAR_API const char *bl_status_string(bl_status s);   /* never NULL */
@@ -49,7 +51,8 @@ typedef enum bl_scaling { BL_SCALING_ROW = 0, BL_SCALING_TENSOR, BL__SCALING_FOR
 typedef enum bl_format  { BL_FORMAT_2BIT = 0, BL_FORMAT_BASE3, BL__FORMAT_FORCE_INT32 = 0x7FFFFFFF } bl_format;
 typedef enum bl_act     { BL_ACT_INT8 = 0, BL_ACT_FLOAT, BL__ACT_FORCE_INT32 = 0x7FFFFFFF } bl_act;
 typedef enum bl_backend { BL_BACKEND_AUTO = 0, BL_BACKEND_SCALAR, BL_BACKEND_AVX2,
-                          BL_BACKEND_AVX512, BL_BACKEND_NEON, BL__BACKEND_FORCE_INT32 = 0x7FFFFFFF } bl_backend;
+                          BL_BACKEND_AVX512, BL_BACKEND_NEON, BL_BACKEND_WASM = 5,
+                          BL__BACKEND_FORCE_INT32 = 0x7FFFFFFF } bl_backend;
 
 /* Limits. Inner products are exact in int32 and their products with float scales
    exact in double up to BL_MAX_IN_FEATURES (see "INT8 ACTIVATIONS" above). */

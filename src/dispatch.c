@@ -42,7 +42,7 @@ BITLINEAR_DEF bl_status bl_set_backend(bl_backend b)
         bl__atomic_store(&bl__backend_in_use, (int)bl__best_backend());
         return BL_OK;
     }
-    if ((int)b < BL_BACKEND_AUTO || (int)b > BL_BACKEND_NEON || !bl__kernels_of(b)) return BL_ERR_UNSUPPORTED;
+    if ((int)b < BL_BACKEND_AUTO || (int)b > BL_BACKEND_WASM || !bl__kernels_of(b)) return BL_ERR_UNSUPPORTED;
     bl__atomic_store(&bl__backend_in_use, (int)b);
     return BL_OK;
 }
@@ -61,6 +61,7 @@ BITLINEAR_DEF const char *bl_backend_name(bl_backend b)
     case BL_BACKEND_AVX2:   return "avx2";
     case BL_BACKEND_AVX512: return "avx512";
     case BL_BACKEND_NEON:   return "neon";
+    case BL_BACKEND_WASM:   return "wasm";
     default:                break;
     }
     return "unknown";

@@ -75,8 +75,14 @@ BITLINEAR_API bl_status bl_model_load_path(const char *path, bl_model **out);
 #define BL_ST_MAX_DIMS    8
 #define BL_ST_MAX_NAME    4096
 
+/* Element types of tensors read from safetensors and GGUF files. Block types (Q8_0,
+   TQ1_0, TQ2_0, I2_S) have elem_bytes 0: their size is bl_dtype_size's. */
 typedef enum bl_dtype { BL_DTYPE_F32 = 0, BL_DTYPE_F16, BL_DTYPE_BF16,
-                        BL_DTYPE_OTHER /* a valid dtype this library does not convert */ } bl_dtype;
+                        BL_DTYPE_OTHER /* a valid type this library does not convert */,
+                        BL_DTYPE_F64, BL_DTYPE_I8, BL_DTYPE_U8, BL_DTYPE_BOOL, BL_DTYPE_I16,
+                        BL_DTYPE_U16, BL_DTYPE_I32, BL_DTYPE_U32, BL_DTYPE_I64, BL_DTYPE_U64,
+                        BL_DTYPE_Q8_0, BL_DTYPE_TQ1_0, BL_DTYPE_TQ2_0, BL_DTYPE_I2_S,
+                        BL__DTYPE_FORCE_INT32 = 0x7FFFFFFF } bl_dtype;
 typedef struct bl_tensor {
     const char *name;           /* NUL-terminated, owned by the bl_safetensors */
     bl_dtype dtype;
@@ -85,6 +91,7 @@ typedef struct bl_tensor {
     int64_t shape[BL_ST_MAX_DIMS];
     const void *data;           /* points into the caller's bytes (little-endian) */
     size_t nbytes;
+    int ggml_type;              /* GGUF tensors: the file's type id; -1 for safetensors */
 } bl_tensor;
 typedef struct bl_safetensors bl_safetensors;
 

@@ -224,6 +224,7 @@ static bl_status bl__js_tensor(bl__json *j, bl_tensor *t)
         for (i = 0; i < BL_ST_MAX_DIMS; ++i) t->shape[i] = i < ndim ? (int64_t)shape[i] : 0;
         t->data = j->data + (size_t)offs[0];
         t->nbytes = (size_t)(offs[1] - offs[0]);
+        t->ggml_type = -1;
     }
     return BL_OK;
 }

@@ -9,6 +9,8 @@ BITLINEAR_DEF const char *bl_status_string(bl_status s)
     case BL_ERR_NONFINITE:   return "NaN or infinity in the data";
     case BL_ERR_FORMAT:      return "corrupt or truncated data";
     case BL_ERR_UNSUPPORTED: return "unsupported by this build or CPU";
+    case BL_ERR_IO:          return "I/O error";
+    case BL_ERR_DEVICE:      return "device error";
     default:                 break;
     }
     return "unknown status";
