@@ -1,0 +1,285 @@
+/* ggml as the oracle: GGUF files written by ggml's own code (ggml_quantize_chunk,
+   gguf_add_tensor, gguf_write_to_file) and read back by ggml's reader
+   (gguf_init_from_file) and dequantizers; bitlinear must read them to the same values
+   (bl_tensor_dequantize) and import the ternary tensors so that trit * scale equals
+   ggml's dequantized float for every weight.
+
+   Built by tests/run_ggml_oracle.sh against libggml-base.so from the npm package
+   @node-llama-cpp/linux-x64 (tools/llama_libs.sh). The few ggml symbols used are
+   declared below by hand from ggml's public headers (include/ggml.h, include/gguf.h). */
+#define BITLINEAR_IMPLEMENTATION
+#include "bitlinear.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+/* ---- ggml, declared from include/ggml.h and include/gguf.h ---- */
+struct ggml_context;
+struct ggml_tensor;
+struct gguf_context;
+struct ggml_init_params { size_t mem_size; void *mem_buffer; bool no_alloc; };
+struct gguf_init_params { bool no_alloc; struct ggml_context **ctx; };
+enum { GGML_TYPE_F32 = 0, GGML_TYPE_F16 = 1, GGML_TYPE_Q8_0 = 8, GGML_TYPE_BF16 = 30, GGML_TYPE_TQ1_0 = 34,
+       GGML_TYPE_TQ2_0 = 35 };
+enum { GGUF_TYPE_INT32 = 5, GGUF_TYPE_FLOAT32 = 6 };
+typedef uint16_t ggml_fp16_t;
+struct ggml_context *ggml_init(struct ggml_init_params params);
+void ggml_free(struct ggml_context *ctx);
+struct ggml_tensor *ggml_new_tensor_2d(struct ggml_context *ctx, int type, int64_t ne0, int64_t ne1);
+struct ggml_tensor *ggml_set_name(struct ggml_tensor *tensor, const char *name);
+size_t ggml_quantize_chunk(int type, const float *src, void *dst, int64_t start, int64_t nrows, int64_t n_per_row,
+                           const float *imatrix);
+bool ggml_quantize_requires_imatrix(int type);
+void ggml_fp32_to_fp16_row(const float *x, ggml_fp16_t *y, int64_t n);
+void ggml_fp16_to_fp32_row(const ggml_fp16_t *x, float *y, int64_t n);
+void dequantize_row_tq1_0(const void *x, float *y, int64_t k);
+void dequantize_row_tq2_0(const void *x, float *y, int64_t k);
+void dequantize_row_q8_0(const void *x, float *y, int64_t k);
+struct gguf_context *gguf_init_empty(void);
+struct gguf_context *gguf_init_from_file(const char *fname, struct gguf_init_params params);
+void gguf_free(struct gguf_context *ctx);
+void gguf_set_val_u32(struct gguf_context *ctx, const char *key, uint32_t val);
+void gguf_set_val_f32(struct gguf_context *ctx, const char *key, float val);
+void gguf_set_val_str(struct gguf_context *ctx, const char *key, const char *val);
+void gguf_set_arr_str(struct gguf_context *ctx, const char *key, const char **data, size_t n);
+void gguf_set_arr_data(struct gguf_context *ctx, const char *key, int type, const void *data, size_t n);
+void gguf_add_tensor(struct gguf_context *ctx, const struct ggml_tensor *tensor);
+void gguf_set_tensor_data(struct gguf_context *ctx, const char *name, const void *data);
+bool gguf_write_to_file(const struct gguf_context *ctx, const char *fname, bool only_meta);
+int64_t gguf_get_n_tensors(const struct gguf_context *ctx);
+int64_t gguf_find_tensor(const struct gguf_context *ctx, const char *name);
+size_t gguf_get_data_offset(const struct gguf_context *ctx);
+size_t gguf_get_tensor_offset(const struct gguf_context *ctx, int64_t tensor_id);
+size_t gguf_get_tensor_size(const struct gguf_context *ctx, int64_t tensor_id);
+const int64_t *gguf_get_tensor_ne(const struct gguf_context *ctx, int64_t tensor_id);
+int gguf_get_tensor_type(const struct gguf_context *ctx, int64_t tensor_id);
+
+/* ---- harness ---- */
+static int passed, failed;
+#define CHECK(c) check((c) ? 1 : 0, #c, __LINE__)
+static void check(int ok, const char *what, int line)
+{
+    if (ok) { ++passed; return; }
+    if (++failed <= 30) fprintf(stderr, "ggml_oracle.c:%d: FAILED: %s\n", line, what);
+}
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(void) { rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27; return (uint32_t)((rng * 0x2545F4914F6CDD1Dull) >> 32); }
+static float uni(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() >> 8) / 16777216.0f; }
+static float gauss(void) { float u = uni(1e-7f, 1.0f), v = uni(0.0f, 1.0f); return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v); }
+static void *xalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) { fprintf(stderr, "out of memory\n"); exit(2); } return p; }
+
+/* The weight matrices: how each is made and what import must say about it. */
+enum { W_ROW = 0, W_TENSOR, W_GAUSS };
+typedef struct wcase { const char *name; int kind, rows, cols; float *w; } wcase;
+
+static void make_weights(wcase *c)
+{
+    size_t n = (size_t)c->rows * c->cols, i;
+    int r;
+    float ts = uni(0.001f, 2.0f);
+    c->w = (float *)xalloc(n * sizeof(float));
+    for (r = 0; r < c->rows; ++r) {
+        float s = c->kind == W_TENSOR ? ts : uni(0.001f, 2.0f) * ((rnd() & 1u) ? 1.0f : -1.0f);
+        for (i = 0; i < (size_t)c->cols; ++i) {
+            float *x = &c->w[(size_t)r * c->cols + i];
+            if (c->kind == W_GAUSS) { *x = gauss(); continue; }
+            *x = (rnd() % 100u) < 40u ? 0.0f : ((rnd() & 1u) ? s : -s);
+            if (r == 1) *x = 0.0f;                          /* an all-zero row */
+            if (r == 2 && i < 256 && c->cols > 256) *x = 0.0f; /* a zero first block */
+        }
+        if (r != 1) c->w[(size_t)r * c->cols + (rnd() % (unsigned)c->cols)] = s; /* |s| is the block max somewhere */
+    }
+}
+
+static const int qtypes[2] = { GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0 };
+static const char *qnames[2] = { "tq1_0", "tq2_0" };
+
+static void ggml_dequant(int type, const uint8_t *data, float *y, int64_t n)
+{
+    switch (type) {
+    case GGML_TYPE_TQ1_0: dequantize_row_tq1_0(data, y, n); break;
+    case GGML_TYPE_TQ2_0: dequantize_row_tq2_0(data, y, n); break;
+    case GGML_TYPE_Q8_0: dequantize_row_q8_0(data, y, n); break;
+    case GGML_TYPE_F16: ggml_fp16_to_fp32_row((const ggml_fp16_t *)(const void *)data, y, n); break;
+    default: memcpy(y, data, (size_t)n * sizeof(float)); break;
+    }
+}
+
+static bl_dtype dtype_of(int type)
+{
+    switch (type) {
+    case GGML_TYPE_TQ1_0: return BL_DTYPE_TQ1_0;
+    case GGML_TYPE_TQ2_0: return BL_DTYPE_TQ2_0;
+    case GGML_TYPE_Q8_0: return BL_DTYPE_Q8_0;
+    case GGML_TYPE_F16: return BL_DTYPE_F16;
+    default: return BL_DTYPE_F32;
+    }
+}
+
+static uint8_t *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = (uint8_t *)xalloc((size_t)n);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
+    fclose(f);
+    *size = (size_t)n;
+    return b;
+}
+
+/* Writes every case as TQ1_0 and TQ2_0 (and the Gaussian one as F32, F16 and Q8_0)
+   with metadata, through ggml's writer. */
+static int write_with_ggml(const char *path, wcase *cases, int ncases, uint8_t **blobs)
+{
+    struct ggml_init_params ip = { 1u << 20, NULL, true };
+    struct ggml_context *ctx = ggml_init(ip);
+    struct gguf_context *g = gguf_init_empty();
+    static const char *tokens[] = { "<s>", "a", "", "\xc3\xa9t\xc3\xa9", "multi word" };
+    static const int32_t ints[] = { 1, -2, 3 };
+    int i, q, nb = 0, ok;
+    char name[64];
+    gguf_set_val_str(g, "general.architecture", "llama");
+    gguf_set_val_u32(g, "test.count", 42u);
+    gguf_set_val_f32(g, "test.eps", 1e-5f);
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", tokens, sizeof tokens / sizeof tokens[0]);
+    gguf_set_arr_data(g, "test.ints", GGUF_TYPE_INT32, ints, 3);
+    for (i = 0; i < ncases; ++i) {
+        wcase *c = &cases[i];
+        int types[5], nt = 0;
+        types[nt++] = GGML_TYPE_TQ1_0;
+        types[nt++] = GGML_TYPE_TQ2_0;
+        if (c->kind == W_GAUSS) { types[nt++] = GGML_TYPE_F32; types[nt++] = GGML_TYPE_F16; types[nt++] = GGML_TYPE_Q8_0; }
+        for (q = 0; q < nt; ++q) {
+            struct ggml_tensor *t = ggml_new_tensor_2d(ctx, types[q], c->cols, c->rows);
+            size_t n = (size_t)c->rows * c->cols, bytes;
+            uint8_t *buf = (uint8_t *)xalloc(n * 4);
+            if (types[q] == GGML_TYPE_F32) { memcpy(buf, c->w, n * 4); bytes = n * 4; }
+            else if (types[q] == GGML_TYPE_F16) { ggml_fp32_to_fp16_row(c->w, (ggml_fp16_t *)(void *)buf, (int64_t)n); bytes = n * 2; }
+            else bytes = ggml_quantize_chunk(types[q], c->w, buf, 0, c->rows, c->cols, NULL);
+            (void)bytes;
+            snprintf(name, sizeof name, "%s.%d", c->name, types[q]);
+            ggml_set_name(t, name);
+            gguf_add_tensor(g, t);
+            gguf_set_tensor_data(g, name, buf);
+            blobs[nb++] = buf;
+        }
+    }
+    ok = gguf_write_to_file(g, path, false);
+    gguf_free(g);
+    ggml_free(ctx);
+    return ok ? nb : -1;
+}
+
+/* One tensor of the file: ggml's view of it (offsets, type, shape, its dequantization)
+   against bitlinear's dequantization and import. */
+static void check_tensor(const uint8_t *file, const struct gguf_context *g, int64_t id, const wcase *c, int type,
+                         const bl_tensor *bt)
+{
+    size_t n = (size_t)c->rows * c->cols, i;
+    const uint8_t *data = file + gguf_get_data_offset(g) + gguf_get_tensor_offset(g, id);
+    float *want = (float *)xalloc(n * sizeof(float)), *got = (float *)xalloc(n * sizeof(float));
+    const int64_t *ne = gguf_get_tensor_ne(g, id);
+    int f;
+    CHECK(gguf_get_tensor_type(g, id) == type && ne[0] == c->cols && ne[1] == c->rows);
+    CHECK(bt->data == data && bt->nbytes == gguf_get_tensor_size(g, id));
+    ggml_dequant(type, data, want, (int64_t)n);
+    CHECK(bl_tensor_dequantize(bt, got, n) == BL_OK);
+    CHECK(memcmp(got, want, n * sizeof(float)) == 0);
+    if (type != GGML_TYPE_TQ1_0 && type != GGML_TYPE_TQ2_0) goto done;
+    for (f = 0; f < 2; ++f) {
+        bl_import_desc d;
+        bl_linear *L = NULL;
+        bl_import_kind kind = BL_IMPORT_QUANTIZED;
+        bl_linear_info info;
+        int8_t *t = (int8_t *)xalloc(n);
+        int bad = 0;
+        memset(&d, 0, sizeof d);
+        d.format = f ? BL_FORMAT_BASE3 : BL_FORMAT_2BIT;
+        CHECK(bl_linear_import(bt, &d, &L, &kind) == BL_OK);
+        if (!L) { free(t); continue; }
+        (void)bl_linear_get_info(L, &info);
+        CHECK(bl_unpack(info.format, info.packed, info.row_bytes * (size_t)c->rows, c->rows, c->cols, t) == BL_OK);
+        if (c->kind == W_GAUSS) {
+            /* blocks of one row carry different d: re-quantized, and refused under STRICT */
+            bl_linear *S = (bl_linear *)(uintptr_t)0x40;
+            CHECK(kind == BL_IMPORT_REQUANTIZED);
+            d.flags = BL_IMPORT_STRICT;
+            CHECK(bl_linear_import(bt, &d, &S, NULL) == BL_ERR_UNSUPPORTED && S == (bl_linear *)(uintptr_t)0x40);
+        } else {
+            CHECK(kind == BL_IMPORT_EXACT);
+            for (i = 0; i < n; ++i) bad += !((float)t[i] * info.scales[i / (size_t)c->cols] == want[i]);
+            CHECK(bad == 0);
+            if (bad) fprintf(stderr, "  %s type %d format %d: %d weights differ from ggml\n", c->name, type, f, bad);
+        }
+        bl_linear_destroy(L);
+        free(t);
+    }
+done:
+    free(want);
+    free(got);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "build/test";
+    char path[512];
+    wcase cases[] = {
+        { "row_small", W_ROW, 3, 256, NULL },  { "row_odd", W_ROW, 17, 768, NULL },
+        { "tensor", W_TENSOR, 5, 1280, NULL }, { "gauss", W_GAUSS, 9, 512, NULL },
+        { "row_wide", W_ROW, 2, 2560, NULL },
+    };
+    int ncases = (int)(sizeof cases / sizeof cases[0]), i, q, nb;
+    uint8_t *blobs[64], *file;
+    size_t size;
+    struct gguf_init_params gp = { true, NULL };
+    struct gguf_context *g;
+
+    CHECK(!ggml_quantize_requires_imatrix(GGML_TYPE_TQ1_0) && !ggml_quantize_requires_imatrix(GGML_TYPE_TQ2_0));
+    for (i = 0; i < ncases; ++i) make_weights(&cases[i]);
+    snprintf(path, sizeof path, "%s/ggml_written.gguf", dir);
+    nb = write_with_ggml(path, cases, ncases, blobs);
+    CHECK(nb > 0);
+    g = gguf_init_from_file(path, gp);
+    file = read_file(path, &size);
+    CHECK(g != NULL && file != NULL);
+    if (g && file) {
+        for (i = 0; i < ncases; ++i) {
+            int types[5] = { GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0 };
+            int nt = cases[i].kind == W_GAUSS ? 5 : 2;
+            for (q = 0; q < nt; ++q) {
+                char name[64];
+                int64_t id;
+                bl_tensor bt;
+                snprintf(name, sizeof name, "%s.%d", cases[i].name, types[q]);
+                id = gguf_find_tensor(g, name);
+                CHECK(id >= 0);
+                if (id < 0) continue;
+                /* the tensor as ggml's reader places it */
+                memset(&bt, 0, sizeof bt);
+                bt.name = name;
+                bt.dtype = dtype_of(types[q]);
+                bt.ndim = 2;
+                bt.shape[0] = cases[i].rows;
+                bt.shape[1] = cases[i].cols;
+                bt.data = file + gguf_get_data_offset(g) + gguf_get_tensor_offset(g, id);
+                bt.nbytes = gguf_get_tensor_size(g, id);
+                bt.ggml_type = types[q];
+                check_tensor(file, g, id, &cases[i], types[q], &bt);
+            }
+        }
+    }
+    (void)qtypes; (void)qnames; (void)size;
+    if (g) gguf_free(g);
+    free(file);
+    for (i = 0; i < nb; ++i) free(blobs[i]);
+    for (i = 0; i < ncases; ++i) free(cases[i].w);
+    printf("ggml_oracle: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
