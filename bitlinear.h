@@ -5903,6 +5903,40 @@ static int bl__row_hf(const bl__source *s, int r, uint8_t *dst, float *scale)
     return three == 0;
 }
 
+/* One 2BIT row of n trits repacked as BASE3 (src/layout.h): full 320-trit blocks put
+   trit j + 64m in byte j, digit m, as the byte enc[v] = ceil(v * 256 / 243) of the codes
+   read in base 3, first most significant (bl__base3_encode); the short tail goes
+   through bl__pack_row. Codes are at most 2, so the base-3 sums of eight bytes are
+   formed in one 64-bit word with no carry between bytes. codes: n bytes of work memory. */
+static void bl__2bit_to_base3(const uint8_t *src, int n, uint8_t *codes, const uint8_t *enc, uint8_t *dst)
+{
+    int full2 = n / 256, full3 = n / 320, b, j, m, i;
+    for (b = 0; b < full2; ++b)
+        for (m = 0; m < 4; ++m)
+            for (j = 0; j < 64; j += 8)
+                bl__st64(codes + 256 * b + 64 * m + j, bl__ld64(src + 64 * b + j) >> (2 * m) & BL__W03);
+    if (n % 256) {
+        int8_t *t = (int8_t *)(void *)(codes + 256 * full2);
+        (void)bl__unpack_row(BL_FORMAT_2BIT, src + 64 * full2, n % 256, t); /* exact rows hold codes 0..2 only */
+        for (i = 0; i < n % 256; ++i) codes[256 * full2 + i] = (uint8_t)(t[i] + 1);
+    }
+    for (b = 0; b < full3; ++b) {
+        const uint8_t *c = codes + 320 * b;
+        for (j = 0; j < 64; j += 8) {
+            uint64_t v = 81u * bl__ld64(c + j) + 27u * bl__ld64(c + j + 64) + 9u * bl__ld64(c + j + 128) +
+                         3u * bl__ld64(c + j + 192) + bl__ld64(c + j + 256);
+            uint8_t bytes[8];
+            bl__st64(bytes, v);
+            for (i = 0; i < 8; ++i) dst[64 * b + j + i] = enc[bytes[i]];
+        }
+    }
+    if (n % 320) {
+        int8_t *t = (int8_t *)(void *)(codes + 320 * full3);
+        for (i = 0; i < n % 320; ++i) t[i] = (int8_t)(codes[320 * full3 + i] - 1);
+        bl__pack_row(BL_FORMAT_BASE3, t, n % 320, dst + 64 * full3);
+    }
+}
+
 /* ---- dequantized rows (the peers' own float values) -------------------------------- */
 
 static void bl__dequant_row(const bl__source *s, int r, float *y)
@@ -6124,6 +6158,8 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
     uint8_t *tmp2 = NULL, *packed;
     int8_t *trits = NULL;
     float *fl = NULL, *scales, *hf_raw = NULL, *hf_mult = NULL;
+    uint8_t enc[256];
+    unsigned v;
 
     if (!id) {
         memset(&zero_desc, 0, sizeof zero_desc);
@@ -6211,6 +6247,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
         row_fn = bl__row_hf;
         break;
     }
+    for (v = 0; v < 256; ++v) enc[v] = (uint8_t)(v < 243u ? (v * 256u + 242u) / 243u : 0u); /* BASE3 bytes */
     if (st == BL_OK) st = bl__layer_layout(cols, rows, 1, id->format, id->bias != NULL, &lay);
     if (st == BL_OK) {
         memory = bl__alloc(alloc, lay.total);
@@ -6247,8 +6284,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
                 st = bl_ternarize(fl, 1, cols, id->method, BL_SCALING_ROW, trits, &scales[r]);
                 if (st == BL_OK) bl__pack_row((int)id->format, trits, cols, row);
             } else if (id->format != BL_FORMAT_2BIT) {
-                (void)bl__unpack_row(BL_FORMAT_2BIT, tmp2, cols, trits); /* exact rows hold codes 0..2 only */
-                bl__pack_row((int)id->format, trits, cols, row);
+                bl__2bit_to_base3(tmp2, cols, (uint8_t *)trits, enc, row);
             }
         }
         if (st == BL_OK) {
