@@ -1,8 +1,8 @@
 /* ggml as the oracle: GGUF files written by ggml's own code (ggml_quantize_chunk,
    gguf_add_tensor, gguf_write_to_file) and read back by ggml's reader
    (gguf_init_from_file) and dequantizers; bitlinear must read them to the same values
-   (bl_tensor_dequantize) and import the ternary tensors so that trit * scale equals
-   ggml's dequantized float for every weight.
+   (bl_gguf_open, bl_tensor_dequantize), see the same metadata, and import the ternary
+   tensors so that trit * scale equals ggml's dequantized float for every weight.
 
    Built by tests/run_ggml_oracle.sh against libggml-base.so from the npm package
    @node-llama-cpp/linux-x64 (tools/llama_libs.sh). The few ggml symbols used are
@@ -93,9 +93,6 @@ static void make_weights(wcase *c)
     }
 }
 
-static const int qtypes[2] = { GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0 };
-static const char *qnames[2] = { "tq1_0", "tq2_0" };
-
 static void ggml_dequant(int type, const uint8_t *data, float *y, int64_t n)
 {
     switch (type) {
@@ -177,6 +174,30 @@ static int write_with_ggml(const char *path, wcase *cases, int ncases, uint8_t *
     return ok ? nb : -1;
 }
 
+/* The metadata ggml wrote, as bitlinear's reader sees it. */
+static int str_is(bl_str s, const char *want) { return s.size == strlen(want) && memcmp(s.data, want, s.size) == 0; }
+static void check_metadata(const bl_gguf *bg)
+{
+    static const char *tokens[] = { "<s>", "a", "", "\xc3\xa9t\xc3\xa9", "multi word" };
+    const bl_kv *kv;
+    bl_str sv;
+    int64_t iv;
+    double fv;
+    uint64_t i;
+    kv = bl_gguf_kv_find(bg, "general.architecture");
+    CHECK(kv && bl_kv_string(kv, &sv) == BL_OK && str_is(sv, "llama"));
+    kv = bl_gguf_kv_find(bg, "test.count");
+    CHECK(kv && kv->type == BL_VALUE_U32 && bl_kv_int(kv, &iv) == BL_OK && iv == 42);
+    kv = bl_gguf_kv_find(bg, "test.eps");
+    CHECK(kv && kv->type == BL_VALUE_F32 && bl_kv_float(kv, &fv) == BL_OK && (float)fv == 1e-5f);
+    kv = bl_gguf_kv_find(bg, "tokenizer.ggml.tokens");
+    CHECK(kv && kv->type == BL_VALUE_ARRAY && kv->elem_type == BL_VALUE_STRING && kv->count == 5);
+    for (i = 0; kv && i < kv->count && i < 5; ++i)
+        CHECK(bl_kv_array_string(kv, i, &sv) == BL_OK && str_is(sv, tokens[i]));
+    kv = bl_gguf_kv_find(bg, "test.ints");
+    CHECK(kv && kv->elem_type == BL_VALUE_I32 && kv->count == 3 && bl_kv_array_int(kv, 1, &iv) == BL_OK && iv == -2);
+}
+
 /* One tensor of the file: ggml's view of it (offsets, type, shape, its dequantization)
    against bitlinear's dequantization and import. */
 static void check_tensor(const uint8_t *file, const struct gguf_context *g, int64_t id, const wcase *c, int type,
@@ -250,32 +271,31 @@ int main(int argc, char **argv)
     file = read_file(path, &size);
     CHECK(g != NULL && file != NULL);
     if (g && file) {
-        for (i = 0; i < ncases; ++i) {
-            int types[5] = { GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0 };
-            int nt = cases[i].kind == W_GAUSS ? 5 : 2;
-            for (q = 0; q < nt; ++q) {
-                char name[64];
-                int64_t id;
-                bl_tensor bt;
-                snprintf(name, sizeof name, "%s.%d", cases[i].name, types[q]);
-                id = gguf_find_tensor(g, name);
-                CHECK(id >= 0);
-                if (id < 0) continue;
-                /* the tensor as ggml's reader places it */
-                memset(&bt, 0, sizeof bt);
-                bt.name = name;
-                bt.dtype = dtype_of(types[q]);
-                bt.ndim = 2;
-                bt.shape[0] = cases[i].rows;
-                bt.shape[1] = cases[i].cols;
-                bt.data = file + gguf_get_data_offset(g) + gguf_get_tensor_offset(g, id);
-                bt.nbytes = gguf_get_tensor_size(g, id);
-                bt.ggml_type = types[q];
-                check_tensor(file, g, id, &cases[i], types[q], &bt);
+        bl_gguf *bg = NULL;
+        CHECK(bl_gguf_open(file, size, &bg) == BL_OK);
+        if (bg) {
+            check_metadata(bg);
+            CHECK(bl_gguf_count(bg) == (int)gguf_get_n_tensors(g));
+            for (i = 0; i < ncases; ++i) {
+                int types[5] = { GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0 };
+                int nt = cases[i].kind == W_GAUSS ? 5 : 2;
+                for (q = 0; q < nt; ++q) {
+                    char name[64];
+                    int64_t id;
+                    const bl_tensor *bt;
+                    snprintf(name, sizeof name, "%s.%d", cases[i].name, types[q]);
+                    id = gguf_find_tensor(g, name);
+                    bt = bl_gguf_find(bg, name); /* bitlinear's reader, over the same bytes */
+                    CHECK(id >= 0 && bt != NULL);
+                    if (id < 0 || !bt) continue;
+                    CHECK(bt->dtype == dtype_of(types[q]) && bt->ggml_type == types[q] && bt->ndim == 2 &&
+                          bt->shape[0] == cases[i].rows && bt->shape[1] == cases[i].cols);
+                    check_tensor(file, g, id, &cases[i], types[q], bt);
+                }
             }
+            bl_gguf_close(bg);
         }
     }
-    (void)qtypes; (void)qnames; (void)size;
     if (g) gguf_free(g);
     free(file);
     for (i = 0; i < nb; ++i) free(blobs[i]);
