@@ -202,7 +202,7 @@ static void test_tq(bl_dtype dt)
             if (L) {
                 bl_linear_info info;
                 int8_t *rt = (int8_t *)bt_alloc((size_t)cols);
-                float rs;
+                float rs = 0.0f;
                 (void)bl_linear_get_info(L, &info);
                 for (r = 0; r < rows; ++r) {
                     const int8_t *texp = t + (size_t)r * cols;
@@ -414,7 +414,7 @@ static void test_absmean(void)
     for (trial = 0; trial < 6; ++trial) {
         int rows = bt_int(1, 9), cols = bt_int(1, 300);
         size_t n = (size_t)rows * cols, i;
-        float *w = (float *)bt_alloc(n * sizeof(float)), s, rs;
+        float *w = (float *)bt_alloc(n * sizeof(float)), s = -1.0f, rs = -2.0f;
         int8_t *t = (int8_t *)bt_alloc(n), *rt = (int8_t *)bt_alloc(n);
         float amp = trial == 4 ? 1e-7f : trial == 5 ? 0.0f : 1.0f;
         for (i = 0; i < n; ++i) w[i] = amp * bt_gauss();
