@@ -6484,22 +6484,25 @@ static int bl__row_hf(const bl__source *s, int r, uint8_t *dst, float *scale)
     return three == 0;
 }
 
-/* One 2BIT row of n trits repacked as BASE3 (src/layout.h): full 320-trit blocks put
-   trit j + 64m in byte j, digit m, as the byte enc[v] = ceil(v * 256 / 243) of the codes
-   read in base 3, first most significant (bl__base3_encode); the short tail goes
-   through bl__pack_row. Codes are at most 2, so the base-3 sums of eight bytes are
-   formed in one 64-bit word with no carry between bytes. codes: n bytes of work memory. */
+/* One 2BIT row of n trits repacked as BASE3 (src/layout.h). Both layouts are blocks of
+   64 bytes (a short last block of width w = ceil(left / digits)) whose byte j holds the
+   block's trits j, j + w, j + 2w, ...: 2BIT as 2-bit codes, BASE3 as the byte
+   enc[v] = ceil(v * 256 / 243) of the codes read in base 3, first most significant
+   (bl__base3_encode). Codes are at most 2, so eight base-3 sums form in one 64-bit word
+   with no carry between bytes. codes: n + 8 bytes of work memory (padding codes are 1,
+   trit 0, as both layouts require). */
 static void bl__2bit_to_base3(const uint8_t *src, int n, uint8_t *codes, const uint8_t *enc, uint8_t *dst)
 {
-    int full2 = n / 256, full3 = n / 320, b, j, m, i;
+    int full2 = n / 256, full3 = n / 320, b, j, m, i, left, w;
     for (b = 0; b < full2; ++b)
         for (m = 0; m < 4; ++m)
             for (j = 0; j < 64; j += 8)
                 bl__st64(codes + 256 * b + 64 * m + j, bl__ld64(src + 64 * b + j) >> (2 * m) & BL__W03);
-    if (n % 256) {
-        int8_t *t = (int8_t *)(void *)(codes + 256 * full2);
-        (void)bl__unpack_row(BL_FORMAT_2BIT, src + 64 * full2, n % 256, t); /* exact rows hold codes 0..2 only */
-        for (i = 0; i < n % 256; ++i) codes[256 * full2 + i] = (uint8_t)(t[i] + 1);
+    left = n - 256 * full2;
+    if (left) {
+        w = (left + 3) / 4;
+        for (m = 0; m < 4; ++m)
+            for (j = 0; j < w; ++j) codes[256 * full2 + m * w + j] = (uint8_t)((src[64 * full2 + j] >> (2 * m)) & 3u);
     }
     for (b = 0; b < full3; ++b) {
         const uint8_t *c = codes + 320 * b;
@@ -6511,10 +6514,13 @@ static void bl__2bit_to_base3(const uint8_t *src, int n, uint8_t *codes, const u
             for (i = 0; i < 8; ++i) dst[64 * b + j + i] = enc[bytes[i]];
         }
     }
-    if (n % 320) {
-        int8_t *t = (int8_t *)(void *)(codes + 320 * full3);
-        for (i = 0; i < n % 320; ++i) t[i] = (int8_t)(codes[320 * full3 + i] - 1);
-        bl__pack_row(BL_FORMAT_BASE3, t, n % 320, dst + 64 * full3);
+    left = n - 320 * full3;
+    if (left) {
+        const uint8_t *c = codes + 320 * full3;
+        w = (left + 4) / 5;
+        for (i = left; i < 5 * w; ++i) codes[320 * full3 + i] = 1;
+        for (j = 0; j < w; ++j)
+            dst[64 * full3 + j] = enc[81u * c[j] + 27u * c[j + w] + 9u * c[j + 2 * w] + 3u * c[j + 3 * w] + c[j + 4 * w]];
     }
 }
 
@@ -6835,7 +6841,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
         row_bytes_2bit = bl_packed_row_bytes(BL_FORMAT_2BIT, cols);
         if (id->format != BL_FORMAT_2BIT) { /* decode to 2BIT, then repack */
             tmp2 = (uint8_t *)bl__alloc(alloc, row_bytes_2bit);
-            trits = (int8_t *)bl__alloc(alloc, (size_t)cols);
+            trits = (int8_t *)bl__alloc(alloc, (size_t)cols + 8);
         }
         if (!memory || (id->format != BL_FORMAT_2BIT && (!tmp2 || !trits))) st = BL_ERR_NOMEM;
     }
@@ -6856,7 +6862,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
                 }
                 inexact = 1;
                 if (!fl) fl = (float *)bl__alloc(alloc, (size_t)cols * sizeof(float));
-                if (!trits) trits = (int8_t *)bl__alloc(alloc, (size_t)cols);
+                if (!trits) trits = (int8_t *)bl__alloc(alloc, (size_t)cols + 8);
                 if (!fl || !trits) {
                     st = BL_ERR_NOMEM;
                     break;
