@@ -105,6 +105,22 @@ static uint8_t *enc_hf(const int8_t *t, int out, int in)
     return b;
 }
 
+/* Tensor data is little-endian: host arrays are swapped in place on big-endian hosts. */
+static void to_le(void *p, size_t elem, size_t n)
+{
+    const uint16_t one = 1;
+    uint8_t *b = (uint8_t *)p, first;
+    size_t i, j;
+    memcpy(&first, &one, 1);
+    if (first == 1) return;
+    for (i = 0; i < n; ++i)
+        for (j = 0; j < elem / 2; ++j) {
+            uint8_t t = b[i * elem + j];
+            b[i * elem + j] = b[i * elem + elem - 1 - j];
+            b[i * elem + elem - 1 - j] = t;
+        }
+}
+
 static bl_tensor make_tensor(bl_dtype dt, int rows, int cols, const void *data, size_t nbytes)
 {
     bl_tensor t;
@@ -365,6 +381,7 @@ static void test_hf(void)
                         v[(size_t)r * in + c] = div ? tv / s : tv * s; /* BitLinear divides, AutoBitLinear multiplies */
                     }
                 }
+                to_le(ws, 2, (size_t)ns);
                 data = enc_hf(t, out, in);
                 ten = make_tensor(BL_DTYPE_U8, out / 4, in, data, n / 4);
                 memset(&wst, 0, sizeof wst);
@@ -448,7 +465,9 @@ static void test_float_import(void)
     desc.method = BL_METHOD_ABSMEAN;
     desc.scaling = BL_SCALING_TENSOR;
     /* F32: the same layer bl_linear_create makes */
-    ten = make_tensor(BL_DTYPE_F32, rows, cols, w, n * 4);
+    memcpy(wd, w, n * 4);
+    to_le(wd, 4, n);
+    ten = make_tensor(BL_DTYPE_F32, rows, cols, wd, n * 4);
     CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, &k), BL_OK);
     CHECK_EQ_INT(k, BL_IMPORT_QUANTIZED);
     CHECK_EQ_INT(bl_ternarize(w, rows, cols, BL_METHOD_ABSMEAN, BL_SCALING_TENSOR, t, scales), BL_OK);
@@ -465,6 +484,7 @@ static void test_float_import(void)
         uint32_t u = (uint32_t)(bf[i] = f32_to_bf16_trunc(w[i])) << 16;
         memcpy(&wd[i], &u, 4);
     }
+    to_le(bf, 2, n);
     ten = make_tensor(BL_DTYPE_BF16, rows, cols, bf, n * 2);
     {
         float *got = (float *)bt_alloc(n * sizeof(float));
@@ -473,10 +493,11 @@ static void test_float_import(void)
         CHECK_EQ_INT(bl_tensor_dequantize(&ten, got, n - 1), BL_ERR_INVALID);
         for (i = 0; i < n; ++i) f64[i] = (double)w[i] * 3.0;
         f64[0] = 1e300; f64[1] = -1e300; f64[2] = 3.4028235677973366e38; f64[3] = 3.4028235677973362e38;
+        to_le(f64, 8, n);
         ten = make_tensor(BL_DTYPE_F64, rows, cols, f64, n * 8);
         CHECK_EQ_INT(bl_tensor_dequantize(&ten, got, n), BL_OK);
         CHECK(isinf(got[0]) && got[0] > 0 && isinf(got[1]) && got[1] < 0 && isinf(got[2]) && got[3] == FLT_MAX);
-        CHECK(got[10] == (float)(f64[10]));
+        CHECK(got[10] == (float)((double)w[10] * 3.0));
         /* Q8_0: int8 q times the fp16 d of each 32 */
         for (i = 0; i < n / 32; ++i) {
             int j;
@@ -574,6 +595,7 @@ static void test_bad(void)
     ten = make_tensor(BL_DTYPE_U8, 2, 40, hf, sizeof hf);
     memset(&ws, 0, sizeof ws);
     ws.dtype = BL_DTYPE_F32; ws.elem_bytes = 4; ws.ndim = 0; ws.data = &scale1; ws.nbytes = 4;
+    to_le(&scale1, 4, 1);
     desc.flags = BL_IMPORT_HF_PACKED;
     CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, NULL), BL_ERR_INVALID); /* no weight_scale */
     desc.weight_scale = &ws;
@@ -590,8 +612,9 @@ static void test_bad(void)
     CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, NULL), BL_ERR_INVALID);
     ws.ndim = 0;
     scale1 = nanv;
+    to_le(&scale1, 4, 1);
     CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, NULL), BL_ERR_NONFINITE);
-    scale1 = 0.0f;
+    scale1 = 0.0f; /* the same bytes either way */
     CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, NULL), BL_OK); /* times 0 is fine ... */
     bl_linear_destroy(L);
     L = sentinel;
@@ -599,6 +622,7 @@ static void test_bad(void)
     CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, NULL), BL_ERR_NONFINITE); /* ... divided by 0 is not */
     ws.dtype = BL_DTYPE_I32;
     scale1 = 1.0f;
+    to_le(&scale1, 4, 1);
     CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, NULL), BL_ERR_UNSUPPORTED);
     hf[7] = 0xFF; /* code 3 in all four rows: the value 2 is no trit */
     ws.dtype = BL_DTYPE_F32;
