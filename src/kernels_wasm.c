@@ -49,27 +49,17 @@ static const uint8_t *bl__wasm_tail(const uint8_t *row, int bytes, uint8_t fill,
     return buf;
 }
 
-/* Codes 0..2 of the D digits of eight bytes held in 16-bit lanes: c[m] for digit m. */
-BL__FORCE_INLINE void bl__wasm_codes(int d, v128_t w, v128_t c[5])
+/* Code 0..2 of digit m of eight bytes held in 16-bit lanes `w`, digits in order: BASE3
+   keeps y = byte * 3^m mod 256 in *y between calls (start with *y = w). Each digit's
+   codes are consumed as they are made: an array of codes indexed by a digit loop that
+   clang leaves rolled stays in linear memory (a store and a load per use). */
+BL__FORCE_INLINE v128_t bl__wasm_code(int d, int m, v128_t w, v128_t *y)
 {
-    if (d == 4) {
-        const v128_t three = wasm_i16x8_splat(3);
-        c[0] = wasm_v128_and(w, three);
-        c[1] = wasm_v128_and(wasm_u16x8_shr(w, 2), three);
-        c[2] = wasm_v128_and(wasm_u16x8_shr(w, 4), three);
-        c[3] = wasm_u16x8_shr(w, 6);
-    } else {
-        /* y_m = byte * 3^m mod 256, code_m = (3 y_m) >> 8, y_(m+1) = 3 y_m mod 256 (bl__base3_code) */
-        const v128_t low = wasm_i16x8_splat(0xFF);
-        v128_t y = w, t;
-        int m;
-        BL__UNROLL
-        for (m = 0; m < 5; ++m) {
-            t = wasm_i16x8_add(wasm_i16x8_add(y, y), y);
-            c[m] = wasm_u16x8_shr(t, 8);
-            y = wasm_v128_and(t, low);
-        }
-    }
+    v128_t u;
+    if (d == 4) return wasm_v128_and(wasm_u16x8_shr(w, (uint32_t)(2 * m)), wasm_i16x8_splat(3));
+    u = wasm_i16x8_add(wasm_i16x8_add(*y, *y), *y); /* bl__base3_code: code = (3 y) >> 8 */
+    *y = wasm_v128_and(u, wasm_i16x8_splat(0xFF));
+    return wasm_u16x8_shr(u, 8);
 }
 
 static int32_t bl__wasm_hsum_i32(v128_t v)
@@ -79,151 +69,171 @@ static int32_t bl__wasm_hsum_i32(v128_t v)
 }
 
 #if defined(BITLINEAR_WASM_RELAXED)
-/* codes 0..2 of digit m of 16 bytes as bytes; zero bytes give codes 0 */
-BL__FORCE_INLINE void bl__wasm_codes8(int d, v128_t w, v128_t c[5])
-{
-    if (d == 4) {
-        const v128_t three = wasm_i8x16_splat(3);
-        c[0] = wasm_v128_and(w, three);
-        c[1] = wasm_v128_and(wasm_u8x16_shr(w, 2), three);
-        c[2] = wasm_v128_and(wasm_u8x16_shr(w, 4), three);
-        c[3] = wasm_u8x16_shr(w, 6);
-    } else {
-        /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170) */
-        const v128_t lo = wasm_u8x16_splat(85), hi = wasm_u8x16_splat(170);
-        v128_t y = w;
-        int m;
-        BL__UNROLL
-        for (m = 0; m < 5; ++m) {
-            c[m] = wasm_i8x16_neg(wasm_i8x16_add(wasm_u8x16_gt(y, lo), wasm_u8x16_gt(y, hi)));
-            y = wasm_i8x16_add(wasm_i8x16_add(y, y), y);
-        }
-    }
-}
+/* acc + the dot of the 16 activations at `at` with 16 codes (the i7 operand), four per lane */
+#define BL__WASM_RDOT(at, codes, acc) \
+    ((v128_t)BL__WASM_RELAXED_DOT((__i8x16)wasm_v128_load(at), (__i8x16)(codes), (__i32x4)(acc)))
 
-/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step` */
+/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`;
+   codes 0..2 as bytes, each digit's consumed as it is made (zero bytes give codes 0) */
 BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
-                                          int T, v128_t *acc)
+                                          int T, v128_t *acc0, v128_t *acc1, v128_t *acc2, v128_t *acc3)
 {
-    int g, t, m;
-    BL__UNROLL
+    const v128_t three = wasm_i8x16_splat(3), lo = wasm_u8x16_splat(85), hi = wasm_u8x16_splat(170);
+    v128_t s0 = *acc0, s1 = *acc1, s2 = *acc2, s3 = *acc3;
+    int g, m;
     for (g = 0; g < 4; ++g) {
-        v128_t c[5];
-        bl__wasm_codes8(d, wasm_v128_load(p + 16 * g), c);
+        v128_t w = wasm_v128_load(p + 16 * g), y = w, c;
+        const int8_t *at = a + off + 16 * g;
         BL__UNROLL
-        for (t = 0; t < T; ++t) {
-            const int8_t *at = a + (size_t)t * stride + off + 16 * g;
-            BL__UNROLL
-            for (m = 0; m < d; ++m)
-                acc[t] = (v128_t)BL__WASM_RELAXED_DOT(
-                    (__i8x16)wasm_v128_load(at + step * m), (__i8x16)c[m], (__i32x4)acc[t]);
-        }
-    }
-}
-#else
-/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step` */
-BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
-                                          int T, v128_t *acc)
-{
-    int g, t, m;
-    BL__UNROLL
-    for (g = 0; g < 8; ++g) {
-        v128_t c[5];
-        bl__wasm_codes(d, wasm_u16x8_load8x8(p + 8 * g), c);
-        BL__UNROLL
-        for (t = 0; t < T; ++t) {
-            const int8_t *at = a + (size_t)t * stride + off + 8 * g;
-            BL__UNROLL
-            for (m = 0; m < d; ++m)
-                acc[t] = wasm_i32x4_add(acc[t], wasm_i32x4_dot_i16x8(c[m], wasm_i16x8_load8x8(at + step * m)));
-        }
-    }
-}
-#endif
-
-BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
-                                        int32_t *out)
-{
-    v128_t acc[BL__WASM_TOKENS];
-    int pos = 0, t, span = 64 * d;
-    for (t = 0; t < T; ++t) acc[t] = wasm_i32x4_splat(0);
-    for (; pos + span <= n; pos += span, row += 64) bl__wasm_block_int8(d, row, a, stride, pos, 64, T, acc);
-    if (pos < n) {
-        uint8_t buf[64];
-        int bytes = (n - pos + d - 1) / d;
-        bl__wasm_block_int8(d, bl__wasm_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, acc);
-    }
-    for (t = 0; t < T; ++t) out[t] = bl__wasm_hsum_i32(acc[t]);
-}
-
-BL__FORCE_INLINE void bl__wasm_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                         int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__WASM_TOKENS);
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__WASM_TOKENS];
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1: bl__wasm_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__wasm_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    default: bl__wasm_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    }
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__WASM_TOKENS, b0, T, r, y);
+        for (m = 0; m < d; ++m) {
+            if (d == 4) {
+                c = wasm_v128_and(wasm_u8x16_shr(w, (uint32_t)(2 * m)), three);
+            } else { /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170) */
+                c = wasm_i8x16_neg(wasm_i8x16_add(wasm_u8x16_gt(y, lo), wasm_u8x16_gt(y, hi)));
+                y = wasm_i8x16_add(wasm_i8x16_add(y, y), y);
+            }
+            s0 = BL__WASM_RDOT(at + step * m, c, s0);
+            if (T > 1) s1 = BL__WASM_RDOT(at + stride + step * m, c, s1);
+            if (T > 2) {
+                s2 = BL__WASM_RDOT(at + 2 * stride + step * m, c, s2);
+                s3 = BL__WASM_RDOT(at + 3 * stride + step * m, c, s3);
             }
         }
     }
+    *acc0 = s0; *acc1 = s1; *acc2 = s2; *acc3 = s3;
 }
+#else
+/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`.
+   The T accumulators are named variables, not an array, for the reason given at
+   bl__wasm_code (in memory they ran 8x slower under V8). */
+BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
+                                          int T, v128_t *acc0, v128_t *acc1, v128_t *acc2, v128_t *acc3)
+{
+    v128_t s0 = *acc0, s1 = *acc1, s2 = *acc2, s3 = *acc3;
+    int g, m;
+    for (g = 0; g < 8; ++g) {
+        v128_t w = wasm_u16x8_load8x8(p + 8 * g), y = w, c;
+        const int8_t *at = a + off + 8 * g;
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            c = bl__wasm_code(d, m, w, &y);
+            s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + step * m)));
+            if (T > 1) s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + stride + step * m)));
+            if (T > 2) {
+                s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + 2 * stride + step * m)));
+                s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + 3 * stride + step * m)));
+            }
+        }
+    }
+    *acc0 = s0; *acc1 = s1; *acc2 = s2; *acc3 = s3;
+}
+#endif
+
+/* T is 1, 2 or 4 */
+BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+                                        int32_t *out)
+{
+    v128_t acc0 = wasm_i32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int pos = 0, span = 64 * d;
+    for (; pos + span <= n; pos += span, row += 64)
+        bl__wasm_block_int8(d, row, a, stride, pos, 64, T, &acc0, &acc1, &acc2, &acc3);
+    if (pos < n) {
+        uint8_t buf[64];
+        int bytes = (n - pos + d - 1) / d;
+        bl__wasm_block_int8(d, bl__wasm_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, &acc0, &acc1, &acc2, &acc3);
+    }
+    out[0] = bl__wasm_hsum_i32(acc0);
+    if (T > 1) out[1] = bl__wasm_hsum_i32(acc1);
+    if (T > 2) {
+        out[2] = bl__wasm_hsum_i32(acc2);
+        out[3] = bl__wasm_hsum_i32(acc3);
+    }
+}
+
+/* Rows [r0, r1) for tokens b0 .. b0+T-1. One function per format and token count (below):
+   V8 compiles a function at a time, and one function holding all six inlined variants
+   took long enough to optimize that timed forwards still ran its baseline code. */
+BL__FORCE_INLINE void bl__wasm_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, float *y,
+                                         int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+    int r, j;
+    for (r = r0; r < r1; ++r) {
+        int32_t dot[BL_MAX_K][BL__WASM_TOKENS];
+        for (j = 0; j < L->k; ++j)
+            bl__wasm_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes, L->in_features, a,
+                              in->stride, T, dot[j]);
+        bl__simd_store_int8(L, in, &dot[0][0], BL__WASM_TOKENS, b0, T, r, y);
+    }
+}
+
+typedef void (*bl__wasm_rows_fn)(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1);
+#define BL__WASM_ROWS_INT8(name, d, T)                                                                  \
+    static void name(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1)       \
+    {                                                                                                 \
+        bl__wasm_rows_int8(d, T, L, in, b0, y, r0, r1);                                               \
+    }
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_1, 4, 1)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_2, 4, 2)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_4, 4, 4)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_1, 5, 1)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_2, 5, 2)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_4, 5, 4)
 
 static void bl__gemm_int8_wasm(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__wasm_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__wasm_gemm_int8(4, L, in, batch, y, r0, r1);
+    static const bl__wasm_rows_fn rows[2][3] = {
+        { bl__wasm_rows_int8_2bit_1, bl__wasm_rows_int8_2bit_2, bl__wasm_rows_int8_2bit_4 },
+        { bl__wasm_rows_int8_base3_1, bl__wasm_rows_int8_base3_2, bl__wasm_rows_int8_base3_4 } };
+    int tile = bl__simd_row_tile(L), f = L->format == BL_FORMAT_BASE3, rt, b0, T;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            T = bl__simd_tokens(batch - b0, BL__WASM_TOKENS);
+            rows[f][T == 1 ? 0 : T == 2 ? 1 : 2](L, in, b0, y, rt, rend);
+        }
+    }
 }
 
-/* A row's float dot against T tokens: two accumulators (low and high four lanes) per token. */
+/* A row's float dot against T (1 or 2) tokens: low and high four lanes summed apart. */
 BL__FORCE_INLINE void bl__wasm_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
                                          float *out)
 {
     /* a byte whose D digits all have code 1 (trit 0): 0x55 in 2BIT, 128 in BASE3 */
     const uint8_t zero_trits = (uint8_t)(d == 4 ? 0x55 : 128);
     const v128_t one = wasm_i16x8_splat(1);
-    v128_t acc[2 * BL__WASM_FTOKENS];
-    int pos = 0, t, m, g;
-    for (t = 0; t < 2 * T; ++t) acc[t] = wasm_f32x4_splat(0.0f);
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, b0 = a0, b1 = a0, s;
+    int pos = 0, m, g;
     while (pos < n) {
         uint8_t buf[64];
         int bytes = n - pos >= 64 * d ? 64 : (n - pos + d - 1) / d, groups = (bytes + 7) / 8;
         const uint8_t *p = bytes == 64 ? row : bl__wasm_tail(row, bytes, zero_trits, buf);
         for (g = 0; g < groups; ++g) {
-            v128_t c[5];
-            bl__wasm_codes(d, wasm_u16x8_load8x8(p + 8 * g), c);
+            v128_t w = wasm_u16x8_load8x8(p + 8 * g), y = w;
+            const float *xt = x + pos + 8 * g;
             BL__UNROLL
             for (m = 0; m < d; ++m) {
-                v128_t tr = wasm_i16x8_sub(c[m], one);
+                v128_t tr = wasm_i16x8_sub(bl__wasm_code(d, m, w, &y), one);
                 v128_t lo = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(tr));
                 v128_t hi = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(tr));
-                BL__UNROLL
-                for (t = 0; t < T; ++t) {
-                    const float *xt = x + (size_t)t * stride + pos + bytes * m + 8 * g;
-                    acc[2 * t] = wasm_f32x4_add(acc[2 * t], wasm_f32x4_mul(lo, wasm_v128_load(xt)));
-                    acc[2 * t + 1] = wasm_f32x4_add(acc[2 * t + 1], wasm_f32x4_mul(hi, wasm_v128_load(xt + 4)));
+                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(lo, wasm_v128_load(xt + bytes * m)));
+                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(hi, wasm_v128_load(xt + bytes * m + 4)));
+                if (T > 1) {
+                    b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(lo, wasm_v128_load(xt + stride + bytes * m)));
+                    b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(hi, wasm_v128_load(xt + stride + bytes * m + 4)));
                 }
             }
         }
         pos += bytes * d;
         row += bytes;
     }
-    for (t = 0; t < T; ++t) {
-        v128_t s = wasm_f32x4_add(acc[2 * t], acc[2 * t + 1]);
-        out[t] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
+    s = wasm_f32x4_add(a0, a1);
+    out[0] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
+             (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+    if (T > 1) {
+        s = wasm_f32x4_add(b0, b1);
+        out[1] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
                  (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
     }
 }
