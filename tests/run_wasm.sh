@@ -22,7 +22,10 @@ WFLAGS="--target=wasm32-wasi --sysroot=$SYSROOT -O2 -std=c99 -Wall -Wextra -Wped
 
 if ! have "$CC"; then echo "skipped: $CC not found"; echo "0 passed, 0 failed"; exit 0; fi
 if ! have node; then echo "skipped: node not found"; echo "0 passed, 0 failed"; exit 0; fi
-if ! node -e 'require("node:wasi")' >/dev/null 2>&1; then
+NODE_FLAGS="--no-warnings"
+node --experimental-wasi-unstable-preview1 -e 0 >/dev/null 2>&1 && NODE_FLAGS="$NODE_FLAGS --experimental-wasi-unstable-preview1"
+# shellcheck disable=SC2086
+if ! node $NODE_FLAGS -e 'require("node:wasi")' >/dev/null 2>&1; then
     echo "skipped: this node has no node:wasi"; echo "0 passed, 0 failed"; exit 0
 fi
 probe='#include <stdio.h>
@@ -33,7 +36,7 @@ if ! echo "$probe" | $CC $WFLAGS -x c - -o "$W/probe.wasm" >"$W/probe.log" 2>&1;
     head -n 3 "$W/probe.log"
     echo "0 passed, 0 failed"; exit 0
 fi
-NODE="node --no-warnings tests/wasm/run.mjs"
+NODE="node $NODE_FLAGS tests/wasm/run.mjs"
 
 # run_wasm LABEL MODULE: the module's "N passed, M failed" and exit status, as run_binary
 # in tests/run.sh. A V8 abort (the engine's own fatal error, not the test's) is retried once.
@@ -78,7 +81,7 @@ if echo '#define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 int main(void) { return bl_get_backend() != BL_BACKEND_WASM; }' \
     | $CC $WFLAGS -msimd128 -mrelaxed-simd -x c - -o "$W/relaxed_probe.wasm" >/dev/null 2>&1; then
-    NODE="node --no-warnings --experimental-wasm-relaxed-simd tests/wasm/run.mjs"
+    NODE="node $NODE_FLAGS --experimental-wasm-relaxed-simd tests/wasm/run.mjs"
     if $NODE "$W/relaxed_probe.wasm" >/dev/null 2>&1; then
         build_run relaxed tests/test_backends.c -msimd128 -mrelaxed-simd -DBITLINEAR_WASM_RELAXED
     else

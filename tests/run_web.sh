@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# examples/web in a real browser (an extra script of tests/run.sh): `make web` builds the page,
+# web.wasm (clang + wasi-libc, SIMD128) and the native build of the same program; a local
+# HTTP server on 127.0.0.1 (a free port, killed at the end, lifetime bounded) serves the page
+# to headless Chromium, which runs the forward on fixed inputs (?input=...); the logits' float
+# bits the page shows must equal the native program's for each input, and the page must have
+# run the wasm backend. Prints "skipped: <why>" without chromium, node-free clang wasm or
+# python3; last line "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+OUT=${1:-build/test}/web
+mkdir -p "$OUT"
+P=0; F=0
+have() { command -v "$1" >/dev/null 2>&1; }
+ok() { P=$((P + 1)); }
+ko() { F=$((F + 1)); echo "FAILED: $*"; }
+finish() { echo "$P passed, $F failed"; exit 0; }
+
+BROWSER=""
+for b in chromium chromium-browser google-chrome; do have "$b" && { BROWSER=$b; break; }; done
+[ -n "$BROWSER" ] || { echo "skipped: no chromium (apt-get install chromium)"; finish; }
+have python3 || { echo "skipped: python3 not found"; finish; }
+if ! make -s web >"$OUT/build.log" 2>&1; then
+    if grep -q "wasm32\|wasi\|wasm-ld\|libclang_rt" "$OUT/build.log"; then
+        echo "skipped: clang cannot build for wasm32-wasi (lld, wasi-libc, libclang-rt-dev-wasm32):"; head -n 3 "$OUT/build.log"; finish
+    fi
+    ko "make web"; tail -n 20 "$OUT/build.log"; finish
+fi
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+timeout 300 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory build/web >"$OUT/http.log" 2>&1 &
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null' EXIT
+for _ in $(seq 1 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null && break
+    sleep 0.1
+done
+
+INPUTS=("hello, ternary world" "The quick brown fox jumps over the lazy dog 0123456789" "ünïcødé ✓ ≠ ascii" "")
+QUERY=$(python3 -c 'import sys, urllib.parse; print("&".join("input=" + urllib.parse.quote(a, safe="") for a in sys.argv[1:]))' "${INPUTS[@]}")
+# --virtual-time-budget lets the page's fetches and module instantiation finish before the
+# DOM is dumped; --no-sandbox because CI runs as root
+timeout 120 "$BROWSER" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-zygote \
+    --virtual-time-budget=20000 --dump-dom "http://127.0.0.1:$PORT/index.html?$QUERY" >"$OUT/dom.html" 2>"$OUT/chromium.log"
+rc=$?
+[ "$rc" -eq 0 ] || { ko "chromium exited $rc"; grep -v dbus "$OUT/chromium.log" | tail -n 5; }
+python3 - "$OUT/dom.html" >"$OUT/page.txt" <<'PY'
+import html, re, sys
+dom = open(sys.argv[1], encoding="utf-8").read()
+for block in ("bits", "result", "status"):
+    m = re.search(r'id="%s">(.*?)</' % block, dom, re.S)
+    print("%s\t%s" % (block, html.unescape(m.group(1)) if m else ""))
+PY
+grep -q $'^status\tready (wasm backend' "$OUT/page.txt" && ok || { ko "the page did not load with the wasm backend"; cat "$OUT/page.txt"; }
+grep -q 'backend wasm)' "$OUT/page.txt" && ok || ko "the page's forward did not run the wasm backend"
+i=0
+# the #bits block: one line per input, in order (its first line shares the "bits<TAB>" prefix)
+mapfile -t PAGE < <(sed -n '/^bits\t/,/^result\t/p' "$OUT/page.txt" | sed -e 's/^bits\t//' -e '/^result\t/d')
+for text in "${INPUTS[@]}"; do
+    want=$(build/web/web_native build/web/model.blm "$text" | head -n 1)
+    got=${PAGE[$i]:-}
+    if [ -n "$want" ] && [ "$want" = "$got" ]; then ok; else ko "input '$text': page '$got', native '$want'"; fi
+    i=$((i + 1))
+done
+[ "$F" -eq 0 ] && echo "  the page's logits equal the native build's, bit for bit, on ${#INPUTS[@]} inputs (chromium: $($BROWSER --version 2>/dev/null | head -n 1))"
+finish
