@@ -63,4 +63,46 @@ for text in "${INPUTS[@]}"; do
     i=$((i + 1))
 done
 [ "$F" -eq 0 ] && echo "  the page's logits equal the native build's, bit for bit, on ${#INPUTS[@]} inputs (chromium: $($BROWSER --version 2>/dev/null | head -n 1))"
+
+# test_backends in the browser's engine (tests/wasm/runner.html + wasi.js): SIMD128, and
+# relaxed SIMD where a clang >= 16 builds it (Chromium has relaxed SIMD; node 20 computes
+# its dot product wrong, see tests/run_wasm.sh). Counts add up like tests/run.sh's run_binary.
+R=$OUT/runner
+mkdir -p "$R"
+cp tests/wasm/runner.html tests/wasm/wasi.js "$R/"
+WF="--target=wasm32-wasi --sysroot=${WASI_SYSROOT:-/usr} -O2 -std=c99 -Wall -Wextra -Wpedantic -Werror -I. -Wl,-z,stack-size=8388608"
+MODULES=()
+# shellcheck disable=SC2086
+if ${WASM_CC:-clang} $WF -msimd128 -DBITLINEAR_TEST_QUICK tests/test_backends.c -o "$R/backends_simd128.wasm" 2>"$R/simd128.build"; then
+    MODULES+=(backends_simd128)
+else ko "test_backends (simd128) does not build"; head -n 20 "$R/simd128.build"; fi
+read -r RCC RDOT <<<"$(bash tests/wasm/relaxed_cc.sh "${WASI_SYSROOT:-/usr}")"
+: "${RDOT:=}"
+if [ -n "${RCC:-}" ]; then
+    # shellcheck disable=SC2086
+    if $RCC $WF -msimd128 -mrelaxed-simd -DBITLINEAR_WASM_RELAXED -DBITLINEAR_TEST_QUICK tests/test_backends.c \
+        -o "$R/backends_relaxed.wasm" 2>"$R/relaxed.build"; then MODULES+=(backends_relaxed)
+    else ko "test_backends (relaxed) does not build"; head -n 20 "$R/relaxed.build"; fi
+else
+    echo "skipped: test_backends with relaxed SIMD in the browser (no clang >= 16 builds it here)"
+fi
+kill "$SERVER" 2>/dev/null
+timeout 300 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$R" >"$OUT/http_runner.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null && break
+    sleep 0.1
+done
+for m in "${MODULES[@]}"; do
+    timeout 240 "$BROWSER" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-zygote \
+        --dump-dom "http://127.0.0.1:$PORT/runner.html?module=$m.wasm" \
+        >"$R/$m.html" 2>"$R/$m.chromium.log"
+    line=$(grep -oE 'test_backends: [0-9]+ passed, [0-9]+ failed' "$R/$m.html" | tail -n 1)
+    code=$(grep -oE '<pre id="code">[^<]*' "$R/$m.html" | sed 's/.*>//')
+    if [ -z "$line" ]; then ko "$m in chromium: no summary ($code)"; continue; fi
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    P=$((P + p)); F=$((F + f))
+    [ "$code" = "exit 0" ] || [ "$f" -ne 0 ] || ko "$m in chromium: $code"
+    echo "  $m (chromium): $p passed, $f failed"
+done
 finish
