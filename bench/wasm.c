@@ -1,5 +1,5 @@
 /* make bench-wasm: one build of this file per contender (wasm SIMD128, wasm scalar, native
-   AVX2); bench/wasm.sh runs them in alternation and compares medians. Each run times
+   AVX2, and wasm relaxed SIMD where a clang >= 16 builds it); bench/wasm.sh runs them in alternation and compares medians. Each run times
    every shape, format and batch once (a round): forwards on one layer back to back
    (hot: a 4096x4096 2BIT layer is 4 MiB, in the last-level cache), the median of the
    forwards of a config, each timed alone. INT8 activations, k = 1, random trits.
@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__wasm_simd128__)
+#if defined(__wasm_simd128__) && defined(BITLINEAR_WASM_RELAXED)
+#  define BUILD "wasm-relaxed"
+#elif defined(__wasm_simd128__)
 #  define BUILD "wasm-simd128"
 #elif defined(__wasm__)
 #  define BUILD "wasm-scalar"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench-wasm: the roofline shapes (4096x4096, 11008x4096, 4096x11008) at batch 1 and 8,
-# INT8, both formats, hot, for three builds of bench/wasm.c: wasm SIMD128 and wasm scalar
-# under node, and the native AVX2 backend of this machine. The builds run in alternation
+# INT8, both formats, hot, for the builds of bench/wasm.c: wasm SIMD128 and wasm scalar
+# under node, the native AVX2 backend of this machine, and wasm relaxed SIMD where a clang
+# >= 16 builds it. The builds run in alternation
 # (ROUNDS rounds of simd, scalar, native), each round timing every config; the table shows
 # the median over rounds and, as the noise, the spread of the rounds (max - min) / median.
 # Node runs with --no-liftoff: V8 otherwise starts every function on its baseline compiler
@@ -24,6 +25,14 @@ if ! $CC_WASM $W -msimd128 bench/wasm.c -o "$OUT/wasm_simd128.wasm" 2>"$OUT/wasm
 fi
 # shellcheck disable=SC2086
 $CC_WASM $W bench/wasm.c -o "$OUT/wasm_scalar.wasm"
+read -r RCC _ <<<"$(bash tests/wasm/relaxed_cc.sh "$SYSROOT")"
+RELAXED=""
+# shellcheck disable=SC2086
+if [ -n "${RCC:-}" ] && $RCC $W -msimd128 -mrelaxed-simd -DBITLINEAR_WASM_RELAXED bench/wasm.c -o "$OUT/wasm_relaxed.wasm"; then
+    RELAXED=1
+else
+    echo "note: no relaxed SIMD build (needs clang >= 16)"
+fi
 ${CC:-cc} -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -I. bench/wasm.c -o "$OUT/wasm_native" -lm
 NODE="node --no-warnings --no-liftoff tests/wasm/run.mjs"
 node --experimental-wasi-unstable-preview1 -e 0 >/dev/null 2>&1 && NODE="node --no-warnings --no-liftoff --experimental-wasi-unstable-preview1 tests/wasm/run.mjs"
@@ -35,6 +44,10 @@ for r in $(seq 1 "$ROUNDS"); do
     $NODE "$OUT/wasm_simd128.wasm" "$BUDGET" | sed "s/^RESULT/RESULT $r/" >>"$RAW"
     $NODE "$OUT/wasm_scalar.wasm" "$BUDGET" | sed "s/^RESULT/RESULT $r/" >>"$RAW"
     "$OUT/wasm_native" "$BUDGET" | sed "s/^RESULT/RESULT $r/" >>"$RAW"
+    if [ -n "$RELAXED" ]; then
+        node --no-warnings --no-liftoff --experimental-wasm-relaxed-simd tests/wasm/run.mjs "$OUT/wasm_relaxed.wasm" "$BUDGET" \
+            | sed "s/^RESULT/RESULT $r/" >>"$RAW"
+    fi
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$RAW" "$OUT/wasm.json" <<'PY'
@@ -49,16 +62,16 @@ for line in open(sys.argv[1]):
     rows.setdefault((fmt, int(out), int(inn), int(batch)), {}).setdefault(build, []).append(float(us))
 def med(v): return statistics.median(v) if v else float("nan")
 def noise(v): return (max(v) - min(v)) / med(v) * 100 if len(v) > 1 else 0.0
-print("\n| format | out x in | batch | SIMD128 us | wasm scalar us | native AVX2 us | SIMD128 / scalar | SIMD128 vs AVX2 | noise simd/scalar/avx2 |")
-print("|---|---|---|---:|---:|---:|---:|---:|---|")
+print("\n| format | out x in | batch | SIMD128 us | wasm scalar us | native AVX2 us | SIMD128 / scalar | SIMD128 / AVX2 time | relaxed us | relaxed / AVX2 time | noise simd/scalar/avx2/relaxed |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 res = []
 for (fmt, out, inn, batch), b in sorted(rows.items(), key=lambda kv: (kv[0][3], kv[0][0], kv[0][1], kv[0][2])):
-    s, c, n = (b.get(k, []) for k in ("wasm-simd128", "wasm-scalar", "native-avx2"))
-    ms, mc, mn = med(s), med(c), med(n)
-    print("| %s | %dx%d | %d | %.0f | %.0f | %.0f | %.1fx | %.2fx slower | %.0f%% / %.0f%% / %.0f%% |" % (
-        fmt, out, inn, batch, ms, mc, mn, mc / ms, ms / mn, noise(s), noise(c), noise(n)))
+    s, c, n, x = (b.get(k, []) for k in ("wasm-simd128", "wasm-scalar", "native-avx2", "wasm-relaxed"))
+    ms, mc, mn, mx = med(s), med(c), med(n), med(x)
+    print("| %s | %dx%d | %d | %.0f | %.0f | %.0f | %.1fx | %.2f | %.0f | %.2f | %.0f%% / %.0f%% / %.0f%% / %.0f%% |" % (
+        fmt, out, inn, batch, ms, mc, mn, mc / ms, ms / mn, mx, mx / mn, noise(s), noise(c), noise(n), noise(x)))
     res.append(dict(format=fmt, out=out, inn=inn, batch=batch, simd128_us=ms, scalar_us=mc, avx2_us=mn,
-                    rounds=dict(simd128=s, scalar=c, avx2=n)))
+                    relaxed_us=mx, rounds=dict(simd128=s, scalar=c, avx2=n, relaxed=x)))
 json.dump(res, open(sys.argv[2], "w"), indent=1)
 print("\n(written to %s; goals: SIMD128 >= 8x wasm scalar at batch 1, within 2.5x of native AVX2)" % sys.argv[2])
 PY
