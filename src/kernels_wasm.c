@@ -29,7 +29,7 @@
 #  if !defined(__wasm_relaxed_simd__)
 #    error "bitlinear: BITLINEAR_WASM_RELAXED needs a compiler targeting relaxed SIMD (clang -mrelaxed-simd)"
 #  endif
-/* the builtin's name: clang 16 spelled it without "relaxed_", later versions with it */
+/* the builtin's name as clang 16 and later spell it, or an earlier spelling without "relaxed_" */
 #  if !defined(__has_builtin)
 #    error "bitlinear: BITLINEAR_WASM_RELAXED needs __has_builtin"
 #  elif __has_builtin(__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4)
@@ -74,23 +74,27 @@ static int32_t bl__wasm_hsum_i32(v128_t v)
     ((v128_t)BL__WASM_RELAXED_DOT((__i8x16)wasm_v128_load(at), (__i8x16)(codes), (__i32x4)(acc)))
 
 /* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`;
-   codes 0..2 as bytes, each digit's consumed as it is made (zero bytes give codes 0) */
+   codes 0..2 as bytes, each digit's consumed as it is made (zero bytes give codes 0).
+   BASE3 codes come from 16-bit lanes (bl__wasm_code) narrowed to bytes: WebAssembly has
+   no byte multiply, and clang scalarizes the byte chain y + y + y (which it turns into
+   one) lane by lane. */
 BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
                                           int T, v128_t *acc0, v128_t *acc1, v128_t *acc2, v128_t *acc3)
 {
-    const v128_t three = wasm_i8x16_splat(3), lo = wasm_u8x16_splat(85), hi = wasm_u8x16_splat(170);
+    const v128_t three = wasm_i8x16_splat(3);
     v128_t s0 = *acc0, s1 = *acc1, s2 = *acc2, s3 = *acc3;
     int g, m;
     for (g = 0; g < 4; ++g) {
-        v128_t w = wasm_v128_load(p + 16 * g), y = w, c;
+        v128_t w = wasm_v128_load(p + 16 * g), lo = wasm_u16x8_load8x8(p + 16 * g),
+               hi = wasm_u16x8_load8x8(p + 16 * g + 8), ylo = lo, yhi = hi, c;
         const int8_t *at = a + off + 16 * g;
         BL__UNROLL
         for (m = 0; m < d; ++m) {
             if (d == 4) {
                 c = wasm_v128_and(wasm_u8x16_shr(w, (uint32_t)(2 * m)), three);
-            } else { /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170) */
-                c = wasm_i8x16_neg(wasm_i8x16_add(wasm_u8x16_gt(y, lo), wasm_u8x16_gt(y, hi)));
-                y = wasm_i8x16_add(wasm_i8x16_add(y, y), y);
+            } else {
+                v128_t clo = bl__wasm_code(5, m, lo, &ylo);
+                c = wasm_u8x16_narrow_i16x8(clo, bl__wasm_code(5, m, hi, &yhi));
             }
             s0 = BL__WASM_RDOT(at + step * m, c, s0);
             if (T > 1) s1 = BL__WASM_RDOT(at + stride + step * m, c, s1);
@@ -105,7 +109,7 @@ BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t 
 #else
 /* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`.
    The T accumulators are named variables, not an array, for the reason given at
-   bl__wasm_code (in memory they ran 8x slower under V8). */
+   bl__wasm_code. */
 BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
                                           int T, v128_t *acc0, v128_t *acc1, v128_t *acc2, v128_t *acc3)
 {

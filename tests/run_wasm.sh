@@ -74,6 +74,22 @@ for t in tests/test_*.c; do
     build_run simd128 "$t" -msimd128
     build_run scalar "$t"
 done
+# a user file including the implementation, clean under the conversion and shadowing
+# warnings with the wasm kernels compiled in (exit 0: AUTO picked the wasm backend)
+STRICT_USER='#define BITLINEAR_IMPLEMENTATION
+#include "bitlinear.h"
+int main(void) { return bl_get_backend() == BL_BACKEND_WASM ? 0 : 1; }'
+strict_user() { # strict_user TAG COMPILER FLAGS...
+    local tag=$1 cc=$2; shift 2
+    # shellcheck disable=SC2086
+    if echo "$STRICT_USER" | $cc $WFLAGS -Wconversion -Wsign-conversion -Wshadow "$@" -x c - -o "$W/user.$tag.wasm" \
+        >"$W/user.$tag.build" 2>&1 && $NODE "$W/user.$tag.wasm" >"$W/user.$tag.log" 2>&1; then
+        P=$((P + 1)); echo "  user file ($tag): -Wconversion -Wsign-conversion -Wshadow clean, AUTO is wasm"
+    else
+        F=$((F + 1)); echo "FAILED: user file ($tag)"; head -n 20 "$W/user.$tag.build" "$W/user.$tag.log"
+    fi
+}
+strict_user simd128 "$CC" -msimd128
 build_run nowasm tests/test_backends.c -msimd128 -DBITLINEAR_NO_WASM
 # relaxed SIMD's integer dot product (clang >= 16), behind node's flag. node 20.20 (V8 11.3)
 # computes i32x4.relaxed_dot_i8x16_i7x16_add_s wrong in its baseline compiler (Liftoff):
@@ -88,6 +104,7 @@ else
     # shellcheck disable=SC2086
     $RCC $WFLAGS -msimd128 -mrelaxed-simd -DBL_PROBE_DOT="$RDOT" tests/wasm/relaxed_probe.c -o "$W/relaxed_probe.wasm"
     if $NODE "$W/relaxed_probe.wasm" >"$W/relaxed_probe.log" 2>&1; then
+        strict_user relaxed "$RCC" -msimd128 -mrelaxed-simd -DBITLINEAR_WASM_RELAXED
         CC=$RCC build_run relaxed tests/test_backends.c -msimd128 -mrelaxed-simd -DBITLINEAR_WASM_RELAXED
     else
         echo "skipped: relaxed SIMD under node $(node --version) ($(tail -n 1 "$W/relaxed_probe.log"); tests/run_web.sh runs it in Chromium)"
