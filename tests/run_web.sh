@@ -4,8 +4,9 @@
 # HTTP server on 127.0.0.1 (a free port, killed at the end, lifetime bounded) serves the page
 # to headless Chromium, which runs the forward on fixed inputs (?input=...); the logits' float
 # bits the page shows must equal the native program's for each input, and the page must have
-# run the wasm backend. Prints "skipped: <why>" without chromium, node-free clang wasm or
-# python3; last line "N passed, M failed".
+# run the wasm backend. Then test_backends runs in Chromium's engine too (SIMD128 and relaxed
+# SIMD). Prints "skipped: <why>" without chromium (CHROMIUM names other browsers to try),
+# clang's wasm32-wasi target or python3; last line "N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
 OUT=${1:-build/test}/web
@@ -17,7 +18,7 @@ ko() { F=$((F + 1)); echo "FAILED: $*"; }
 finish() { echo "$P passed, $F failed"; exit 0; }
 
 BROWSER=""
-for b in chromium chromium-browser google-chrome; do have "$b" && { BROWSER=$b; break; }; done
+for b in ${CHROMIUM:-chromium chromium-browser google-chrome}; do have "$b" && { BROWSER=$b; break; }; done
 [ -n "$BROWSER" ] || { echo "skipped: no chromium (apt-get install chromium)"; finish; }
 have python3 || { echo "skipped: python3 not found"; finish; }
 if ! make -s web >"$OUT/build.log" 2>&1; then
