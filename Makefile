@@ -5,7 +5,7 @@ WARN     = -Wall -Wextra -Wpedantic
 BUILD    = build
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
 
-.PHONY: all demo test bench examples amalgamate clean
+.PHONY: all demo test bench bench-wasm examples amalgamate clean
 all: bitlinear.h examples
 
 bitlinear.h: amalgamate.py $(wildcard src/*)
@@ -27,6 +27,10 @@ test: bitlinear.h
 
 bench: bitlinear.h
 	bash bench/run.sh
+
+# WebAssembly SIMD128 vs wasm scalar vs native AVX2, under node (docs/wasm.md)
+bench-wasm: bitlinear.h
+	bash bench/wasm.sh
 
 clean:
 	rm -rf $(BUILD)
@@ -94,3 +98,21 @@ $(BUILD)/bench/bench_cuda: bench/bench_cuda.cu bitlinear_cuda.h bitlinear.h
 
 bench-cuda: $(BUILD)/bench/bench_cuda
 	./$(BUILD)/bench/bench_cuda $(BUILD)/bench/bench_cuda.json
+
+# ---- WebAssembly (docs/wasm.md) ----
+# `make web`: examples/web/ as a page in build/web/ (serve it: python3 -m http.server -d build/web)
+WASM_CC      ?= clang
+WASI_SYSROOT ?= /usr
+WASM_FLAGS    = --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) -O2 -msimd128 -std=c99 $(WARN) -I.
+.PHONY: web
+$(BUILD)/web/web.wasm: examples/web/web.c bitlinear.h
+	@mkdir -p $(BUILD)/web
+	$(WASM_CC) $(WASM_FLAGS) -mexec-model=reactor -DBITLINEAR_NO_STDIO -DNDEBUG $< -o $@
+
+$(BUILD)/web/web_native: examples/web/web.c bitlinear.h
+	@mkdir -p $(BUILD)/web
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. $< -o $@ -lm
+
+web: $(BUILD)/web/web.wasm $(BUILD)/web/web_native $(BUILD)/tiny.blm examples/web/index.html examples/web/main.js
+	cp examples/web/index.html examples/web/main.js $(BUILD)/web/
+	cp $(BUILD)/tiny.blm $(BUILD)/web/model.blm

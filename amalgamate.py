@@ -28,6 +28,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "kernels_avx2.c",
     "kernels_avx512.c",
     "kernels_neon.c",
+    "kernels_wasm.c",
     "dispatch.c",
     "linear.c",
     "hadamard.c",

@@ -37,13 +37,16 @@
         BITLINEAR_ASSERT(c)            assertion hook (default: assert)
         BITLINEAR_NO_STDIO             leave out everything that uses <stdio.h>
         BITLINEAR_NO_SIMD              scalar kernels only
-        BITLINEAR_NO_AVX2, BITLINEAR_NO_AVX512, BITLINEAR_NO_NEON
+        BITLINEAR_NO_AVX2, BITLINEAR_NO_AVX512, BITLINEAR_NO_NEON, BITLINEAR_NO_WASM
                                        leave out one instruction set's kernels
+        BITLINEAR_WASM_RELAXED         WebAssembly: relaxed SIMD's integer dot product
+                                       (needs clang -mrelaxed-simd and an engine with it)
         BITLINEAR_NO_RUNTIME_DISPATCH  no CPUID: only the kernels the compiler flags enable
 
     BACKENDS
     ========
-    Scalar (the reference), AVX2, AVX-512 with VNNI, NEON (SDOT where available). The
+    Scalar (the reference), AVX2, AVX-512 with VNNI, NEON (SDOT where available),
+    WebAssembly SIMD128 (when built with -msimd128: wasm has no run-time detection). The
     x86 kernels are compiled in target regions, so no -mavx2 is needed: the best one
     this CPU and OS support is picked once at run time (CPUID + XGETBV);
     bl_set_backend forces one. INT8 outputs are identical on every backend.
@@ -1746,7 +1749,8 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 /* x86: the kernels are compiled inside target regions, so a build without -mavx2 still
    carries them; the CPU (CPUID) and the OS (XGETBV: the register state is saved on
    context switches) are checked once at run time. BITLINEAR_NO_RUNTIME_DISPATCH keeps
-   only what the compiler flags enable. aarch64: NEON is part of the base ISA. */
+   only what the compiler flags enable. aarch64: NEON is part of the base ISA.
+   wasm32/wasm64: SIMD128 when the compiler targets it (-msimd128). */
 
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(BITLINEAR_NO_SIMD)
 #  if defined(BITLINEAR_NO_RUNTIME_DISPATCH)
@@ -1769,6 +1773,10 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 #if (defined(__aarch64__) || defined(_M_ARM64)) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_NEON)
 #  define BL__HAVE_NEON 1
 #endif
+/* WebAssembly: SIMD128 is a compile-time choice (-msimd128); there is no run-time check. */
+#if defined(__wasm_simd128__) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_WASM)
+#  define BL__HAVE_WASM 1
+#endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
 /* g++ 12 reports its own _mm*_undefined_* helpers as maybe-uninitialized when they are
@@ -1784,6 +1792,9 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 #endif
 #ifdef BL__HAVE_NEON
 #  include <arm_neon.h>
+#endif
+#ifdef BL__HAVE_WASM
+#  include <wasm_simd128.h>
 #endif
 
 /* Target regions: every function between BEGIN and END may use the named ISA. */
@@ -1903,7 +1914,7 @@ static int bl__cpu_flags(void)
 static BL__UNUSED int bl__cpu_flags(void) { return BL__CPU_AVX2 | BL__CPU_AVX512; }
 #endif
 
-#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512) || defined(BL__HAVE_NEON)
+#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512) || defined(BL__HAVE_NEON) || defined(BL__HAVE_WASM)
 /* Shared by the SIMD kernels. */
 /* rows per tile: about 32 KiB of packed weights of all k components */
 static BL__UNUSED int bl__simd_row_tile(const bl_linear *L)
@@ -3275,6 +3286,329 @@ static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__ge
 #endif /* BL__HAVE_NEON */
 /* ---- end src/kernels_neon.c ---- */
 
+/* ---- begin src/kernels_wasm.c ---- */
+/* ==== bitlinear: WebAssembly SIMD128 kernels ============================== */
+/* Compiled when the compiler targets wasm with SIMD128 (clang -msimd128 defines
+   __wasm_simd128__). WebAssembly has no run-time feature detection: a module either
+   validates with SIMD opcodes or not at all, so a build without -msimd128 carries the
+   scalar backend only.
+
+   A 64-byte block is read 8 bytes at a time, widened to eight 16-bit lanes by one
+   v128.load8x8_u; the D codes (0..2) of those bytes are computed in the 16-bit lanes,
+   where BASE3's multiply-by-3 chain cannot overflow (255 * 3 < 2^16).
+   INT8: codes times activations (v128.load8x8_s) by i32x4.dot_i16x8_s, every product and
+   pair sum exact, accumulated in int32; the code sum is subtracted once per row (the
+   offset trick of bl__simd_store_int8), so zero bytes (code 0) contribute nothing.
+   With BITLINEAR_WASM_RELAXED, relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s takes
+   the 16 codes of a digit and 16 activations at once: the spec leaves its result open
+   only when a lane of its second operand has the top bit set, and codes are 0..2, so
+   every engine computes the exact sum.
+   FLOAT: trits (code - 1) converted to float and multiplied by the inputs: t * x is
+   exact for t in {-1, 0, 1} and finite x (forward refuses non-finite inputs), so this is
+   the add/sub path; the sums are grouped per lane, so the float order differs from the
+   scalar backend's (FLOAT results match within the documented tolerance, not bit for bit).
+   Tails are copied into a 64-byte block; the bytes past the row are zero for INT8
+   (codes 0) and "all digits 0" for FLOAT, so lanes past the tail add nothing. */
+#ifdef BL__HAVE_WASM
+
+#define BL__WASM_TOKENS 4  /* INT8 tokens per decoded block */
+#define BL__WASM_FTOKENS 2 /* FLOAT tokens per decoded block */
+
+#if defined(BITLINEAR_WASM_RELAXED)
+#  if !defined(__wasm_relaxed_simd__)
+#    error "bitlinear: BITLINEAR_WASM_RELAXED needs a compiler targeting relaxed SIMD (clang -mrelaxed-simd)"
+#  endif
+/* the builtin's name as clang 16 and later spell it, or an earlier spelling without "relaxed_" */
+#  if !defined(__has_builtin)
+#    error "bitlinear: BITLINEAR_WASM_RELAXED needs __has_builtin"
+#  elif __has_builtin(__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4)
+#    define BL__WASM_RELAXED_DOT __builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4
+#  elif __has_builtin(__builtin_wasm_dot_i8x16_i7x16_add_s_i32x4)
+#    define BL__WASM_RELAXED_DOT __builtin_wasm_dot_i8x16_i7x16_add_s_i32x4
+#  else
+#    error "bitlinear: this compiler lacks relaxed SIMD's integer dot product (clang >= 16 has it)"
+#  endif
+#endif
+
+/* the bytes of a tail block, `fill` past `bytes` */
+static const uint8_t *bl__wasm_tail(const uint8_t *row, int bytes, uint8_t fill, uint8_t *buf)
+{
+    memset(buf, fill, 64);
+    memcpy(buf, row, (size_t)bytes);
+    return buf;
+}
+
+/* Code 0..2 of digit m of eight bytes held in 16-bit lanes `w`, digits in order: BASE3
+   keeps y = byte * 3^m mod 256 in *y between calls (start with *y = w). Each digit's
+   codes are consumed as they are made: an array of codes indexed by a digit loop that
+   clang leaves rolled stays in linear memory (a store and a load per use). */
+BL__FORCE_INLINE v128_t bl__wasm_code(int d, int m, v128_t w, v128_t *y)
+{
+    v128_t u;
+    if (d == 4) return wasm_v128_and(wasm_u16x8_shr(w, (uint32_t)(2 * m)), wasm_i16x8_splat(3));
+    u = wasm_i16x8_add(wasm_i16x8_add(*y, *y), *y); /* bl__base3_code: code = (3 y) >> 8 */
+    *y = wasm_v128_and(u, wasm_i16x8_splat(0xFF));
+    return wasm_u16x8_shr(u, 8);
+}
+
+static int32_t bl__wasm_hsum_i32(v128_t v)
+{
+    return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) +
+           wasm_i32x4_extract_lane(v, 3);
+}
+
+#if defined(BITLINEAR_WASM_RELAXED)
+/* acc + the dot of the 16 activations at `at` with 16 codes (the i7 operand), four per lane */
+#define BL__WASM_RDOT(at, codes, acc) \
+    ((v128_t)BL__WASM_RELAXED_DOT((__i8x16)wasm_v128_load(at), (__i8x16)(codes), (__i32x4)(acc)))
+
+/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`;
+   codes 0..2 as bytes, each digit's consumed as it is made (zero bytes give codes 0).
+   BASE3 codes come from 16-bit lanes (bl__wasm_code) narrowed to bytes: WebAssembly has
+   no byte multiply, and clang scalarizes the byte chain y + y + y (which it turns into
+   one) lane by lane. */
+BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
+                                          int T, v128_t *acc0, v128_t *acc1, v128_t *acc2, v128_t *acc3)
+{
+    const v128_t three = wasm_i8x16_splat(3);
+    v128_t s0 = *acc0, s1 = *acc1, s2 = *acc2, s3 = *acc3;
+    int g, m;
+    for (g = 0; g < 4; ++g) {
+        v128_t w = wasm_v128_load(p + 16 * g), lo = wasm_u16x8_load8x8(p + 16 * g),
+               hi = wasm_u16x8_load8x8(p + 16 * g + 8), ylo = lo, yhi = hi, c;
+        const int8_t *at = a + off + 16 * g;
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            if (d == 4) {
+                c = wasm_v128_and(wasm_u8x16_shr(w, (uint32_t)(2 * m)), three);
+            } else {
+                v128_t clo = bl__wasm_code(5, m, lo, &ylo);
+                c = wasm_u8x16_narrow_i16x8(clo, bl__wasm_code(5, m, hi, &yhi));
+            }
+            s0 = BL__WASM_RDOT(at + step * m, c, s0);
+            if (T > 1) s1 = BL__WASM_RDOT(at + stride + step * m, c, s1);
+            if (T > 2) {
+                s2 = BL__WASM_RDOT(at + 2 * stride + step * m, c, s2);
+                s3 = BL__WASM_RDOT(at + 3 * stride + step * m, c, s3);
+            }
+        }
+    }
+    *acc0 = s0; *acc1 = s1; *acc2 = s2; *acc3 = s3;
+}
+#else
+/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`.
+   The T accumulators are named variables, not an array, for the reason given at
+   bl__wasm_code. */
+BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
+                                          int T, v128_t *acc0, v128_t *acc1, v128_t *acc2, v128_t *acc3)
+{
+    v128_t s0 = *acc0, s1 = *acc1, s2 = *acc2, s3 = *acc3;
+    int g, m;
+    for (g = 0; g < 8; ++g) {
+        v128_t w = wasm_u16x8_load8x8(p + 8 * g), y = w, c;
+        const int8_t *at = a + off + 8 * g;
+        BL__UNROLL
+        for (m = 0; m < d; ++m) {
+            c = bl__wasm_code(d, m, w, &y);
+            s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + step * m)));
+            if (T > 1) s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + stride + step * m)));
+            if (T > 2) {
+                s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + 2 * stride + step * m)));
+                s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(c, wasm_i16x8_load8x8(at + 3 * stride + step * m)));
+            }
+        }
+    }
+    *acc0 = s0; *acc1 = s1; *acc2 = s2; *acc3 = s3;
+}
+#endif
+
+/* T is 1, 2 or 4 */
+BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+                                        int32_t *out)
+{
+    v128_t acc0 = wasm_i32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int pos = 0, span = 64 * d;
+    for (; pos + span <= n; pos += span, row += 64)
+        bl__wasm_block_int8(d, row, a, stride, pos, 64, T, &acc0, &acc1, &acc2, &acc3);
+    if (pos < n) {
+        uint8_t buf[64];
+        int bytes = (n - pos + d - 1) / d;
+        bl__wasm_block_int8(d, bl__wasm_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, &acc0, &acc1, &acc2, &acc3);
+    }
+    out[0] = bl__wasm_hsum_i32(acc0);
+    if (T > 1) out[1] = bl__wasm_hsum_i32(acc1);
+    if (T > 2) {
+        out[2] = bl__wasm_hsum_i32(acc2);
+        out[3] = bl__wasm_hsum_i32(acc3);
+    }
+}
+
+/* Rows [r0, r1) for tokens b0 .. b0+T-1. One function per format and token count (below):
+   V8 compiles a function at a time, and one function holding all six inlined variants
+   took long enough to optimize that timed forwards still ran its baseline code. */
+BL__FORCE_INLINE void bl__wasm_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, float *y,
+                                         int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+    int r, j;
+    for (r = r0; r < r1; ++r) {
+        int32_t dot[BL_MAX_K][BL__WASM_TOKENS];
+        for (j = 0; j < L->k; ++j)
+            bl__wasm_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes, L->in_features, a,
+                              in->stride, T, dot[j]);
+        bl__simd_store_int8(L, in, &dot[0][0], BL__WASM_TOKENS, b0, T, r, y);
+    }
+}
+
+typedef void (*bl__wasm_rows_fn)(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1);
+#define BL__WASM_ROWS_INT8(name, d, T)                                                                  \
+    static void name(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1)       \
+    {                                                                                                 \
+        bl__wasm_rows_int8(d, T, L, in, b0, y, r0, r1);                                               \
+    }
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_1, 4, 1)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_2, 4, 2)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_4, 4, 4)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_1, 5, 1)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_2, 5, 2)
+BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_4, 5, 4)
+
+static void bl__gemm_int8_wasm(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    static const bl__wasm_rows_fn rows[2][3] = {
+        { bl__wasm_rows_int8_2bit_1, bl__wasm_rows_int8_2bit_2, bl__wasm_rows_int8_2bit_4 },
+        { bl__wasm_rows_int8_base3_1, bl__wasm_rows_int8_base3_2, bl__wasm_rows_int8_base3_4 } };
+    int tile = bl__simd_row_tile(L), f = L->format == BL_FORMAT_BASE3, rt, b0, T;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            T = bl__simd_tokens(batch - b0, BL__WASM_TOKENS);
+            rows[f][T == 1 ? 0 : T == 2 ? 1 : 2](L, in, b0, y, rt, rend);
+        }
+    }
+}
+
+/* A row's float dot against T (1 or 2) tokens: low and high four lanes summed apart. */
+BL__FORCE_INLINE void bl__wasm_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+                                         float *out)
+{
+    /* a byte whose D digits all have code 1 (trit 0): 0x55 in 2BIT, 128 in BASE3 */
+    const uint8_t zero_trits = (uint8_t)(d == 4 ? 0x55 : 128);
+    const v128_t one = wasm_i16x8_splat(1);
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, b0 = a0, b1 = a0, s;
+    int pos = 0, m, g;
+    while (pos < n) {
+        uint8_t buf[64];
+        int bytes = n - pos >= 64 * d ? 64 : (n - pos + d - 1) / d, groups = (bytes + 7) / 8;
+        const uint8_t *p = bytes == 64 ? row : bl__wasm_tail(row, bytes, zero_trits, buf);
+        for (g = 0; g < groups; ++g) {
+            v128_t w = wasm_u16x8_load8x8(p + 8 * g), y = w;
+            const float *xt = x + pos + 8 * g;
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                v128_t tr = wasm_i16x8_sub(bl__wasm_code(d, m, w, &y), one);
+                v128_t lo = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(tr));
+                v128_t hi = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(tr));
+                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(lo, wasm_v128_load(xt + bytes * m)));
+                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(hi, wasm_v128_load(xt + bytes * m + 4)));
+                if (T > 1) {
+                    b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(lo, wasm_v128_load(xt + stride + bytes * m)));
+                    b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(hi, wasm_v128_load(xt + stride + bytes * m + 4)));
+                }
+            }
+        }
+        pos += bytes * d;
+        row += bytes;
+    }
+    s = wasm_f32x4_add(a0, a1);
+    out[0] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
+             (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+    if (T > 1) {
+        s = wasm_f32x4_add(b0, b1);
+        out[1] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
+                 (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+    }
+}
+
+BL__FORCE_INLINE void bl__wasm_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                          int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__WASM_FTOKENS);
+            for (r = rt; r < rend; ++r) {
+                float dot[BL__WASM_FTOKENS], acc[BL__WASM_FTOKENS];
+                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
+                    if (T == 1) bl__wasm_row_float(d, row, L->in_features, x, in->stride, 1, dot);
+                    else bl__wasm_row_float(d, row, L->in_features, x, in->stride, 2, dot);
+                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                }
+                for (t = 0; t < T; ++t)
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+            }
+        }
+    }
+}
+
+static void bl__gemm_float_wasm(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
+{
+    if (L->format == BL_FORMAT_BASE3) bl__wasm_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__wasm_gemm_float(4, L, in, batch, y, r0, r1);
+}
+
+/* Activation quantization, 4 (abs_max) or 8 (quantize) floats a step, the rest by the
+   scalar code. f32x4.nearest rounds to nearest even, as bl__round_even does in the
+   default mode (WebAssembly has no other); pmin/pmax clamp as bl__act_code does for the
+   finite values they are given, and the clamped codes fit the narrowing conversions. */
+static uint32_t bl__abs_max_wasm(const float *x, size_t n)
+{
+    const v128_t magnitude = wasm_i32x4_splat(0x7FFFFFFF);
+    v128_t m = wasm_i32x4_splat(0);
+    uint32_t v, rest, l0, l1, l2, l3;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) m = wasm_u32x4_max(m, wasm_v128_and(wasm_v128_load(x + i), magnitude));
+    l0 = (uint32_t)wasm_i32x4_extract_lane(m, 0);
+    l1 = (uint32_t)wasm_i32x4_extract_lane(m, 1);
+    l2 = (uint32_t)wasm_i32x4_extract_lane(m, 2);
+    l3 = (uint32_t)wasm_i32x4_extract_lane(m, 3);
+    l0 = l1 > l0 ? l1 : l0;
+    l2 = l3 > l2 ? l3 : l2;
+    v = l2 > l0 ? l2 : l0;
+    rest = bl__abs_max_bits(x + i, n - i);
+    return rest > v ? rest : v;
+}
+
+static int32_t bl__quantize_wasm(const float *x, size_t n, float inverse, int qmax, int8_t *q)
+{
+    const v128_t hi = wasm_f32x4_splat((float)qmax), lo = wasm_f32x4_splat(-(float)qmax),
+                 inv = wasm_f32x4_splat(inverse);
+    v128_t sum = wasm_i32x4_splat(0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t v0 = wasm_f32x4_mul(wasm_v128_load(x + i), inv), v1 = wasm_f32x4_mul(wasm_v128_load(x + i + 4), inv);
+        v128_t c0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_pmin(wasm_f32x4_pmax(v0, lo), hi)));
+        v128_t c1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_pmin(wasm_f32x4_pmax(v1, lo), hi)));
+        v128_t b = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(c0, c1), wasm_i16x8_splat(0));
+        wasm_v128_store64_lane(q + i, b, 0);
+        sum = wasm_i32x4_add(sum, wasm_i32x4_add(c0, c1));
+    }
+    return bl__wasm_hsum_i32(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
+}
+
+static const bl__backend_kernels bl__kernels_wasm = { bl__gemm_int8_wasm, bl__gemm_float_wasm, bl__abs_max_wasm,
+                                                      bl__quantize_wasm };
+
+#endif /* BL__HAVE_WASM */
+/* ---- end src/kernels_wasm.c ---- */
+
 /* ---- begin src/dispatch.c ---- */
 /* ==== bitlinear: backend selection ======================================== */
 /* The only global state: the backend in use (AUTO until set) and the CPU flags
@@ -3296,13 +3630,17 @@ static const bl__backend_kernels *bl__kernels_of(bl_backend b)
 #ifdef BL__HAVE_NEON
     case BL_BACKEND_NEON:   return &bl__kernels_neon;
 #endif
+#ifdef BL__HAVE_WASM
+    case BL_BACKEND_WASM:   return &bl__kernels_wasm;
+#endif
     default:                return NULL;
     }
 }
 
 static bl_backend bl__best_backend(void)
 {
-    static const bl_backend order[] = { BL_BACKEND_AVX512, BL_BACKEND_AVX2, BL_BACKEND_NEON };
+    static const bl_backend order[] = { BL_BACKEND_AVX512, BL_BACKEND_AVX2, BL_BACKEND_NEON,
+                                        BL_BACKEND_WASM };
     size_t i;
     for (i = 0; i < sizeof order / sizeof order[0]; ++i)
         if (bl__kernels_of(order[i])) return order[i];

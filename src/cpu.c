@@ -2,7 +2,8 @@
 /* x86: the kernels are compiled inside target regions, so a build without -mavx2 still
    carries them; the CPU (CPUID) and the OS (XGETBV: the register state is saved on
    context switches) are checked once at run time. BITLINEAR_NO_RUNTIME_DISPATCH keeps
-   only what the compiler flags enable. aarch64: NEON is part of the base ISA. */
+   only what the compiler flags enable. aarch64: NEON is part of the base ISA.
+   wasm32/wasm64: SIMD128 when the compiler targets it (-msimd128). */
 
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(BITLINEAR_NO_SIMD)
 #  if defined(BITLINEAR_NO_RUNTIME_DISPATCH)
@@ -25,6 +26,10 @@
 #if (defined(__aarch64__) || defined(_M_ARM64)) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_NEON)
 #  define BL__HAVE_NEON 1
 #endif
+/* WebAssembly: SIMD128 is a compile-time choice (-msimd128); there is no run-time check. */
+#if defined(__wasm_simd128__) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_WASM)
+#  define BL__HAVE_WASM 1
+#endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
 /* g++ 12 reports its own _mm*_undefined_* helpers as maybe-uninitialized when they are
@@ -40,6 +45,9 @@
 #endif
 #ifdef BL__HAVE_NEON
 #  include <arm_neon.h>
+#endif
+#ifdef BL__HAVE_WASM
+#  include <wasm_simd128.h>
 #endif
 
 /* Target regions: every function between BEGIN and END may use the named ISA. */
@@ -159,7 +167,7 @@ static int bl__cpu_flags(void)
 static BL__UNUSED int bl__cpu_flags(void) { return BL__CPU_AVX2 | BL__CPU_AVX512; }
 #endif
 
-#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512) || defined(BL__HAVE_NEON)
+#if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512) || defined(BL__HAVE_NEON) || defined(BL__HAVE_WASM)
 /* Shared by the SIMD kernels. */
 /* rows per tile: about 32 KiB of packed weights of all k components */
 static BL__UNUSED int bl__simd_row_tile(const bl_linear *L)

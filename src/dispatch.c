@@ -18,13 +18,17 @@ static const bl__backend_kernels *bl__kernels_of(bl_backend b)
 #ifdef BL__HAVE_NEON
     case BL_BACKEND_NEON:   return &bl__kernels_neon;
 #endif
+#ifdef BL__HAVE_WASM
+    case BL_BACKEND_WASM:   return &bl__kernels_wasm;
+#endif
     default:                return NULL;
     }
 }
 
 static bl_backend bl__best_backend(void)
 {
-    static const bl_backend order[] = { BL_BACKEND_AVX512, BL_BACKEND_AVX2, BL_BACKEND_NEON };
+    static const bl_backend order[] = { BL_BACKEND_AVX512, BL_BACKEND_AVX2, BL_BACKEND_NEON,
+                                        BL_BACKEND_WASM };
     size_t i;
     for (i = 0; i < sizeof order / sizeof order[0]; ++i)
         if (bl__kernels_of(order[i])) return order[i];

@@ -35,13 +35,16 @@
         BITLINEAR_ASSERT(c)            assertion hook (default: assert)
         BITLINEAR_NO_STDIO             leave out everything that uses <stdio.h>
         BITLINEAR_NO_SIMD              scalar kernels only
-        BITLINEAR_NO_AVX2, BITLINEAR_NO_AVX512, BITLINEAR_NO_NEON
+        BITLINEAR_NO_AVX2, BITLINEAR_NO_AVX512, BITLINEAR_NO_NEON, BITLINEAR_NO_WASM
                                        leave out one instruction set's kernels
+        BITLINEAR_WASM_RELAXED         WebAssembly: relaxed SIMD's integer dot product
+                                       (needs clang -mrelaxed-simd and an engine with it)
         BITLINEAR_NO_RUNTIME_DISPATCH  no CPUID: only the kernels the compiler flags enable
 
     BACKENDS
     ========
-    Scalar (the reference), AVX2, AVX-512 with VNNI, NEON (SDOT where available). The
+    Scalar (the reference), AVX2, AVX-512 with VNNI, NEON (SDOT where available),
+    WebAssembly SIMD128 (when built with -msimd128: wasm has no run-time detection). The
     x86 kernels are compiled in target regions, so no -mavx2 is needed: the best one
     this CPU and OS support is picked once at run time (CPUID + XGETBV);
     bl_set_backend forces one. INT8 outputs are identical on every backend.

@@ -218,7 +218,7 @@ static void quantize_case(bl_backend backend)
 
 int main(void)
 {
-    static const bl_backend simd[] = { BL_BACKEND_AVX2, BL_BACKEND_AVX512, BL_BACKEND_NEON };
+    static const bl_backend simd[] = { BL_BACKEND_AVX2, BL_BACKEND_AVX512, BL_BACKEND_NEON, BL_BACKEND_WASM };
 #ifdef BITLINEAR_TEST_QUICK
     const int rounds = 2;
 #else
@@ -241,6 +241,12 @@ int main(void)
     }
 #if defined(__aarch64__) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_NEON)
     CHECK_EQ_INT(best, BL_BACKEND_NEON);
+#endif
+#if defined(__wasm_simd128__) && !defined(BITLINEAR_NO_SIMD) && !defined(BITLINEAR_NO_WASM)
+    CHECK_EQ_INT(best, BL_BACKEND_WASM);
+#elif defined(__wasm__)
+    CHECK_EQ_INT(best, BL_BACKEND_SCALAR); /* no SIMD128: the scalar backend, and nothing else */
+    CHECK_EQ_INT(bl_set_backend(BL_BACKEND_WASM), BL_ERR_UNSUPPORTED);
 #endif
     CHECK_EQ_INT(bl_set_backend((bl_backend)7), BL_ERR_UNSUPPORTED);
 
