@@ -37,6 +37,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "crc.c",
     "model.c",
     "safetensors.c",
+    "implementation_end.h",                 # keep last
 ]
 LICENSE = ["license.h"]
 

@@ -146,6 +146,14 @@
 #  define BITLINEAR_HD
 #endif
 
+/* Casts in code every including file compiles: C++ files get C++ casts, so the header
+   stays clean under -Wold-style-cast. */
+#ifdef __cplusplus
+#  define BL__CAST(type, value) static_cast<type>(value)
+#else
+#  define BL__CAST(type, value) ((type)(value))
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -305,7 +313,7 @@ BITLINEAR_API const char *bl_backend_name(bl_backend b);
 #define BL__BLOCK_BYTES 64   /* a full block is 64 bytes: 256 (2BIT) or 320 (BASE3) trits */
 
 /* trits per byte: 4 for BL_FORMAT_2BIT, 5 for BL_FORMAT_BASE3 */
-static inline BITLINEAR_HD int bl__digits(int format) { return format == 1 ? 5 : 4; }
+static inline BITLINEAR_HD int bl__digits(int format) { return format == BL_FORMAT_BASE3 ? 5 : 4; }
 
 /* Bytes of the block that starts with `left` trits still to place: a full 64-byte block,
    or the tail's ceil(left / D). */
@@ -340,15 +348,15 @@ static inline BITLINEAR_HD uint8_t bl__base3_encode(const uint8_t codes[5])
     unsigned v = 0;
     int m;
     for (m = 0; m < 5; ++m) v = v * 3u + codes[m];
-    return (uint8_t)((v * 256u + 242u) / 243u);
+    return BL__CAST(uint8_t, (v * 256u + 242u) / 243u);
 }
 
 /* Code (0, 1 or 2) of digit m of a BASE3 byte: multiply by 3^m modulo 256 drops the
    leading digits, then the top digit is (y * 3) >> 8. No division, no table. */
 static inline BITLINEAR_HD unsigned bl__base3_code(uint8_t byte, int m)
 {
-    unsigned pow3 = (unsigned)((0x511B090301ull >> (8 * m)) & 0xFFu); /* 1, 3, 9, 27, 81 */
-    unsigned y = (uint8_t)(byte * pow3);
+    unsigned pow3 = BL__CAST(unsigned, (0x511B090301ull >> (8 * m)) & 0xFFu); /* 1, 3, 9, 27, 81 */
+    unsigned y = BL__CAST(uint8_t, byte * pow3);
     return (y * 3u) >> 8;
 }
 
@@ -369,17 +377,17 @@ static inline BITLINEAR_HD float bl__round_even(float v)
 /* Per token: scale = absmax / qmax, q = round_even(clamp(x * (qmax / absmax))). */
 static inline BITLINEAR_HD float bl__act_inverse(float absmax, int qmax)
 {
-    return absmax < BL__ACT_TINY ? 0.0f : (float)qmax / absmax;
+    return absmax < BL__ACT_TINY ? 0.0f : BL__CAST(float, qmax) / absmax;
 }
 static inline BITLINEAR_HD float bl__act_scale(float absmax, int qmax)
 {
-    return absmax < BL__ACT_TINY ? 0.0f : absmax / (float)qmax;
+    return absmax < BL__ACT_TINY ? 0.0f : absmax / BL__CAST(float, qmax);
 }
 static inline BITLINEAR_HD int8_t bl__act_code(float x, float inverse, int qmax)
 {
-    float v = x * inverse, lim = (float)qmax;
+    float v = x * inverse, lim = BL__CAST(float, qmax);
     v = v > lim ? lim : (v < -lim ? -lim : v);
-    return (int8_t)bl__round_even(v);
+    return BL__CAST(int8_t, bl__round_even(v));
 }
 
 /* INT8 output of row r: every product below is exact in double (|dot| < 2^29 and a float
@@ -391,10 +399,13 @@ static inline BITLINEAR_HD float bl__int8_output(const int32_t *dot, const float
 {
     double acc = 0.0, v;
     int j;
-    for (j = 0; j < k; ++j) acc += (double)dot[j] * (double)scales[(size_t)j * out_features + r];
-    v = (double)(float)acc * (double)act_scale;
-    if (bias) v += (double)bias[r];
-    return (float)v;
+    for (j = 0; j < k; ++j) {
+        size_t at = BL__CAST(size_t, j) * BL__CAST(size_t, out_features) + BL__CAST(size_t, r);
+        acc += BL__CAST(double, dot[j]) * BL__CAST(double, scales[at]);
+    }
+    v = BL__CAST(double, BL__CAST(float, acc)) * BL__CAST(double, act_scale);
+    if (bias) v += BL__CAST(double, bias[r]);
+    return BL__CAST(float, v);
 }
 /* ---- end src/layout.h ---- */
 
@@ -776,6 +787,20 @@ BITLINEAR_API bl_status bl_gguf_save_path(const bl_model_contents *c, bl_dtype t
 
 /* ---- begin src/internal.h ---- */
 /* ==== bitlinear: implementation internals ================================ */
+/* The implementation is C99 code, where the C cast is the only cast and NULL the only null
+   pointer constant. Compiled as C++ it keeps both, and -Wuseless-cast would flag casts
+   between types that coincide on one platform only (size_t and uint64_t on LP64, needed on
+   32-bit targets). These warnings are off for the implementation alone:
+   src/implementation_end.h pops them, so the including file's own code is checked as its
+   flags ask. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Wold-style-cast"
+#  pragma GCC diagnostic ignored "-Wzero-as-null-pointer-constant"
+#  if !defined(__clang__)
+#    pragma GCC diagnostic ignored "-Wuseless-cast"
+#  endif
+#endif
 #include <string.h>
 #include <math.h>
 #include <float.h>
@@ -1066,7 +1091,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
         int k = key < 0 ? 0 : (int)key;
         wk->bucket[i] = (uint16_t)k;
         wk->count[k]++;
-        wk->sum[k] += a;
+        wk->sum[k] += (double)a;
     }
     /* the objective at each bucket boundary: keep every bucket >= b */
     for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
@@ -1105,7 +1130,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
                 above_sum = wk->above_sum[k];
                 above_cnt = wk->above_cnt[k];
             }
-            above_sum += a;
+            above_sum += (double)a;
             above_cnt += 1;
             if (j + 1 < m && wk->values[j + 1] == a) continue; /* ties go in or out together */
             f = above_sum * above_sum / (double)above_cnt;
@@ -1124,7 +1149,7 @@ static float bl__fit_scale(const float *w, const int8_t *t, size_t n)
     double s = 0.0;
     size_t i, m = 0;
     for (i = 0; i < n; ++i)
-        if (t[i]) { s += fabsf(w[i]); ++m; }
+        if (t[i]) { s += (double)fabsf(w[i]); ++m; }
     return m ? (float)(s / (double)m) : 0.0f;
 }
 
@@ -1132,7 +1157,7 @@ static double bl__mean_abs(const float *w, size_t n)
 {
     double s = 0.0;
     size_t i;
-    for (i = 0; i < n; ++i) s += fabsf(w[i]);
+    for (i = 0; i < n; ++i) s += (double)fabsf(w[i]);
     return s / (double)n;
 }
 
@@ -1198,8 +1223,8 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
             scales[0] = bl__ternarize_group(w, count, method, trits, &wk);
         } else {
             for (r = 0; r < rows; ++r)
-                scales[r] = bl__ternarize_group(w + (size_t)r * cols, (size_t)cols, method,
-                                                trits + (size_t)r * cols, &wk);
+                scales[r] = bl__ternarize_group(w + (size_t)r * (size_t)cols, (size_t)cols, method,
+                                                trits + (size_t)r * (size_t)cols, &wk);
         }
     }
     bl__work_free(&wk);
@@ -1288,7 +1313,7 @@ BITLINEAR_DEF bl_status bl_pack(bl_format f, const int8_t *trits, int rows, int 
     for (i = 0; i < count; ++i)
         if (trits[i] < -1 || trits[i] > 1) return BL_ERR_INVALID;
     for (r = 0; r < rows; ++r)
-        bl__pack_row((int)f, trits + (size_t)r * cols, cols, (uint8_t *)dst + (size_t)r * row_bytes);
+        bl__pack_row((int)f, trits + (size_t)r * (size_t)cols, cols, (uint8_t *)dst + (size_t)r * row_bytes);
     return BL_OK;
 }
 
@@ -1307,7 +1332,7 @@ BITLINEAR_DEF bl_status bl_unpack(bl_format f, const void *src, size_t src_size,
             return BL_ERR_FORMAT;
     for (r = 0; r < rows; ++r)
         (void)bl__unpack_row((int)f, (const uint8_t *)src + (size_t)r * row_bytes, cols,
-                             trits + (size_t)r * cols);
+                             trits + (size_t)r * (size_t)cols);
     return BL_OK;
 }
 /* ---- end src/pack.c ---- */
@@ -1388,9 +1413,9 @@ static void bl__histogram_of_trits(const float *w, size_t n, int k, const int8_t
     memset(dw->wsum, 0, (size_t)levels * sizeof(double));
     for (i = 0; i < n; ++i) {
         int c = 0;
-        for (j = k - 1; j >= 0; --j) c = c * 3 + t[j * stride + i] + 1;
+        for (j = k - 1; j >= 0; --j) c = c * 3 + t[(size_t)j * stride + i] + 1;
         dw->count[c] += 1.0;
-        dw->wsum[c] += w[i];
+        dw->wsum[c] += (double)w[i];
     }
 }
 
@@ -1496,11 +1521,11 @@ static void bl__assign_nearest(const float *w, size_t n, int k, const float *s, 
     memset(dw->count, 0, (size_t)levels * sizeof(double));
     memset(dw->wsum, 0, (size_t)levels * sizeof(double));
     for (i = 0; i < n; ++i) {
-        int c = bl__nearest_combo(dw, levels, w[i]);
+        int c = bl__nearest_combo(dw, levels, (double)w[i]);
         dw->count[c] += 1.0;
-        dw->wsum[c] += w[i];
+        dw->wsum[c] += (double)w[i];
         if (t)
-            for (j = 0; j < k; ++j) t[j * stride + i] = dw->combo[c * k + j];
+            for (j = 0; j < k; ++j) t[(size_t)j * stride + i] = dw->combo[c * k + j];
     }
 }
 
@@ -1538,7 +1563,7 @@ static void bl__grid_scales(const float *w, size_t n, int k, double ratio, float
         for (i = 0; i < n; ++i) {
             double q = floor((double)w[i] / step + 0.5);
             q = q > half ? half : (q < -half ? -half : q);
-            num += q * w[i];
+            num += q * (double)w[i];
             den += q * q;
         }
         if (den == 0.0) break;
@@ -1560,14 +1585,14 @@ static void bl__decompose_group(const float *w, size_t n, int k, int iters, bl_m
     int j;
     memcpy(dw->resid, w, n * sizeof(float));
     for (j = 0; j < k; ++j) {
-        int8_t *tj = t + j * stride;
+        int8_t *tj = t + (size_t)j * stride;
         s[j] = bl__ternarize_group(dw->resid, n, method, tj, &dw->tern);
         for (i = 0; i < n; ++i) dw->resid[i] -= s[j] * tj[i];
     }
     if (iters > 0) {
         double best;
         dw->wsq = 0.0;
-        for (i = 0; i < n; ++i) dw->wsq += (double)w[i] * w[i];
+        for (i = 0; i < n; ++i) dw->wsq += (double)w[i] * (double)w[i];
         bl__histogram_of_trits(w, n, k, t, stride, dw);
         best = bl__refine_scales(w, n, k, iters, s, dw);
         for (r = 0; k > 1 && r < sizeof ratios / sizeof ratios[0]; ++r) {
@@ -1605,12 +1630,12 @@ BITLINEAR_DEF bl_status bl_decompose_ex(const float *w, int rows, int cols, int 
         if (scaling == BL_SCALING_TENSOR) {
             bl__decompose_group(w, count, k, refine_iters, method, trits, count, s, &dw);
             for (j = 0; j < k; ++j)
-                for (r = 0; r < rows; ++r) scales[(size_t)j * rows + r] = s[j];
+                for (r = 0; r < rows; ++r) scales[(size_t)j * (size_t)rows + (size_t)r] = s[j];
         } else {
             for (r = 0; r < rows; ++r) {
-                bl__decompose_group(w + (size_t)r * cols, (size_t)cols, k, refine_iters, method,
-                                    trits + (size_t)r * cols, count, s, &dw);
-                for (j = 0; j < k; ++j) scales[(size_t)j * rows + r] = s[j];
+                bl__decompose_group(w + (size_t)r * (size_t)cols, (size_t)cols, k, refine_iters, method,
+                                    trits + (size_t)r * (size_t)cols, count, s, &dw);
+                for (j = 0; j < k; ++j) scales[(size_t)j * (size_t)rows + (size_t)r] = s[j];
             }
         }
     }
@@ -1635,10 +1660,10 @@ BITLINEAR_DEF double bl_decompose_error(const float *w, int rows, int cols, int 
         return -1.0;
     for (r = 0; r < rows; ++r) {
         for (i = 0; i < (size_t)cols; ++i) {
-            size_t at = (size_t)r * cols + i;
-            double v = w[at];
+            size_t at = (size_t)r * (size_t)cols + i;
+            double v = (double)w[at];
             norm += v * v;
-            for (j = 0; j < k; ++j) v -= (double)scales[(size_t)j * rows + r] * trits[(size_t)j * count + at];
+            for (j = 0; j < k; ++j) v -= (double)scales[(size_t)j * (size_t)rows + (size_t)r] * trits[(size_t)j * count + at];
             err += v * v;
         }
     }
@@ -1701,9 +1726,9 @@ static void bl__gemm_int8_scalar(const bl_linear *L, const bl__input *in, int ba
         for (r = r0; r < r1; ++r) {
             int32_t dot[BL_MAX_K];
             for (j = 0; j < L->k; ++j)
-                dot[j] = bl__dot_int8_scalar((int)L->format, L->packed + j * plane + (size_t)r * L->row_bytes,
+                dot[j] = bl__dot_int8_scalar((int)L->format, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,
                                              L->in_features, a);
-            y[(size_t)b * L->out_features + r] =
+            y[(size_t)b * (size_t)L->out_features + (size_t)r] =
                 bl__int8_output(dot, L->scales, L->k, L->out_features, r, in->act_scale[b], L->bias);
         }
     }
@@ -1718,10 +1743,10 @@ static void bl__gemm_float_scalar(const bl_linear *L, const bl__input *in, int b
         for (r = r0; r < r1; ++r) {
             float acc = 0.0f;
             for (j = 0; j < L->k; ++j)
-                acc += L->scales[(size_t)j * L->out_features + r] *
-                       bl__dot_float_scalar((int)L->format, L->packed + j * plane + (size_t)r * L->row_bytes,
+                acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)r] *
+                       bl__dot_float_scalar((int)L->format, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,
                                             L->in_features, x);
-            y[(size_t)b * L->out_features + r] = L->bias ? acc + L->bias[r] : acc;
+            y[(size_t)b * (size_t)L->out_features + (size_t)r] = L->bias ? acc + L->bias[r] : acc;
         }
     }
 }
@@ -1931,7 +1956,7 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
     int t, j;
     for (t = 0; t < T; ++t) {
         for (j = 0; j < L->k; ++j) dk[j] = dot[j * width + t] - in->act_sum[b0 + t];
-        y[(size_t)(b0 + t) * L->out_features + r] =
+        y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] =
             bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
     }
 }
@@ -1952,12 +1977,12 @@ BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__inp
     int j;
     for (j = 0; j < L->k; ++j) {
         __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)dot[j]), sum);
-        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * L->out_features + r));
+        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * (size_t)L->out_features + (size_t)r));
         acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_cvtepi32_pd(d), s));
     }
     v = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(acc)), _mm256_set1_pd((double)in->act_scale[b]));
     if (L->bias) v = _mm256_add_pd(v, _mm256_cvtps_pd(_mm_loadu_ps(L->bias + r)));
-    _mm_storeu_ps(y + (size_t)b * L->out_features + r, _mm256_cvtpd_ps(v));
+    _mm_storeu_ps(y + (size_t)b * (size_t)L->out_features + (size_t)r, _mm256_cvtpd_ps(v));
 }
 BL__TARGET_END
 #endif
@@ -2183,13 +2208,13 @@ BL__FORCE_INLINE void bl__x256_gemm_float(int d, const bl_linear *L, const bl__i
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * L->out_features + r];
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     if (T == 1) bl__x256_row_float(d, row, L->in_features, x, in->stride, 1, dot);
                     else bl__x256_row_float(d, row, L->in_features, x, in->stride, 2, dot);
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }
@@ -2573,8 +2598,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
         BL__UNROLL
         for (r = 0; r < R; ++r) {
-            bl__x512_prefetch_row(row + r * rb, split, ahead);
-            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc[4 * r]);
+            bl__x512_prefetch_row(row + (size_t)r * rb, split, ahead);
+            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc[4 * r]);
         }
     }
     if (pos < n) {
@@ -2582,7 +2607,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc[4 * r]);
+        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + (size_t)r * rb, bytes), av, &acc[4 * r]);
     }
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
@@ -2699,7 +2724,7 @@ BL__FORCE_INLINE void bl__x512_base3_step(int R, const uint8_t *row, size_t rb, 
     }
     BL__UNROLL
     for (s = 0; s < 4; ++s) {
-        const uint8_t *p = row + (R == 4 ? s * rb : (s % 2) * rb + 64 * (s / 2));
+        const uint8_t *p = row + (R == 4 ? (size_t)s * rb : (size_t)(s % 2) * rb + (size_t)(64 * (s / 2)));
         BL__X512_PREFETCH(p, ahead);
         BL__X512_PREFETCH(p, second);
         y[s] = _mm512_loadu_si512((const void *)p);
@@ -2721,8 +2746,8 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     if (R == 4) {
         BL__UNROLL
         for (r = 4; r < 8; ++r) {
-            BL__X512_PREFETCH_L1(row, r * rb + 64 * (size_t)full);
-            BL__X512_PREFETCH_L1(row, r * rb);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb + 64 * (size_t)full);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb);
         }
     }
     if (n > 320 * full) { /* the tail block first: its latency hides under the whole blocks */
@@ -2733,12 +2758,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
         if (R == 4) {
             __m512i y[4];
             BL__UNROLL
-            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + r * rb, bytes);
+            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + (size_t)r * rb, bytes);
             BL__UNROLL
             for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, av[m], av[m], acc1, acc2);
         } else {
             BL__UNROLL
-            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + r * rb, bytes), av, &acc1[r], &acc2[r]);
+            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + (size_t)r * rb, bytes), av, &acc1[r], &acc2[r]);
         }
     }
     while (b < full) {
@@ -2751,7 +2776,7 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
             for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
             BL__UNROLL
             for (r = 0; r < 2; ++r)
-                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc1[r], &acc2[r]);
+                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc1[r], &acc2[r]);
             ++b, row += 64, a += 320;
         }
     }
@@ -2950,7 +2975,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * L->out_features + r];
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     switch (T) {
                     case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
                     case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
@@ -2959,7 +2984,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }
@@ -3923,14 +3948,14 @@ static void bl__deadzone_of(const float *w, const int8_t *t, const float *scales
     if (scaling == BL_SCALING_TENSOR) {
         bl__deadzone_tally(w, t, count, scales[0], bl__deadzone_tau(method, lsq, w, count, scales[0]),
                            band, cnt);
-        bl__deadzone_finish(cnt, count, scales[0], 1, out);
+        bl__deadzone_finish(cnt, count, (double)scales[0], 1, out);
         return;
     }
     for (r = 0; r < rows; ++r) {
-        const float *wr = w + (size_t)r * cols;
-        bl__deadzone_tally(wr, t + (size_t)r * cols, (size_t)cols, scales[r],
+        const float *wr = w + (size_t)r * (size_t)cols;
+        bl__deadzone_tally(wr, t + (size_t)r * (size_t)cols, (size_t)cols, scales[r],
                            bl__deadzone_tau(method, lsq, wr, (size_t)cols, scales[r]), band, cnt);
-        sum += scales[r];
+        sum += (double)scales[r];
     }
     bl__deadzone_finish(cnt, count, sum, (size_t)rows, out);
 }
@@ -4039,7 +4064,7 @@ static bl_status bl__train_quantize(bl_train_linear *L)
             float a = alpha[L->groups == 1 ? 0 : r];
             a = a > BL__TRAIN_EPS ? a : BL__TRAIN_EPS;
             L->s[r] = a;
-            for (i = (size_t)r * L->in; i < (size_t)(r + 1) * L->in; ++i) L->t[i] = bl__round_trit(w[i] / a);
+            for (i = (size_t)r * (size_t)L->in; i < (size_t)(r + 1) * (size_t)L->in; ++i) L->t[i] = bl__round_trit(w[i] / a);
         }
     } else {
         st = bl_ternarize(w, L->out, L->in, L->method, L->scaling, L->t, L->s);
@@ -4048,7 +4073,7 @@ static bl_status bl__train_quantize(bl_train_linear *L)
     }
     if (L->full) return BL_OK;
     for (r = 0; r < L->out; ++r)
-        for (c = 0; c < L->in; ++c) L->tt[(size_t)c * L->out + r] = L->t[(size_t)r * L->in + c];
+        for (c = 0; c < L->in; ++c) L->tt[(size_t)c * (size_t)L->out + (size_t)r] = L->t[(size_t)r * (size_t)L->in + (size_t)c];
     bl__linear_desc_of(L, &d, 0);
     st = bl_linear_init(&d, L->fwd_mem, L->fwd_size, &L->fwd);
     if (st != BL_OK) return st;
@@ -4157,7 +4182,7 @@ BITLINEAR_DEF bl_status bl_train_create(const bl_train_desc *desc, bl_train_line
             w = L->wr;
         }
         if (L->groups == 1) alpha[0] = (float)bl__mean_abs(w, count);
-        else for (r = 0; r < L->out; ++r) alpha[r] = (float)bl__mean_abs(w + (size_t)r * L->in, (size_t)L->in);
+        else for (r = 0; r < L->out; ++r) alpha[r] = (float)bl__mean_abs(w + (size_t)r * (size_t)L->in, (size_t)L->in);
         for (r = 0; r < L->groups; ++r) alpha[r] = alpha[r] > BL__TRAIN_EPS ? alpha[r] : BL__TRAIN_EPS;
     }
     if (!L->full) {
@@ -4296,10 +4321,10 @@ BITLINEAR_DEF bl_status bl_train_forward(bl_train_linear *L, const float *x, int
     bias = bl__train_bias(L);
     for (b = 0; b < batch; ++b)
         for (r = 0; r < L->out; ++r) {
-            const float *xb = wk.x + (size_t)b * L->in, *wrow = w + (size_t)r * L->in;
+            const float *xb = wk.x + (size_t)b * (size_t)L->in, *wrow = w + (size_t)r * (size_t)L->in;
             float acc = 0.0f;
             for (c = 0; c < L->in; ++c) acc += xb[c] * wrow[c];
-            y[(size_t)b * L->out + r] = acc + (bias ? bias[r] : 0.0f);
+            y[(size_t)b * (size_t)L->out + (size_t)r] = acc + (bias ? bias[r] : 0.0f);
         }
     return BL_OK;
 }
@@ -4326,7 +4351,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
             memset(wk.gx, 0, n * (size_t)batch * sizeof(float));
             for (b = 0; b < batch; ++b)
                 for (r = 0; r < L->out; ++r) {
-                    float g = dy[(size_t)b * L->out + r], *gxb = wk.gx + (size_t)b * n;
+                    float g = dy[(size_t)b * (size_t)L->out + (size_t)r], *gxb = wk.gx + (size_t)b * n;
                     const float *wrow = w + (size_t)r * n;
                     if (g != 0.0f)
                         for (i = 0; i < n; ++i) gxb[i] += g * wrow[i];
@@ -4334,7 +4359,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
         } else {
             for (b = 0; b < batch; ++b)
                 for (r = 0; r < L->out; ++r)
-                    wk.gs[(size_t)b * L->out + r] = dy[(size_t)b * L->out + r] * L->s[r];
+                    wk.gs[(size_t)b * (size_t)L->out + (size_t)r] = dy[(size_t)b * (size_t)L->out + (size_t)r] * L->s[r];
             st = bl_linear_forward(L->bwd, wk.gs, batch, wk.gx, wk.scratch);
         }
         if (st == BL_OK && L->hadamard) st = bl_hadamard_rotate(wk.gx, L->in, batch, L->seed, 1);
@@ -4344,7 +4369,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
     memset(wk.gw, 0, count * sizeof(float));
     for (b = 0; b < batch; ++b)
         for (r = 0; r < L->out; ++r) {
-            float g = dy[(size_t)b * L->out + r], *grow = wk.gw + (size_t)r * n;
+            float g = dy[(size_t)b * (size_t)L->out + (size_t)r], *grow = wk.gw + (size_t)r * n;
             const float *xb = wk.x + (size_t)b * n;
             if (g != 0.0f)
                 for (i = 0; i < n; ++i) grow[i] += g * xb[i];
@@ -4365,7 +4390,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
     gb = L->has_bias ? L->grad + count : NULL;
     if (gb)
         for (b = 0; b < batch; ++b)
-            for (r = 0; r < L->out; ++r) gb[r] += dy[(size_t)b * L->out + r];
+            for (r = 0; r < L->out; ++r) gb[r] += dy[(size_t)b * (size_t)L->out + (size_t)r];
     if (dx) memcpy(dx, wk.gx, n * (size_t)batch * sizeof(float));
     return BL_OK;
 }
@@ -5553,11 +5578,11 @@ BITLINEAR_DEF bl_status bl_safetensors_open(const void *bytes, size_t size, bl_s
         if (!order) {
             st = BL_ERR_NOMEM;
         } else {
-            size_t n = 0;
+            size_t nonempty = 0;
             for (i = 0; i < j.count; ++i) /* empty tensors overlap nothing */
-                if (s->tensors[i].nbytes) order[n++] = (uint32_t)i;
-            bl__sort_index(order, n, bl__tensor_data_less, s->tensors);
-            for (i = 1; i < n && st == BL_OK; ++i) {
+                if (s->tensors[i].nbytes) order[nonempty++] = (uint32_t)i;
+            bl__sort_index(order, nonempty, bl__tensor_data_less, s->tensors);
+            for (i = 1; i < nonempty && st == BL_OK; ++i) {
                 const bl_tensor *p = &s->tensors[order[i - 1]], *q = &s->tensors[order[i]];
                 if ((size_t)((const uint8_t *)q->data - (const uint8_t *)p->data) < p->nbytes) st = BL_ERR_FORMAT;
             }
@@ -5641,6 +5666,14 @@ BITLINEAR_DEF bl_status bl_tensor_to_f32(const bl_tensor *t, float *dst, size_t 
     return BL_OK;
 }
 /* ---- end src/safetensors.c ---- */
+
+/* ---- begin src/implementation_end.h ---- */
+/* ==== bitlinear: end of the implementation ============================== */
+/* Restores the warnings src/internal.h turned off for the implementation under C++. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#  pragma GCC diagnostic pop
+#endif
+/* ---- end src/implementation_end.h ---- */
 
 #endif /* BITLINEAR_IMPLEMENTATION */
 

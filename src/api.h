@@ -23,6 +23,14 @@
 #  define BITLINEAR_HD
 #endif
 
+/* Casts in code every including file compiles: C++ files get C++ casts, so the header
+   stays clean under -Wold-style-cast. */
+#ifdef __cplusplus
+#  define BL__CAST(type, value) static_cast<type>(value)
+#else
+#  define BL__CAST(type, value) ((type)(value))
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

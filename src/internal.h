@@ -1,4 +1,18 @@
 /* ==== bitlinear: implementation internals ================================ */
+/* The implementation is C99 code, where the C cast is the only cast and NULL the only null
+   pointer constant. Compiled as C++ it keeps both, and -Wuseless-cast would flag casts
+   between types that coincide on one platform only (size_t and uint64_t on LP64, needed on
+   32-bit targets). These warnings are off for the implementation alone:
+   src/implementation_end.h pops them, so the including file's own code is checked as its
+   flags ask. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Wold-style-cast"
+#  pragma GCC diagnostic ignored "-Wzero-as-null-pointer-constant"
+#  if !defined(__clang__)
+#    pragma GCC diagnostic ignored "-Wuseless-cast"
+#  endif
+#endif
 #include <string.h>
 #include <math.h>
 #include <float.h>

@@ -322,8 +322,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
         BL__UNROLL
         for (r = 0; r < R; ++r) {
-            bl__x512_prefetch_row(row + r * rb, split, ahead);
-            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc[4 * r]);
+            bl__x512_prefetch_row(row + (size_t)r * rb, split, ahead);
+            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc[4 * r]);
         }
     }
     if (pos < n) {
@@ -331,7 +331,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc[4 * r]);
+        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + (size_t)r * rb, bytes), av, &acc[4 * r]);
     }
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
@@ -448,7 +448,7 @@ BL__FORCE_INLINE void bl__x512_base3_step(int R, const uint8_t *row, size_t rb, 
     }
     BL__UNROLL
     for (s = 0; s < 4; ++s) {
-        const uint8_t *p = row + (R == 4 ? s * rb : (s % 2) * rb + 64 * (s / 2));
+        const uint8_t *p = row + (R == 4 ? (size_t)s * rb : (size_t)(s % 2) * rb + (size_t)(64 * (s / 2)));
         BL__X512_PREFETCH(p, ahead);
         BL__X512_PREFETCH(p, second);
         y[s] = _mm512_loadu_si512((const void *)p);
@@ -470,8 +470,8 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     if (R == 4) {
         BL__UNROLL
         for (r = 4; r < 8; ++r) {
-            BL__X512_PREFETCH_L1(row, r * rb + 64 * (size_t)full);
-            BL__X512_PREFETCH_L1(row, r * rb);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb + 64 * (size_t)full);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb);
         }
     }
     if (n > 320 * full) { /* the tail block first: its latency hides under the whole blocks */
@@ -482,12 +482,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
         if (R == 4) {
             __m512i y[4];
             BL__UNROLL
-            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + r * rb, bytes);
+            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + (size_t)r * rb, bytes);
             BL__UNROLL
             for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, av[m], av[m], acc1, acc2);
         } else {
             BL__UNROLL
-            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + r * rb, bytes), av, &acc1[r], &acc2[r]);
+            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + (size_t)r * rb, bytes), av, &acc1[r], &acc2[r]);
         }
     }
     while (b < full) {
@@ -500,7 +500,7 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
             for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
             BL__UNROLL
             for (r = 0; r < 2; ++r)
-                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc1[r], &acc2[r]);
+                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc1[r], &acc2[r]);
             ++b, row += 64, a += 320;
         }
     }
@@ -699,7 +699,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * L->out_features + r];
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     switch (T) {
                     case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
                     case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
@@ -708,7 +708,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }

@@ -136,7 +136,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
         int k = key < 0 ? 0 : (int)key;
         wk->bucket[i] = (uint16_t)k;
         wk->count[k]++;
-        wk->sum[k] += a;
+        wk->sum[k] += (double)a;
     }
     /* the objective at each bucket boundary: keep every bucket >= b */
     for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
@@ -175,7 +175,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
                 above_sum = wk->above_sum[k];
                 above_cnt = wk->above_cnt[k];
             }
-            above_sum += a;
+            above_sum += (double)a;
             above_cnt += 1;
             if (j + 1 < m && wk->values[j + 1] == a) continue; /* ties go in or out together */
             f = above_sum * above_sum / (double)above_cnt;
@@ -194,7 +194,7 @@ static float bl__fit_scale(const float *w, const int8_t *t, size_t n)
     double s = 0.0;
     size_t i, m = 0;
     for (i = 0; i < n; ++i)
-        if (t[i]) { s += fabsf(w[i]); ++m; }
+        if (t[i]) { s += (double)fabsf(w[i]); ++m; }
     return m ? (float)(s / (double)m) : 0.0f;
 }
 
@@ -202,7 +202,7 @@ static double bl__mean_abs(const float *w, size_t n)
 {
     double s = 0.0;
     size_t i;
-    for (i = 0; i < n; ++i) s += fabsf(w[i]);
+    for (i = 0; i < n; ++i) s += (double)fabsf(w[i]);
     return s / (double)n;
 }
 
@@ -268,8 +268,8 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
             scales[0] = bl__ternarize_group(w, count, method, trits, &wk);
         } else {
             for (r = 0; r < rows; ++r)
-                scales[r] = bl__ternarize_group(w + (size_t)r * cols, (size_t)cols, method,
-                                                trits + (size_t)r * cols, &wk);
+                scales[r] = bl__ternarize_group(w + (size_t)r * (size_t)cols, (size_t)cols, method,
+                                                trits + (size_t)r * (size_t)cols, &wk);
         }
     }
     bl__work_free(&wk);
