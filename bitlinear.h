@@ -801,15 +801,18 @@ BITLINEAR_API bl_status bl_gguf_save_path(const bl_model_contents *c, bl_dtype t
 #    pragma GCC diagnostic ignored "-Wuseless-cast"
 #  endif
 #endif
+/* Each header for what the implementation calls, whatever the configuration macros say:
+   string.h (memcpy, memset, strcmp, strlen), math.h (fabsf, sqrt, ...), float.h and
+   limits.h (FLT_MAX, INT_MAX), stdlib.h (qsort, and malloc/realloc/free unless hooked). */
 #include <string.h>
 #include <math.h>
 #include <float.h>
 #include <limits.h>
+#include <stdlib.h>
 
 #if defined(BITLINEAR_MALLOC) && defined(BITLINEAR_FREE) && defined(BITLINEAR_REALLOC)
 /* all three given */
 #elif !defined(BITLINEAR_MALLOC) && !defined(BITLINEAR_FREE) && !defined(BITLINEAR_REALLOC)
-#  include <stdlib.h>
 #  define BITLINEAR_MALLOC(size)       malloc(size)
 #  define BITLINEAR_REALLOC(ptr, size) realloc(ptr, size)
 #  define BITLINEAR_FREE(ptr)          free(ptr)
