@@ -126,7 +126,7 @@
 #include <stdint.h>
 
 #define BITLINEAR_VERSION_MAJOR 0
-#define BITLINEAR_VERSION_MINOR 1
+#define BITLINEAR_VERSION_MINOR 2
 #define BITLINEAR_VERSION_PATCH 0
 /* Version of the packed byte layouts (BL_FORMAT_2BIT, BL_FORMAT_BASE3); bumped on any change. */
 #define BITLINEAR_FORMAT_VERSION 1
