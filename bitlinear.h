@@ -172,6 +172,9 @@ typedef enum bl_status {
     BL__STATUS_FORCE_INT32 = 0x7FFFFFFF
 } bl_status;
 BITLINEAR_API const char *bl_status_string(bl_status s);   /* never NULL */
+/* "MAJOR.MINOR.PATCH" of the compiled implementation (the BITLINEAR_VERSION_* macros
+   are the version of the header a file was compiled against). */
+BITLINEAR_API const char *bl_version(void);
 
 /* ---- enumerations (0 is always the default) ------------------------------ */
 /* The *_FORCE_INT32 values keep every enum int-sized, so an unknown value a caller passes
@@ -936,7 +939,15 @@ static void bl__free(const bl_allocator *a, void *p)
 /* ---- end src/internal.h ---- */
 
 /* ---- begin src/status.c ---- */
-/* ==== bitlinear: status strings ========================================== */
+/* ==== bitlinear: status strings and version ============================== */
+#define BL__STRINGIFY2(x) #x
+#define BL__STRINGIFY(x) BL__STRINGIFY2(x)
+BITLINEAR_DEF const char *bl_version(void)
+{
+    return BL__STRINGIFY(BITLINEAR_VERSION_MAJOR) "." BL__STRINGIFY(BITLINEAR_VERSION_MINOR) "."
+           BL__STRINGIFY(BITLINEAR_VERSION_PATCH);
+}
+
 BITLINEAR_DEF const char *bl_status_string(bl_status s)
 {
     switch (s) {

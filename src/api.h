@@ -49,6 +49,9 @@ typedef enum bl_status {
     BL__STATUS_FORCE_INT32 = 0x7FFFFFFF
 } bl_status;
 BITLINEAR_API const char *bl_status_string(bl_status s);   /* never NULL */
+/* "MAJOR.MINOR.PATCH" of the compiled implementation (the BITLINEAR_VERSION_* macros
+   are the version of the header a file was compiled against). */
+BITLINEAR_API const char *bl_version(void);
 
 /* ---- enumerations (0 is always the default) ------------------------------ */
 /* The *_FORCE_INT32 values keep every enum int-sized, so an unknown value a caller passes

@@ -25,7 +25,15 @@ int main(void)
         printf("consumer: wrong output %g %g\n", (double)y[0], (double)y[1]);
         return 1;
     }
-    printf("consumer: ok (bitlinear %d.%d.%d)\n", BITLINEAR_VERSION_MAJOR, BITLINEAR_VERSION_MINOR,
-           BITLINEAR_VERSION_PATCH);
+    {   /* the implementation linked in is the header's version */
+        char want[32];
+        snprintf(want, sizeof want, "%d.%d.%d", BITLINEAR_VERSION_MAJOR, BITLINEAR_VERSION_MINOR,
+                 BITLINEAR_VERSION_PATCH);
+        if (strcmp(bl_version(), want) != 0) {
+            printf("consumer: bl_version() %s, header %s\n", bl_version(), want);
+            return 1;
+        }
+    }
+    printf("consumer: ok (bitlinear %s)\n", bl_version());
     return 0;
 }
