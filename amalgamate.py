@@ -29,6 +29,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "kernels_avx512.c",
     "kernels_neon.c",
     "dispatch.c",
+    "activations.c",
     "linear.c",
     "hadamard.c",
     "deadzone.c",

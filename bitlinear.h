@@ -967,13 +967,13 @@ BITLINEAR_DEF const char *bl_status_string(bl_status s)
 /* ---- end src/status.c ---- */
 
 /* ---- begin src/quantize.c ---- */
-/* ==== bitlinear: weight and activation quantization ====================== */
+/* ==== bitlinear: weight quantization ====================================== */
 
 /* Work memory for ternarizing one group (a row, or the whole tensor). */
 #define BL__HIST_BUCKETS 1024  /* 32 octaves x 32 sub-buckets of |w| */
 #define BL__HIST_SHIFT   18    /* float bits >> 18 keep 8 exponent and 5 mantissa bits */
 
-typedef struct bl__work {
+typedef struct bl__ternarize_work {
     unsigned *count;           /* [BL__HIST_BUCKETS] values per bucket */
     double *sum;               /* [BL__HIST_BUCKETS] their sum */
     double *above_sum;         /* [BL__HIST_BUCKETS] sum of the buckets above */
@@ -982,9 +982,9 @@ typedef struct bl__work {
     uint16_t *bucket;          /* [capacity] bucket of each value */
     float *values;             /* [capacity] candidates to sort */
     size_t capacity;
-} bl__work;
+} bl__ternarize_work;
 
-static void bl__work_free(bl__work *wk)
+static void bl__ternarize_work_free(bl__ternarize_work *wk)
 {
     bl__free(NULL, wk->count);
     bl__free(NULL, wk->sum);
@@ -997,7 +997,7 @@ static void bl__work_free(bl__work *wk)
 }
 
 /* Reserves room for a group of n values; all failure happens here, before any output is written. */
-static bl_status bl__work_reserve(bl__work *wk, size_t n)
+static bl_status bl__ternarize_work_reserve(bl__ternarize_work *wk, size_t n)
 {
     if (!wk->count) {
         wk->count = (unsigned *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(unsigned));
@@ -1032,7 +1032,7 @@ static float bl__bits_float(uint32_t u)
     return f;
 }
 
-static int bl__desc_float(const void *a, const void *b)
+static int bl__compare_descending(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x < y) - (x > y);
@@ -1042,7 +1042,7 @@ static void bl__sort_desc(float *v, size_t n)
 {
     size_t i, j;
     if (n > 48) {
-        qsort(v, n, sizeof(float), bl__desc_float);
+        qsort(v, n, sizeof(float), bl__compare_descending);
         return;
     }
     for (i = 1; i < n; ++i) {
@@ -1083,7 +1083,7 @@ static int8_t bl__sign(float v) { return (int8_t)((v > 0.0f) - (v < 0.0f)); }
    histogram of |w| (monotone buckets on the float bits) gives that objective exactly at
    every bucket boundary; only buckets where the bound below says a split inside could
    still win are sorted (typically a few dozen values). O(n) plus a small sort. */
-static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work *wk)
+static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__ternarize_work *wk)
 {
     long base;
     float amax = bl__absmax(w, n), thr = 0.0f;
@@ -1182,7 +1182,7 @@ static int8_t bl__round_trit(float v)
 }
 
 /* One group with one method; returns its scale. */
-static float bl__ternarize_group(const float *w, size_t n, bl_method method, int8_t *t, bl__work *wk)
+static float bl__ternarize_group(const float *w, size_t n, bl_method method, int8_t *t, bl__ternarize_work *wk)
 {
     size_t i;
     switch (method) {
@@ -1223,7 +1223,7 @@ static bl_status bl__check_matrix(const void *a, const void *b, const void *c, i
 BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_method method,
                                      bl_scaling scaling, int8_t *trits, float *scales)
 {
-    bl__work wk;
+    bl__ternarize_work wk;
     size_t count;
     int r;
     bl_status st = bl__check_matrix(w, trits, scales, rows, cols, &count);
@@ -1231,7 +1231,7 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
     if (!bl__valid_method((int)method) || !bl__valid_scaling((int)scaling)) return BL_ERR_INVALID;
     if (!bl__all_finite(w, count)) return BL_ERR_NONFINITE;
     memset(&wk, 0, sizeof wk);
-    st = bl__work_reserve(&wk, scaling == BL_SCALING_ROW ? (size_t)cols : count);
+    st = bl__ternarize_work_reserve(&wk, scaling == BL_SCALING_ROW ? (size_t)cols : count);
     if (st == BL_OK) {
         if (scaling == BL_SCALING_TENSOR) {
             scales[0] = bl__ternarize_group(w, count, method, trits, &wk);
@@ -1241,7 +1241,7 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
                                                 trits + (size_t)r * (size_t)cols, &wk);
         }
     }
-    bl__work_free(&wk);
+    bl__ternarize_work_free(&wk);
     return st;
 }
 /* ---- end src/quantize.c ---- */
@@ -1360,7 +1360,7 @@ BITLINEAR_DEF bl_status bl_unpack(bl_format f, const void *src, size_t src_size,
 
 /* Work memory for one group of n values and k components. */
 typedef struct bl__dwork {
-    bl__work tern;
+    bl__ternarize_work tern;
     float *resid;              /* [n] */
     int8_t *combo;             /* [3^k][k] trits of each combination */
     double *level;             /* [3^k] sorted levels sum_j s_j t_j */
@@ -1372,7 +1372,7 @@ typedef struct bl__dwork {
 
 static void bl__dwork_free(bl__dwork *dw)
 {
-    bl__work_free(&dw->tern);
+    bl__ternarize_work_free(&dw->tern);
     bl__free(NULL, dw->resid);
     bl__free(NULL, dw->combo);
     bl__free(NULL, dw->level);
@@ -1397,7 +1397,7 @@ static bl_status bl__dwork_init(bl__dwork *dw, size_t n, int k)
     bl_status st;
     memset(dw, 0, sizeof *dw);
     if (n > (size_t)-1 / sizeof(float)) return BL_ERR_OVERFLOW;
-    st = bl__work_reserve(&dw->tern, n);
+    st = bl__ternarize_work_reserve(&dw->tern, n);
     if (st != BL_OK) return st;
     dw->resid = (float *)bl__alloc(NULL, n * sizeof(float));
     dw->combo = (int8_t *)bl__alloc(NULL, lv * (size_t)k);
@@ -1860,7 +1860,8 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 
 /* Keeps a vector value as computed: an empty asm the optimizer cannot see through. Clang
    otherwise folds the BASE3 chains of byte adds (y + y + y, again and again) into byte
-   multiplies by 3^m (unpack, vpmullw, pack), which ran 1.5x slower here. */
+   multiplies by 3^m (unpack, vpmullw, pack): three instructions where one add was
+   (docs/performance.md, "Kernel tuning record"). */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__KEEP(v) __asm__("" : "+v"(v))
 #else
@@ -1961,8 +1962,8 @@ static BL__UNUSED int bl__simd_tokens(int left, int most)
 
 /* INT8 outputs of row r for tokens b0 .. b0+T-1 from their code dots (component j, token t
    at dot[j * width + t]): the offset trick's token sums come off, then the pinned rule.
-   Forced inline: called out of line from the target-attributed kernels it cost 40 us
-   per 4096x4096 batch-1 forward here (127 -> 168 us hot). */
+   Forced inline: a call out of the target-attributed kernels costs a call per row and
+   token on the hottest path (docs/performance.md, "Kernel tuning record"). */
 BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *in, const int32_t *dot, int width,
                                           int b0, int T, int r, float *y)
 {
@@ -2302,18 +2303,19 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 #define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
 
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
-   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
-   (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
-   loop got slower with it). The row-group paths below prefetch whole row groups 16 KiB
-   (2BIT) or 32 KiB (BASE3) ahead instead (into L1 it was 2x slower). Past the end of the
-   weights it is a harmless hint: prefetches never fault. */
+   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart;
+   the compute-bound BASE3 loop does not prefetch this way. The row-group paths below
+   prefetch whole row groups 16 KiB (2BIT) or 32 KiB (BASE3) ahead instead, into L2: the
+   lines must not evict the activations from L1. Past the end of the weights it is a
+   harmless hint: prefetches never fault. Figures: docs/performance.md, "Kernel tuning
+   record". */
 #define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
 #define BL__X512_PREFETCH_L1(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T0)
 
 /* acc += u (unsigned bytes) . s (signed bytes) in groups of four, updating acc in place.
    With the intrinsic, GCC 12 copies the 16 accumulators of the four-row loops through
-   other registers and the stack every iteration (2BIT: 5.9 cycles per row and block; 5.2
-   with this one-instruction asm). Clang keeps them in place by itself. */
+   other registers and the stack every iteration; this one-instruction asm keeps them in
+   place. Clang keeps them in place by itself. */
 #if defined(__GNUC__) && !defined(__clang__)
 BL__FORCE_INLINE __m512i bl__x512_dpbusd(__m512i acc, __m512i u, __m512i s)
 {
@@ -2571,16 +2573,13 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    accumulator chains hide the vpdpbusd latency. Each row prefetches its own stream into
    L2 a fixed distance ahead; over a row group the prefetched bytes are exactly the next
    stretch of the contiguous rows. Rows that are not whole cache lines long also fetch
-   the line that each load's second half falls in (cold 4096x5504: 14.6 -> 20 GB/s).
-   Measured cold here: four rows suit short rows (four of them within a 4 KiB page), two
-   rows long or partial-line ones (4096x11008 2BIT: 19-20 -> 21-23 GB/s, 2048x8192:
-   21 -> 23.6). BASE3 is compute-bound and takes four rows while they span at most 64 KiB
-   (its four-stream kernel, against pairs: cold 4096x11008 450 -> 430 us, 4096x13824
-   660-676 -> 550-553, 4096x20480 791-795 -> 770-773, 4096x65536 about even); rows longer
-   than that go in pairs, whose three groups of prefetch distance stay within L2
-   (4096x262144 in fours: cold 10.2 -> 10.9 ms). */
+   the line that each load's second half falls in. 2BIT (memory-bound) takes four rows
+   when four of them fit in a 4 KiB page and are whole lines, else two, so one group's
+   streams stay within few pages. BASE3 (compute-bound) takes four rows while they span
+   at most 64 KiB, else pairs, whose three groups of prefetch distance stay within L2.
+   The constants' measurements: docs/performance.md, "Kernel tuning record". */
 #define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
-#define BL__X512_AHEAD_BASE3 32768 /* (measured best of 8, 16, 32 KiB) */
+#define BL__X512_AHEAD_BASE3 32768 /* bytes; chosen from 8, 16 and 32 KiB */
 #define BL__X512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
 
 /* a whole number of R-row groups, at least `bytes` and at least three groups */
@@ -2637,9 +2636,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
 }
 
 /* One row's block: per digit m, acc1 += y . a_m, y = 3y, acc2 += y . a_m. Written as one asm
-   block for GCC and clang: their schedules of the same instructions ran 5-7% slower here
-   (11.3 cycles per row and block as asm, 11.5-12.0 from intrinsics), and the measured
-   bound of the mix alone is 10.0. */
+   block for GCC and clang, which otherwise reorder the same instructions so that the
+   vpdpbusd chain waits on the byte adds; the bound is one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__X512_DIGIT(k) "vpdpbusd {%[a" #k "], %[y], %[p]|%[p], %[y], %[a" #k "]}\n\t" \
                             "vpaddb {%[y], %[y], %[t]|%[t], %[y], %[y]}\n\t"              \
@@ -2670,9 +2668,8 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
 
 /* One digit of four independent streams (rows, or rows and blocks): stream s adds
    y_s . lo (s < 2) or y_s . hi to acc1[s], triples y_s, and adds the new y_s the same way to
-   acc2[s]. The streams' instructions are interleaved in one asm block (rows in L1, 4096
-   trits: 11.0-11.9 -> 10.5-10.8 cycles per row and block as four one-row blocks; the
-   bound is 10, one vpdpbusd a cycle). */
+   acc2[s]. The streams' instructions are interleaved in one asm block, so each vpdpbusd
+   finds its inputs ready and the loop approaches its bound, one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__X512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
 #  define BL__X512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
@@ -2756,7 +2753,7 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
     /* the next four rows' first loads (tail block, first block) into L1 now: they are the
-       first thing that group waits for (cold 4096x4096: 181-195 -> 173-176 us here) */
+       first thing that group waits for */
     if (R == 4) {
         BL__UNROLL
         for (r = 4; r < 8; ++r) {
@@ -2809,9 +2806,8 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
 
 /* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
    so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
-   stay there, the partial dots summed in int32 (exact). Measured here, 4096x11008 batch
-   8 and 128: 207-211 -> 268-289 GOPS. Returns 0 (nothing done) when all the tokens'
-   activations fit in 32 KiB already. */
+   stay there, the partial dots summed in int32 (exact). Returns 0 (nothing done) when
+   all the tokens' activations fit in 32 KiB (L1) already. */
 #define BL__X512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
 #define BL__X512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
 BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
@@ -2857,12 +2853,9 @@ BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size
         }
 }
 
-/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together: the
-   conversion's chain of double operations, run after every group, held up the next
-   group's decode (4096x4096 here: hot 169 -> 163 us, cold 184 -> 169). 2BIT, batched,
-   measured mixed cold (in alternation: 4096x4096 166 -> 177 us, 11008x4096 494 -> 481),
-   so it converts per group. (AVX2, batched: BASE3 hot 432 -> 418 us, but 2BIT cold
-   302-310 -> 337-340, so it was left per group.) */
+/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together, so the
+   conversion's chain of double operations does not hold up the next group's decode.
+   2BIT (memory-bound, the decode is short) converts per group, as do the AVX2 kernels. */
 #define BL__X512_GROUPS 16
 
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
@@ -2916,8 +2909,8 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
    adds and subtracts. Each 16-byte quarter widens to 16 dwords once; vptestmd / vpcmpud
    then give the 16-lane masks of every digit directly in mask registers (no 64-bit mask
    shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
-   are 2BIT code 0, a subtraction); on whole blocks that AND was a fifth of the mask
-   operations (4096x4096 2BIT batch 1 hot: 1000-1040 -> 900-970 us here). */
+   are 2BIT code 0, a subtraction): whole blocks skip that AND, a fifth of the mask
+   operations. */
 BL__FORCE_INLINE void bl__x512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
                                            int T, __m512 *acc)
 {
@@ -3385,6 +3378,45 @@ BITLINEAR_DEF const char *bl_backend_name(bl_backend b)
 }
 /* ---- end src/dispatch.c ---- */
 
+/* ---- begin src/activations.c ---- */
+/* ==== bitlinear: activation quantization (INT8 path) ===================== */
+/* Per token absmax quantization, BitNet's W1.58A8: the rules are bl__act_inverse,
+   bl__act_scale and bl__act_code (layout.h, shared with the CUDA companion) and are
+   spelled out in "INT8 ACTIVATIONS" at the top of the header. The per-element work runs
+   on the active backend's abs_max and quantize kernels, which all give the scalar bits. */
+
+/* One token into int8 codes by the active backend (the same bits on every one), its scale
+   into *scale and the codes' sum into *sum; a token with an infinite or NaN value is
+   refused with nothing written (its abs_max says so, one pass). */
+static bl_status bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale, int32_t *sum)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    uint32_t bits = kern->abs_max(x, n);
+    float amax = bl__bits_float(bits);
+    if (bits >= 0x7F800000u) return BL_ERR_NONFINITE;
+    *scale = bl__act_scale(amax, qmax);
+    *sum = kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
+    return BL_OK;
+}
+
+/* all of x finite, in tokens of n (by the active backend's abs_max) */
+static int bl__tokens_finite(const float *x, size_t n, int batch)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    int b;
+    for (b = 0; b < batch; ++b)
+        if (kern->abs_max(x + (size_t)b * n, n) >= 0x7F800000u) return 0;
+    return 1;
+}
+
+BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
+{
+    int32_t sum;
+    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
+    return bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale, &sum);
+}
+/* ---- end src/activations.c ---- */
+
 /* ---- begin src/linear.c ---- */
 /* ==== bitlinear: layers ================================================== */
 
@@ -3659,39 +3691,6 @@ BITLINEAR_DEF size_t bl_linear_input_size(const bl_linear *layer, int batch)
         !bl__add_size(total, bl__input_staging_bytes(layer), &total) || !bl__add_size(total, BL__ALIGN, &total))
         return 0;
     return total;
-}
-
-/* ---- activations ---- */
-
-/* One token into int8 codes by the active backend (the same bits on every one), its scale
-   into *scale and the codes' sum into *sum; a token with an infinite or NaN value is
-   refused with nothing written (its abs_max says so, one pass). */
-static bl_status bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale, int32_t *sum)
-{
-    const bl__backend_kernels *kern = bl__active_kernels();
-    uint32_t bits = kern->abs_max(x, n);
-    float amax = bl__bits_float(bits);
-    if (bits >= 0x7F800000u) return BL_ERR_NONFINITE;
-    *scale = bl__act_scale(amax, qmax);
-    *sum = kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
-    return BL_OK;
-}
-
-/* all of x finite, in tokens of n (by the active backend's abs_max) */
-static int bl__tokens_finite(const float *x, size_t n, int batch)
-{
-    const bl__backend_kernels *kern = bl__active_kernels();
-    int b;
-    for (b = 0; b < batch; ++b)
-        if (kern->abs_max(x + (size_t)b * n, n) >= 0x7F800000u) return 0;
-    return 1;
-}
-
-BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
-{
-    int32_t sum;
-    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
-    return bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale, &sum);
 }
 
 BITLINEAR_DEF size_t bl_linear_scratch_size(const bl_linear *layer, int batch)

@@ -77,7 +77,8 @@
 
 /* Keeps a vector value as computed: an empty asm the optimizer cannot see through. Clang
    otherwise folds the BASE3 chains of byte adds (y + y + y, again and again) into byte
-   multiplies by 3^m (unpack, vpmullw, pack), which ran 1.5x slower here. */
+   multiplies by 3^m (unpack, vpmullw, pack): three instructions where one add was
+   (docs/performance.md, "Kernel tuning record"). */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__KEEP(v) __asm__("" : "+v"(v))
 #else
@@ -178,8 +179,8 @@ static BL__UNUSED int bl__simd_tokens(int left, int most)
 
 /* INT8 outputs of row r for tokens b0 .. b0+T-1 from their code dots (component j, token t
    at dot[j * width + t]): the offset trick's token sums come off, then the pinned rule.
-   Forced inline: called out of line from the target-attributed kernels it cost 40 us
-   per 4096x4096 batch-1 forward here (127 -> 168 us hot). */
+   Forced inline: a call out of the target-attributed kernels costs a call per row and
+   token on the hottest path (docs/performance.md, "Kernel tuning record"). */
 BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *in, const int32_t *dot, int width,
                                           int b0, int T, int r, float *y)
 {

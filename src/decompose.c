@@ -6,7 +6,7 @@
 
 /* Work memory for one group of n values and k components. */
 typedef struct bl__dwork {
-    bl__work tern;
+    bl__ternarize_work tern;
     float *resid;              /* [n] */
     int8_t *combo;             /* [3^k][k] trits of each combination */
     double *level;             /* [3^k] sorted levels sum_j s_j t_j */
@@ -18,7 +18,7 @@ typedef struct bl__dwork {
 
 static void bl__dwork_free(bl__dwork *dw)
 {
-    bl__work_free(&dw->tern);
+    bl__ternarize_work_free(&dw->tern);
     bl__free(NULL, dw->resid);
     bl__free(NULL, dw->combo);
     bl__free(NULL, dw->level);
@@ -43,7 +43,7 @@ static bl_status bl__dwork_init(bl__dwork *dw, size_t n, int k)
     bl_status st;
     memset(dw, 0, sizeof *dw);
     if (n > (size_t)-1 / sizeof(float)) return BL_ERR_OVERFLOW;
-    st = bl__work_reserve(&dw->tern, n);
+    st = bl__ternarize_work_reserve(&dw->tern, n);
     if (st != BL_OK) return st;
     dw->resid = (float *)bl__alloc(NULL, n * sizeof(float));
     dw->combo = (int8_t *)bl__alloc(NULL, lv * (size_t)k);
