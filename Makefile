@@ -13,6 +13,11 @@ all: examples
 amalgamate:
 	python3 amalgamate.py
 
+# the measurement tables in README.md and docs/performance.md, from bench/results.json
+.PHONY: tables
+tables:
+	python3 tools/render_tables.py
+
 $(BUILD)/%: examples/%.c bitlinear.h
 	@mkdir -p $(BUILD)
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. $< -o $@ -lm -lpthread
