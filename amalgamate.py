@@ -30,6 +30,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "kernels_neon.c",
     "kernels_wasm.c",
     "dispatch.c",
+    "activations.c",
     "linear.c",
     "hadamard.c",
     "deadzone.c",
@@ -43,6 +44,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "gguf.c",
     "gguf_write.c",
     "import.c",
+    "implementation_end.h",                 # keep last
 ]
 LICENSE = ["license.h"]
 

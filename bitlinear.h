@@ -17,7 +17,8 @@
 
     EXAMPLE
     =======
-        bl_linear_desc d = {0};            // zero means defaults: OPTIMAL, per-row
+        bl_linear_desc d;
+        memset(&d, 0, sizeof d);           // zero means defaults: OPTIMAL, per-row
         d.in_features = 1024;              // scales, 2-bit packing, INT8 activations
         d.out_features = 4096;
         d.weight = w;                      // float [out][in], as PyTorch's nn.Linear
@@ -26,6 +27,7 @@
         if (bl_linear_create(&d, &layer) != BL_OK) ...;
         bl_linear_forward(layer, x, batch, y, NULL);   // x [batch][in] -> y [batch][out]
         bl_linear_destroy(layer);
+    (`bl_linear_desc d = {0};` in C and `bl_linear_desc d = {};` in C++ zero it too.)
 
     CONFIGURATION (define before including, in the implementation file)
     =============
@@ -109,12 +111,22 @@
     bl_model_load_with(..., BL_MODEL_LOAD_VIEW, ...) points the layers straight into
     your 64-byte-aligned bytes (a mapped file, an array compiled in). bl_model_find
     looks a layer up by name. bl_safetensors_open reads F32/F16/BF16 checkpoints.
-    Layout byte by byte: README.md ("Model files").
+    Layout byte by byte: docs/models.md in the repository.
 
-    PACKED FORMATS: see README.md ("Packed formats"), and bl__trit_position below.
+    PACKED FORMATS (BITLINEAR_FORMAT_VERSION 1; byte by byte: docs/formats.md)
+    ==============
+    Trits [rows][cols], row after row, each row ceil(cols / D) bytes: D = 4 trits a byte
+    (BL_FORMAT_2BIT), D = 5 (BL_FORMAT_BASE3). A row is full blocks of 64*D trits, trit p
+    of a block in byte p % 64, digit p / 64, then a tail of B = ceil(r / D) bytes, trit p
+    in byte p % B, digit p / B (bl__trit_position). The code of a trit is t + 1: 2BIT digit
+    m is bits 2m..2m+1; BASE3 stores v = sum c_m 3^(4-m) as ceil(v * 256 / 243), and digit m
+    is ((byte * 3^m mod 256) * 3) >> 8. Padding digits hold trit 0. Scales are separate
+    float32 [k][out].
 
     VERSION HISTORY
     ===============
+        0.2.0   GGUF and Hugging Face import, model contents, bl_version, BL_ERR_IO,
+                CMake package and pkg-config, clean under strict warning flags
         0.1.0   first release: quantization, packing, decomposition, layers, SIMD
                 backends, training, model files, safetensors, CUDA companion
 */
@@ -129,7 +141,7 @@
 #include <stdint.h>
 
 #define BITLINEAR_VERSION_MAJOR 0
-#define BITLINEAR_VERSION_MINOR 1
+#define BITLINEAR_VERSION_MINOR 2
 #define BITLINEAR_VERSION_PATCH 0
 /* Version of the packed byte layouts (BL_FORMAT_2BIT, BL_FORMAT_BASE3); bumped on any change. */
 #define BITLINEAR_FORMAT_VERSION 1
@@ -147,6 +159,14 @@
 #  define BITLINEAR_HD __host__ __device__
 #else
 #  define BITLINEAR_HD
+#endif
+
+/* Casts in code every including file compiles: C++ files get C++ casts, so the header
+   stays clean under -Wold-style-cast. */
+#ifdef __cplusplus
+#  define BL__CAST(type, value) static_cast<type>(value)
+#else
+#  define BL__CAST(type, value) ((type)(value))
 #endif
 
 #ifdef __cplusplus
@@ -167,6 +187,9 @@ typedef enum bl_status {
     BL__STATUS_FORCE_INT32 = 0x7FFFFFFF
 } bl_status;
 BITLINEAR_API const char *bl_status_string(bl_status s);   /* never NULL */
+/* "MAJOR.MINOR.PATCH" of the compiled implementation (the BITLINEAR_VERSION_* macros
+   are the version of the header a file was compiled against). */
+BITLINEAR_API const char *bl_version(void);
 
 /* ---- enumerations (0 is always the default) ------------------------------ */
 /* The *_FORCE_INT32 values keep every enum int-sized, so an unknown value a caller passes
@@ -308,7 +331,7 @@ BITLINEAR_API const char *bl_backend_name(bl_backend b);
 #define BL__BLOCK_BYTES 64   /* a full block is 64 bytes: 256 (2BIT) or 320 (BASE3) trits */
 
 /* trits per byte: 4 for BL_FORMAT_2BIT, 5 for BL_FORMAT_BASE3 */
-static inline BITLINEAR_HD int bl__digits(int format) { return format == 1 ? 5 : 4; }
+static inline BITLINEAR_HD int bl__digits(int format) { return format == BL_FORMAT_BASE3 ? 5 : 4; }
 
 /* Bytes of the block that starts with `left` trits still to place: a full 64-byte block,
    or the tail's ceil(left / D). */
@@ -343,15 +366,15 @@ static inline BITLINEAR_HD uint8_t bl__base3_encode(const uint8_t codes[5])
     unsigned v = 0;
     int m;
     for (m = 0; m < 5; ++m) v = v * 3u + codes[m];
-    return (uint8_t)((v * 256u + 242u) / 243u);
+    return BL__CAST(uint8_t, (v * 256u + 242u) / 243u);
 }
 
 /* Code (0, 1 or 2) of digit m of a BASE3 byte: multiply by 3^m modulo 256 drops the
    leading digits, then the top digit is (y * 3) >> 8. No division, no table. */
 static inline BITLINEAR_HD unsigned bl__base3_code(uint8_t byte, int m)
 {
-    unsigned pow3 = (unsigned)((0x511B090301ull >> (8 * m)) & 0xFFu); /* 1, 3, 9, 27, 81 */
-    unsigned y = (uint8_t)(byte * pow3);
+    unsigned pow3 = BL__CAST(unsigned, (0x511B090301ull >> (8 * m)) & 0xFFu); /* 1, 3, 9, 27, 81 */
+    unsigned y = BL__CAST(uint8_t, byte * pow3);
     return (y * 3u) >> 8;
 }
 
@@ -372,17 +395,17 @@ static inline BITLINEAR_HD float bl__round_even(float v)
 /* Per token: scale = absmax / qmax, q = round_even(clamp(x * (qmax / absmax))). */
 static inline BITLINEAR_HD float bl__act_inverse(float absmax, int qmax)
 {
-    return absmax < BL__ACT_TINY ? 0.0f : (float)qmax / absmax;
+    return absmax < BL__ACT_TINY ? 0.0f : BL__CAST(float, qmax) / absmax;
 }
 static inline BITLINEAR_HD float bl__act_scale(float absmax, int qmax)
 {
-    return absmax < BL__ACT_TINY ? 0.0f : absmax / (float)qmax;
+    return absmax < BL__ACT_TINY ? 0.0f : absmax / BL__CAST(float, qmax);
 }
 static inline BITLINEAR_HD int8_t bl__act_code(float x, float inverse, int qmax)
 {
-    float v = x * inverse, lim = (float)qmax;
+    float v = x * inverse, lim = BL__CAST(float, qmax);
     v = v > lim ? lim : (v < -lim ? -lim : v);
-    return (int8_t)bl__round_even(v);
+    return BL__CAST(int8_t, bl__round_even(v));
 }
 
 /* INT8 output of row r: every product below is exact in double (|dot| < 2^29 and a float
@@ -394,10 +417,13 @@ static inline BITLINEAR_HD float bl__int8_output(const int32_t *dot, const float
 {
     double acc = 0.0, v;
     int j;
-    for (j = 0; j < k; ++j) acc += (double)dot[j] * (double)scales[(size_t)j * out_features + r];
-    v = (double)(float)acc * (double)act_scale;
-    if (bias) v += (double)bias[r];
-    return (float)v;
+    for (j = 0; j < k; ++j) {
+        size_t at = BL__CAST(size_t, j) * BL__CAST(size_t, out_features) + BL__CAST(size_t, r);
+        acc += BL__CAST(double, dot[j]) * BL__CAST(double, scales[at]);
+    }
+    v = BL__CAST(double, BL__CAST(float, acc)) * BL__CAST(double, act_scale);
+    if (bias) v += BL__CAST(double, bias[r]);
+    return BL__CAST(float, v);
 }
 /* ---- end src/layout.h ---- */
 
@@ -779,15 +805,32 @@ BITLINEAR_API bl_status bl_gguf_save_path(const bl_model_contents *c, bl_dtype t
 
 /* ---- begin src/internal.h ---- */
 /* ==== bitlinear: implementation internals ================================ */
+/* The implementation is C99 code, where the C cast is the only cast and NULL the only null
+   pointer constant. Compiled as C++ it keeps both, and -Wuseless-cast would flag casts
+   between types that coincide on one platform only (size_t and uint64_t on LP64, needed on
+   32-bit targets). These warnings are off for the implementation alone:
+   src/implementation_end.h pops them, so the including file's own code is checked as its
+   flags ask. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Wold-style-cast"
+#  pragma GCC diagnostic ignored "-Wzero-as-null-pointer-constant"
+#  if !defined(__clang__)
+#    pragma GCC diagnostic ignored "-Wuseless-cast"
+#  endif
+#endif
+/* Each header for what the implementation calls, whatever the configuration macros say:
+   string.h (memcpy, memset, strcmp, strlen), math.h (fabsf, sqrt, ...), float.h and
+   limits.h (FLT_MAX, INT_MAX), stdlib.h (qsort, and malloc/realloc/free unless hooked). */
 #include <string.h>
 #include <math.h>
 #include <float.h>
 #include <limits.h>
+#include <stdlib.h>
 
 #if defined(BITLINEAR_MALLOC) && defined(BITLINEAR_FREE) && defined(BITLINEAR_REALLOC)
 /* all three given */
 #elif !defined(BITLINEAR_MALLOC) && !defined(BITLINEAR_FREE) && !defined(BITLINEAR_REALLOC)
-#  include <stdlib.h>
 #  define BITLINEAR_MALLOC(size)       malloc(size)
 #  define BITLINEAR_REALLOC(ptr, size) realloc(ptr, size)
 #  define BITLINEAR_FREE(ptr)          free(ptr)
@@ -911,7 +954,15 @@ static void bl__free(const bl_allocator *a, void *p)
 /* ---- end src/internal.h ---- */
 
 /* ---- begin src/status.c ---- */
-/* ==== bitlinear: status strings ========================================== */
+/* ==== bitlinear: status strings and version ============================== */
+#define BL__STRINGIFY2(x) #x
+#define BL__STRINGIFY(x) BL__STRINGIFY2(x)
+BITLINEAR_DEF const char *bl_version(void)
+{
+    return BL__STRINGIFY(BITLINEAR_VERSION_MAJOR) "." BL__STRINGIFY(BITLINEAR_VERSION_MINOR) "."
+           BL__STRINGIFY(BITLINEAR_VERSION_PATCH);
+}
+
 BITLINEAR_DEF const char *bl_status_string(bl_status s)
 {
     switch (s) {
@@ -931,13 +982,13 @@ BITLINEAR_DEF const char *bl_status_string(bl_status s)
 /* ---- end src/status.c ---- */
 
 /* ---- begin src/quantize.c ---- */
-/* ==== bitlinear: weight and activation quantization ====================== */
+/* ==== bitlinear: weight quantization ====================================== */
 
 /* Work memory for ternarizing one group (a row, or the whole tensor). */
 #define BL__HIST_BUCKETS 1024  /* 32 octaves x 32 sub-buckets of |w| */
 #define BL__HIST_SHIFT   18    /* float bits >> 18 keep 8 exponent and 5 mantissa bits */
 
-typedef struct bl__work {
+typedef struct bl__ternarize_work {
     unsigned *count;           /* [BL__HIST_BUCKETS] values per bucket */
     double *sum;               /* [BL__HIST_BUCKETS] their sum */
     double *above_sum;         /* [BL__HIST_BUCKETS] sum of the buckets above */
@@ -946,9 +997,9 @@ typedef struct bl__work {
     uint16_t *bucket;          /* [capacity] bucket of each value */
     float *values;             /* [capacity] candidates to sort */
     size_t capacity;
-} bl__work;
+} bl__ternarize_work;
 
-static void bl__work_free(bl__work *wk)
+static void bl__ternarize_work_free(bl__ternarize_work *wk)
 {
     bl__free(NULL, wk->count);
     bl__free(NULL, wk->sum);
@@ -961,7 +1012,7 @@ static void bl__work_free(bl__work *wk)
 }
 
 /* Reserves room for a group of n values; all failure happens here, before any output is written. */
-static bl_status bl__work_reserve(bl__work *wk, size_t n)
+static bl_status bl__ternarize_work_reserve(bl__ternarize_work *wk, size_t n)
 {
     if (!wk->count) {
         wk->count = (unsigned *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(unsigned));
@@ -996,7 +1047,7 @@ static float bl__bits_float(uint32_t u)
     return f;
 }
 
-static int bl__desc_float(const void *a, const void *b)
+static int bl__compare_descending(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x < y) - (x > y);
@@ -1006,7 +1057,7 @@ static void bl__sort_desc(float *v, size_t n)
 {
     size_t i, j;
     if (n > 48) {
-        qsort(v, n, sizeof(float), bl__desc_float);
+        qsort(v, n, sizeof(float), bl__compare_descending);
         return;
     }
     for (i = 1; i < n; ++i) {
@@ -1047,7 +1098,7 @@ static int8_t bl__sign(float v) { return (int8_t)((v > 0.0f) - (v < 0.0f)); }
    histogram of |w| (monotone buckets on the float bits) gives that objective exactly at
    every bucket boundary; only buckets where the bound below says a split inside could
    still win are sorted (typically a few dozen values). O(n) plus a small sort. */
-static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work *wk)
+static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__ternarize_work *wk)
 {
     long base;
     float amax = bl__absmax(w, n), thr = 0.0f;
@@ -1069,7 +1120,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
         int k = key < 0 ? 0 : (int)key;
         wk->bucket[i] = (uint16_t)k;
         wk->count[k]++;
-        wk->sum[k] += a;
+        wk->sum[k] += (double)a;
     }
     /* the objective at each bucket boundary: keep every bucket >= b */
     for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
@@ -1108,7 +1159,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
                 above_sum = wk->above_sum[k];
                 above_cnt = wk->above_cnt[k];
             }
-            above_sum += a;
+            above_sum += (double)a;
             above_cnt += 1;
             if (j + 1 < m && wk->values[j + 1] == a) continue; /* ties go in or out together */
             f = above_sum * above_sum / (double)above_cnt;
@@ -1127,7 +1178,7 @@ static float bl__fit_scale(const float *w, const int8_t *t, size_t n)
     double s = 0.0;
     size_t i, m = 0;
     for (i = 0; i < n; ++i)
-        if (t[i]) { s += fabsf(w[i]); ++m; }
+        if (t[i]) { s += (double)fabsf(w[i]); ++m; }
     return m ? (float)(s / (double)m) : 0.0f;
 }
 
@@ -1135,7 +1186,7 @@ static double bl__mean_abs(const float *w, size_t n)
 {
     double s = 0.0;
     size_t i;
-    for (i = 0; i < n; ++i) s += fabsf(w[i]);
+    for (i = 0; i < n; ++i) s += (double)fabsf(w[i]);
     return s / (double)n;
 }
 
@@ -1146,7 +1197,7 @@ static int8_t bl__round_trit(float v)
 }
 
 /* One group with one method; returns its scale. */
-static float bl__ternarize_group(const float *w, size_t n, bl_method method, int8_t *t, bl__work *wk)
+static float bl__ternarize_group(const float *w, size_t n, bl_method method, int8_t *t, bl__ternarize_work *wk)
 {
     size_t i;
     switch (method) {
@@ -1187,7 +1238,7 @@ static bl_status bl__check_matrix(const void *a, const void *b, const void *c, i
 BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_method method,
                                      bl_scaling scaling, int8_t *trits, float *scales)
 {
-    bl__work wk;
+    bl__ternarize_work wk;
     size_t count;
     int r;
     bl_status st = bl__check_matrix(w, trits, scales, rows, cols, &count);
@@ -1195,17 +1246,17 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
     if (!bl__valid_method((int)method) || !bl__valid_scaling((int)scaling)) return BL_ERR_INVALID;
     if (!bl__all_finite(w, count)) return BL_ERR_NONFINITE;
     memset(&wk, 0, sizeof wk);
-    st = bl__work_reserve(&wk, scaling == BL_SCALING_ROW ? (size_t)cols : count);
+    st = bl__ternarize_work_reserve(&wk, scaling == BL_SCALING_ROW ? (size_t)cols : count);
     if (st == BL_OK) {
         if (scaling == BL_SCALING_TENSOR) {
             scales[0] = bl__ternarize_group(w, count, method, trits, &wk);
         } else {
             for (r = 0; r < rows; ++r)
-                scales[r] = bl__ternarize_group(w + (size_t)r * cols, (size_t)cols, method,
-                                                trits + (size_t)r * cols, &wk);
+                scales[r] = bl__ternarize_group(w + (size_t)r * (size_t)cols, (size_t)cols, method,
+                                                trits + (size_t)r * (size_t)cols, &wk);
         }
     }
-    bl__work_free(&wk);
+    bl__ternarize_work_free(&wk);
     return st;
 }
 /* ---- end src/quantize.c ---- */
@@ -1291,7 +1342,7 @@ BITLINEAR_DEF bl_status bl_pack(bl_format f, const int8_t *trits, int rows, int 
     for (i = 0; i < count; ++i)
         if (trits[i] < -1 || trits[i] > 1) return BL_ERR_INVALID;
     for (r = 0; r < rows; ++r)
-        bl__pack_row((int)f, trits + (size_t)r * cols, cols, (uint8_t *)dst + (size_t)r * row_bytes);
+        bl__pack_row((int)f, trits + (size_t)r * (size_t)cols, cols, (uint8_t *)dst + (size_t)r * row_bytes);
     return BL_OK;
 }
 
@@ -1310,7 +1361,7 @@ BITLINEAR_DEF bl_status bl_unpack(bl_format f, const void *src, size_t src_size,
             return BL_ERR_FORMAT;
     for (r = 0; r < rows; ++r)
         (void)bl__unpack_row((int)f, (const uint8_t *)src + (size_t)r * row_bytes, cols,
-                             trits + (size_t)r * cols);
+                             trits + (size_t)r * (size_t)cols);
     return BL_OK;
 }
 /* ---- end src/pack.c ---- */
@@ -1324,7 +1375,7 @@ BITLINEAR_DEF bl_status bl_unpack(bl_format f, const void *src, size_t src_size,
 
 /* Work memory for one group of n values and k components. */
 typedef struct bl__dwork {
-    bl__work tern;
+    bl__ternarize_work tern;
     float *resid;              /* [n] */
     int8_t *combo;             /* [3^k][k] trits of each combination */
     double *level;             /* [3^k] sorted levels sum_j s_j t_j */
@@ -1336,7 +1387,7 @@ typedef struct bl__dwork {
 
 static void bl__dwork_free(bl__dwork *dw)
 {
-    bl__work_free(&dw->tern);
+    bl__ternarize_work_free(&dw->tern);
     bl__free(NULL, dw->resid);
     bl__free(NULL, dw->combo);
     bl__free(NULL, dw->level);
@@ -1361,7 +1412,7 @@ static bl_status bl__dwork_init(bl__dwork *dw, size_t n, int k)
     bl_status st;
     memset(dw, 0, sizeof *dw);
     if (n > (size_t)-1 / sizeof(float)) return BL_ERR_OVERFLOW;
-    st = bl__work_reserve(&dw->tern, n);
+    st = bl__ternarize_work_reserve(&dw->tern, n);
     if (st != BL_OK) return st;
     dw->resid = (float *)bl__alloc(NULL, n * sizeof(float));
     dw->combo = (int8_t *)bl__alloc(NULL, lv * (size_t)k);
@@ -1391,9 +1442,9 @@ static void bl__histogram_of_trits(const float *w, size_t n, int k, const int8_t
     memset(dw->wsum, 0, (size_t)levels * sizeof(double));
     for (i = 0; i < n; ++i) {
         int c = 0;
-        for (j = k - 1; j >= 0; --j) c = c * 3 + t[j * stride + i] + 1;
+        for (j = k - 1; j >= 0; --j) c = c * 3 + t[(size_t)j * stride + i] + 1;
         dw->count[c] += 1.0;
-        dw->wsum[c] += w[i];
+        dw->wsum[c] += (double)w[i];
     }
 }
 
@@ -1499,11 +1550,11 @@ static void bl__assign_nearest(const float *w, size_t n, int k, const float *s, 
     memset(dw->count, 0, (size_t)levels * sizeof(double));
     memset(dw->wsum, 0, (size_t)levels * sizeof(double));
     for (i = 0; i < n; ++i) {
-        int c = bl__nearest_combo(dw, levels, w[i]);
+        int c = bl__nearest_combo(dw, levels, (double)w[i]);
         dw->count[c] += 1.0;
-        dw->wsum[c] += w[i];
+        dw->wsum[c] += (double)w[i];
         if (t)
-            for (j = 0; j < k; ++j) t[j * stride + i] = dw->combo[c * k + j];
+            for (j = 0; j < k; ++j) t[(size_t)j * stride + i] = dw->combo[c * k + j];
     }
 }
 
@@ -1541,7 +1592,7 @@ static void bl__grid_scales(const float *w, size_t n, int k, double ratio, float
         for (i = 0; i < n; ++i) {
             double q = floor((double)w[i] / step + 0.5);
             q = q > half ? half : (q < -half ? -half : q);
-            num += q * w[i];
+            num += q * (double)w[i];
             den += q * q;
         }
         if (den == 0.0) break;
@@ -1563,14 +1614,14 @@ static void bl__decompose_group(const float *w, size_t n, int k, int iters, bl_m
     int j;
     memcpy(dw->resid, w, n * sizeof(float));
     for (j = 0; j < k; ++j) {
-        int8_t *tj = t + j * stride;
+        int8_t *tj = t + (size_t)j * stride;
         s[j] = bl__ternarize_group(dw->resid, n, method, tj, &dw->tern);
         for (i = 0; i < n; ++i) dw->resid[i] -= s[j] * tj[i];
     }
     if (iters > 0) {
         double best;
         dw->wsq = 0.0;
-        for (i = 0; i < n; ++i) dw->wsq += (double)w[i] * w[i];
+        for (i = 0; i < n; ++i) dw->wsq += (double)w[i] * (double)w[i];
         bl__histogram_of_trits(w, n, k, t, stride, dw);
         best = bl__refine_scales(w, n, k, iters, s, dw);
         for (r = 0; k > 1 && r < sizeof ratios / sizeof ratios[0]; ++r) {
@@ -1608,12 +1659,12 @@ BITLINEAR_DEF bl_status bl_decompose_ex(const float *w, int rows, int cols, int 
         if (scaling == BL_SCALING_TENSOR) {
             bl__decompose_group(w, count, k, refine_iters, method, trits, count, s, &dw);
             for (j = 0; j < k; ++j)
-                for (r = 0; r < rows; ++r) scales[(size_t)j * rows + r] = s[j];
+                for (r = 0; r < rows; ++r) scales[(size_t)j * (size_t)rows + (size_t)r] = s[j];
         } else {
             for (r = 0; r < rows; ++r) {
-                bl__decompose_group(w + (size_t)r * cols, (size_t)cols, k, refine_iters, method,
-                                    trits + (size_t)r * cols, count, s, &dw);
-                for (j = 0; j < k; ++j) scales[(size_t)j * rows + r] = s[j];
+                bl__decompose_group(w + (size_t)r * (size_t)cols, (size_t)cols, k, refine_iters, method,
+                                    trits + (size_t)r * (size_t)cols, count, s, &dw);
+                for (j = 0; j < k; ++j) scales[(size_t)j * (size_t)rows + (size_t)r] = s[j];
             }
         }
     }
@@ -1638,10 +1689,10 @@ BITLINEAR_DEF double bl_decompose_error(const float *w, int rows, int cols, int 
         return -1.0;
     for (r = 0; r < rows; ++r) {
         for (i = 0; i < (size_t)cols; ++i) {
-            size_t at = (size_t)r * cols + i;
-            double v = w[at];
+            size_t at = (size_t)r * (size_t)cols + i;
+            double v = (double)w[at];
             norm += v * v;
-            for (j = 0; j < k; ++j) v -= (double)scales[(size_t)j * rows + r] * trits[(size_t)j * count + at];
+            for (j = 0; j < k; ++j) v -= (double)scales[(size_t)j * (size_t)rows + (size_t)r] * trits[(size_t)j * count + at];
             err += v * v;
         }
     }
@@ -1704,9 +1755,9 @@ static void bl__gemm_int8_scalar(const bl_linear *L, const bl__input *in, int ba
         for (r = r0; r < r1; ++r) {
             int32_t dot[BL_MAX_K];
             for (j = 0; j < L->k; ++j)
-                dot[j] = bl__dot_int8_scalar((int)L->format, L->packed + j * plane + (size_t)r * L->row_bytes,
+                dot[j] = bl__dot_int8_scalar((int)L->format, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,
                                              L->in_features, a);
-            y[(size_t)b * L->out_features + r] =
+            y[(size_t)b * (size_t)L->out_features + (size_t)r] =
                 bl__int8_output(dot, L->scales, L->k, L->out_features, r, in->act_scale[b], L->bias);
         }
     }
@@ -1721,10 +1772,10 @@ static void bl__gemm_float_scalar(const bl_linear *L, const bl__input *in, int b
         for (r = r0; r < r1; ++r) {
             float acc = 0.0f;
             for (j = 0; j < L->k; ++j)
-                acc += L->scales[(size_t)j * L->out_features + r] *
-                       bl__dot_float_scalar((int)L->format, L->packed + j * plane + (size_t)r * L->row_bytes,
+                acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)r] *
+                       bl__dot_float_scalar((int)L->format, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,
                                             L->in_features, x);
-            y[(size_t)b * L->out_features + r] = L->bias ? acc + L->bias[r] : acc;
+            y[(size_t)b * (size_t)L->out_features + (size_t)r] = L->bias ? acc + L->bias[r] : acc;
         }
     }
 }
@@ -1832,7 +1883,8 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 
 /* Keeps a vector value as computed: an empty asm the optimizer cannot see through. Clang
    otherwise folds the BASE3 chains of byte adds (y + y + y, again and again) into byte
-   multiplies by 3^m (unpack, vpmullw, pack), which ran 1.5x slower here. */
+   multiplies by 3^m (unpack, vpmullw, pack): three instructions where one add was
+   (docs/performance.md, "Kernel tuning record"). */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__KEEP(v) __asm__("" : "+v"(v))
 #else
@@ -1933,8 +1985,8 @@ static BL__UNUSED int bl__simd_tokens(int left, int most)
 
 /* INT8 outputs of row r for tokens b0 .. b0+T-1 from their code dots (component j, token t
    at dot[j * width + t]): the offset trick's token sums come off, then the pinned rule.
-   Forced inline: called out of line from the target-attributed kernels it cost 40 us
-   per 4096x4096 batch-1 forward here (127 -> 168 us hot). */
+   Forced inline: a call out of the target-attributed kernels costs a call per row and
+   token on the hottest path (docs/performance.md, "Kernel tuning record"). */
 BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *in, const int32_t *dot, int width,
                                           int b0, int T, int r, float *y)
 {
@@ -1942,7 +1994,7 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
     int t, j;
     for (t = 0; t < T; ++t) {
         for (j = 0; j < L->k; ++j) dk[j] = dot[j * width + t] - in->act_sum[b0 + t];
-        y[(size_t)(b0 + t) * L->out_features + r] =
+        y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] =
             bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
     }
 }
@@ -1963,12 +2015,12 @@ BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__inp
     int j;
     for (j = 0; j < L->k; ++j) {
         __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)dot[j]), sum);
-        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * L->out_features + r));
+        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * (size_t)L->out_features + (size_t)r));
         acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_cvtepi32_pd(d), s));
     }
     v = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(acc)), _mm256_set1_pd((double)in->act_scale[b]));
     if (L->bias) v = _mm256_add_pd(v, _mm256_cvtps_pd(_mm_loadu_ps(L->bias + r)));
-    _mm_storeu_ps(y + (size_t)b * L->out_features + r, _mm256_cvtpd_ps(v));
+    _mm_storeu_ps(y + (size_t)b * (size_t)L->out_features + (size_t)r, _mm256_cvtpd_ps(v));
 }
 BL__TARGET_END
 #endif
@@ -2194,13 +2246,13 @@ BL__FORCE_INLINE void bl__x256_gemm_float(int d, const bl_linear *L, const bl__i
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * L->out_features + r];
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     if (T == 1) bl__x256_row_float(d, row, L->in_features, x, in->stride, 1, dot);
                     else bl__x256_row_float(d, row, L->in_features, x, in->stride, 2, dot);
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }
@@ -2274,18 +2326,19 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 #define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
 
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
-   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
-   (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
-   loop got slower with it). The row-group paths below prefetch whole row groups 16 KiB
-   (2BIT) or 32 KiB (BASE3) ahead instead (into L1 it was 2x slower). Past the end of the
-   weights it is a harmless hint: prefetches never fault. */
+   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart;
+   the compute-bound BASE3 loop does not prefetch this way. The row-group paths below
+   prefetch whole row groups 16 KiB (2BIT) or 32 KiB (BASE3) ahead instead, into L2: the
+   lines must not evict the activations from L1. Past the end of the weights it is a
+   harmless hint: prefetches never fault. Figures: docs/performance.md, "Kernel tuning
+   record". */
 #define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
 #define BL__X512_PREFETCH_L1(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T0)
 
 /* acc += u (unsigned bytes) . s (signed bytes) in groups of four, updating acc in place.
    With the intrinsic, GCC 12 copies the 16 accumulators of the four-row loops through
-   other registers and the stack every iteration (2BIT: 5.9 cycles per row and block; 5.2
-   with this one-instruction asm). Clang keeps them in place by itself. */
+   other registers and the stack every iteration; this one-instruction asm keeps them in
+   place. Clang keeps them in place by itself. */
 #if defined(__GNUC__) && !defined(__clang__)
 BL__FORCE_INLINE __m512i bl__x512_dpbusd(__m512i acc, __m512i u, __m512i s)
 {
@@ -2543,16 +2596,13 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    accumulator chains hide the vpdpbusd latency. Each row prefetches its own stream into
    L2 a fixed distance ahead; over a row group the prefetched bytes are exactly the next
    stretch of the contiguous rows. Rows that are not whole cache lines long also fetch
-   the line that each load's second half falls in (cold 4096x5504: 14.6 -> 20 GB/s).
-   Measured cold here: four rows suit short rows (four of them within a 4 KiB page), two
-   rows long or partial-line ones (4096x11008 2BIT: 19-20 -> 21-23 GB/s, 2048x8192:
-   21 -> 23.6). BASE3 is compute-bound and takes four rows while they span at most 64 KiB
-   (its four-stream kernel, against pairs: cold 4096x11008 450 -> 430 us, 4096x13824
-   660-676 -> 550-553, 4096x20480 791-795 -> 770-773, 4096x65536 about even); rows longer
-   than that go in pairs, whose three groups of prefetch distance stay within L2
-   (4096x262144 in fours: cold 10.2 -> 10.9 ms). */
+   the line that each load's second half falls in. 2BIT (memory-bound) takes four rows
+   when four of them fit in a 4 KiB page and are whole lines, else two, so one group's
+   streams stay within few pages. BASE3 (compute-bound) takes four rows while they span
+   at most 64 KiB, else pairs, whose three groups of prefetch distance stay within L2.
+   The constants' measurements: docs/performance.md, "Kernel tuning record". */
 #define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
-#define BL__X512_AHEAD_BASE3 32768 /* (measured best of 8, 16, 32 KiB) */
+#define BL__X512_AHEAD_BASE3 32768 /* bytes; chosen from 8, 16 and 32 KiB */
 #define BL__X512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
 
 /* a whole number of R-row groups, at least `bytes` and at least three groups */
@@ -2584,8 +2634,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
         BL__UNROLL
         for (r = 0; r < R; ++r) {
-            bl__x512_prefetch_row(row + r * rb, split, ahead);
-            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc[4 * r]);
+            bl__x512_prefetch_row(row + (size_t)r * rb, split, ahead);
+            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc[4 * r]);
         }
     }
     if (pos < n) {
@@ -2593,7 +2643,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc[4 * r]);
+        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + (size_t)r * rb, bytes), av, &acc[4 * r]);
     }
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
@@ -2609,9 +2659,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
 }
 
 /* One row's block: per digit m, acc1 += y . a_m, y = 3y, acc2 += y . a_m. Written as one asm
-   block for GCC and clang: their schedules of the same instructions ran 5-7% slower here
-   (11.3 cycles per row and block as asm, 11.5-12.0 from intrinsics), and the measured
-   bound of the mix alone is 10.0. */
+   block for GCC and clang, which otherwise reorder the same instructions so that the
+   vpdpbusd chain waits on the byte adds; the bound is one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__X512_DIGIT(k) "vpdpbusd {%[a" #k "], %[y], %[p]|%[p], %[y], %[a" #k "]}\n\t" \
                             "vpaddb {%[y], %[y], %[t]|%[t], %[y], %[y]}\n\t"              \
@@ -2642,9 +2691,8 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
 
 /* One digit of four independent streams (rows, or rows and blocks): stream s adds
    y_s . lo (s < 2) or y_s . hi to acc1[s], triples y_s, and adds the new y_s the same way to
-   acc2[s]. The streams' instructions are interleaved in one asm block (rows in L1, 4096
-   trits: 11.0-11.9 -> 10.5-10.8 cycles per row and block as four one-row blocks; the
-   bound is 10, one vpdpbusd a cycle). */
+   acc2[s]. The streams' instructions are interleaved in one asm block, so each vpdpbusd
+   finds its inputs ready and the loop approaches its bound, one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__X512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
 #  define BL__X512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
@@ -2710,7 +2758,7 @@ BL__FORCE_INLINE void bl__x512_base3_step(int R, const uint8_t *row, size_t rb, 
     }
     BL__UNROLL
     for (s = 0; s < 4; ++s) {
-        const uint8_t *p = row + (R == 4 ? s * rb : (s % 2) * rb + 64 * (s / 2));
+        const uint8_t *p = row + (R == 4 ? (size_t)s * rb : (size_t)(s % 2) * rb + (size_t)(64 * (s / 2)));
         BL__X512_PREFETCH(p, ahead);
         BL__X512_PREFETCH(p, second);
         y[s] = _mm512_loadu_si512((const void *)p);
@@ -2728,12 +2776,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
     /* the next four rows' first loads (tail block, first block) into L1 now: they are the
-       first thing that group waits for (cold 4096x4096: 181-195 -> 173-176 us here) */
+       first thing that group waits for */
     if (R == 4) {
         BL__UNROLL
         for (r = 4; r < 8; ++r) {
-            BL__X512_PREFETCH_L1(row, r * rb + 64 * (size_t)full);
-            BL__X512_PREFETCH_L1(row, r * rb);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb + 64 * (size_t)full);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb);
         }
     }
     if (n > 320 * full) { /* the tail block first: its latency hides under the whole blocks */
@@ -2744,12 +2792,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
         if (R == 4) {
             __m512i y[4];
             BL__UNROLL
-            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + r * rb, bytes);
+            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + (size_t)r * rb, bytes);
             BL__UNROLL
             for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, av[m], av[m], acc1, acc2);
         } else {
             BL__UNROLL
-            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + r * rb, bytes), av, &acc1[r], &acc2[r]);
+            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + (size_t)r * rb, bytes), av, &acc1[r], &acc2[r]);
         }
     }
     while (b < full) {
@@ -2762,7 +2810,7 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
             for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
             BL__UNROLL
             for (r = 0; r < 2; ++r)
-                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc1[r], &acc2[r]);
+                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc1[r], &acc2[r]);
             ++b, row += 64, a += 320;
         }
     }
@@ -2781,9 +2829,8 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
 
 /* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
    so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
-   stay there, the partial dots summed in int32 (exact). Measured here, 4096x11008 batch
-   8 and 128: 207-211 -> 268-289 GOPS. Returns 0 (nothing done) when all the tokens'
-   activations fit in 32 KiB already. */
+   stay there, the partial dots summed in int32 (exact). Returns 0 (nothing done) when
+   all the tokens' activations fit in 32 KiB (L1) already. */
 #define BL__X512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
 #define BL__X512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
 BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
@@ -2829,12 +2876,9 @@ BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size
         }
 }
 
-/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together: the
-   conversion's chain of double operations, run after every group, held up the next
-   group's decode (4096x4096 here: hot 169 -> 163 us, cold 184 -> 169). 2BIT, batched,
-   measured mixed cold (in alternation: 4096x4096 166 -> 177 us, 11008x4096 494 -> 481),
-   so it converts per group. (AVX2, batched: BASE3 hot 432 -> 418 us, but 2BIT cold
-   302-310 -> 337-340, so it was left per group.) */
+/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together, so the
+   conversion's chain of double operations does not hold up the next group's decode.
+   2BIT (memory-bound, the decode is short) converts per group, as do the AVX2 kernels. */
 #define BL__X512_GROUPS 16
 
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
@@ -2888,8 +2932,8 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
    adds and subtracts. Each 16-byte quarter widens to 16 dwords once; vptestmd / vpcmpud
    then give the 16-lane masks of every digit directly in mask registers (no 64-bit mask
    shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
-   are 2BIT code 0, a subtraction); on whole blocks that AND was a fifth of the mask
-   operations (4096x4096 2BIT batch 1 hot: 1000-1040 -> 900-970 us here). */
+   are 2BIT code 0, a subtraction): whole blocks skip that AND, a fifth of the mask
+   operations. */
 BL__FORCE_INLINE void bl__x512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
                                            int T, __m512 *acc)
 {
@@ -2961,7 +3005,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * L->out_features + r];
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     switch (T) {
                     case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
                     case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
@@ -2970,7 +3014,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }
@@ -3684,6 +3728,45 @@ BITLINEAR_DEF const char *bl_backend_name(bl_backend b)
 }
 /* ---- end src/dispatch.c ---- */
 
+/* ---- begin src/activations.c ---- */
+/* ==== bitlinear: activation quantization (INT8 path) ===================== */
+/* Per token absmax quantization, BitNet's W1.58A8: the rules are bl__act_inverse,
+   bl__act_scale and bl__act_code (layout.h, shared with the CUDA companion) and are
+   spelled out in "INT8 ACTIVATIONS" at the top of the header. The per-element work runs
+   on the active backend's abs_max and quantize kernels, which all give the scalar bits. */
+
+/* One token into int8 codes by the active backend (the same bits on every one), its scale
+   into *scale and the codes' sum into *sum; a token with an infinite or NaN value is
+   refused with nothing written (its abs_max says so, one pass). */
+static bl_status bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale, int32_t *sum)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    uint32_t bits = kern->abs_max(x, n);
+    float amax = bl__bits_float(bits);
+    if (bits >= 0x7F800000u) return BL_ERR_NONFINITE;
+    *scale = bl__act_scale(amax, qmax);
+    *sum = kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
+    return BL_OK;
+}
+
+/* all of x finite, in tokens of n (by the active backend's abs_max) */
+static int bl__tokens_finite(const float *x, size_t n, int batch)
+{
+    const bl__backend_kernels *kern = bl__active_kernels();
+    int b;
+    for (b = 0; b < batch; ++b)
+        if (kern->abs_max(x + (size_t)b * n, n) >= 0x7F800000u) return 0;
+    return 1;
+}
+
+BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
+{
+    int32_t sum;
+    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
+    return bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale, &sum);
+}
+/* ---- end src/activations.c ---- */
+
 /* ---- begin src/linear.c ---- */
 /* ==== bitlinear: layers ================================================== */
 
@@ -3972,39 +4055,6 @@ BITLINEAR_DEF size_t bl_linear_input_size(const bl_linear *layer, int batch)
     return total;
 }
 
-/* ---- activations ---- */
-
-/* One token into int8 codes by the active backend (the same bits on every one), its scale
-   into *scale and the codes' sum into *sum; a token with an infinite or NaN value is
-   refused with nothing written (its abs_max says so, one pass). */
-static bl_status bl__quantize_token(const float *x, size_t n, int qmax, int8_t *q, float *scale, int32_t *sum)
-{
-    const bl__backend_kernels *kern = bl__active_kernels();
-    uint32_t bits = kern->abs_max(x, n);
-    float amax = bl__bits_float(bits);
-    if (bits >= 0x7F800000u) return BL_ERR_NONFINITE;
-    *scale = bl__act_scale(amax, qmax);
-    *sum = kern->quantize(x, n, bl__act_inverse(amax, qmax), qmax, q);
-    return BL_OK;
-}
-
-/* all of x finite, in tokens of n (by the active backend's abs_max) */
-static int bl__tokens_finite(const float *x, size_t n, int batch)
-{
-    const bl__backend_kernels *kern = bl__active_kernels();
-    int b;
-    for (b = 0; b < batch; ++b)
-        if (kern->abs_max(x + (size_t)b * n, n) >= 0x7F800000u) return 0;
-    return 1;
-}
-
-BITLINEAR_DEF bl_status bl_quantize_activations(const float *x, int n, int bits, int8_t *q, float *scale)
-{
-    int32_t sum;
-    if (!x || !q || !scale || n <= 0 || bits < 2 || bits > 8) return BL_ERR_INVALID;
-    return bl__quantize_token(x, (size_t)n, (1 << (bits - 1)) - 1, q, scale, &sum);
-}
-
 BITLINEAR_DEF size_t bl_linear_scratch_size(const bl_linear *layer, int batch)
 {
     return bl_linear_input_size(layer, batch);
@@ -4273,14 +4323,14 @@ static void bl__deadzone_of(const float *w, const int8_t *t, const float *scales
     if (scaling == BL_SCALING_TENSOR) {
         bl__deadzone_tally(w, t, count, scales[0], bl__deadzone_tau(method, lsq, w, count, scales[0]),
                            band, cnt);
-        bl__deadzone_finish(cnt, count, scales[0], 1, out);
+        bl__deadzone_finish(cnt, count, (double)scales[0], 1, out);
         return;
     }
     for (r = 0; r < rows; ++r) {
-        const float *wr = w + (size_t)r * cols;
-        bl__deadzone_tally(wr, t + (size_t)r * cols, (size_t)cols, scales[r],
+        const float *wr = w + (size_t)r * (size_t)cols;
+        bl__deadzone_tally(wr, t + (size_t)r * (size_t)cols, (size_t)cols, scales[r],
                            bl__deadzone_tau(method, lsq, wr, (size_t)cols, scales[r]), band, cnt);
-        sum += scales[r];
+        sum += (double)scales[r];
     }
     bl__deadzone_finish(cnt, count, sum, (size_t)rows, out);
 }
@@ -4389,7 +4439,7 @@ static bl_status bl__train_quantize(bl_train_linear *L)
             float a = alpha[L->groups == 1 ? 0 : r];
             a = a > BL__TRAIN_EPS ? a : BL__TRAIN_EPS;
             L->s[r] = a;
-            for (i = (size_t)r * L->in; i < (size_t)(r + 1) * L->in; ++i) L->t[i] = bl__round_trit(w[i] / a);
+            for (i = (size_t)r * (size_t)L->in; i < (size_t)(r + 1) * (size_t)L->in; ++i) L->t[i] = bl__round_trit(w[i] / a);
         }
     } else {
         st = bl_ternarize(w, L->out, L->in, L->method, L->scaling, L->t, L->s);
@@ -4398,7 +4448,7 @@ static bl_status bl__train_quantize(bl_train_linear *L)
     }
     if (L->full) return BL_OK;
     for (r = 0; r < L->out; ++r)
-        for (c = 0; c < L->in; ++c) L->tt[(size_t)c * L->out + r] = L->t[(size_t)r * L->in + c];
+        for (c = 0; c < L->in; ++c) L->tt[(size_t)c * (size_t)L->out + (size_t)r] = L->t[(size_t)r * (size_t)L->in + (size_t)c];
     bl__linear_desc_of(L, &d, 0);
     st = bl_linear_init(&d, L->fwd_mem, L->fwd_size, &L->fwd);
     if (st != BL_OK) return st;
@@ -4507,7 +4557,7 @@ BITLINEAR_DEF bl_status bl_train_create(const bl_train_desc *desc, bl_train_line
             w = L->wr;
         }
         if (L->groups == 1) alpha[0] = (float)bl__mean_abs(w, count);
-        else for (r = 0; r < L->out; ++r) alpha[r] = (float)bl__mean_abs(w + (size_t)r * L->in, (size_t)L->in);
+        else for (r = 0; r < L->out; ++r) alpha[r] = (float)bl__mean_abs(w + (size_t)r * (size_t)L->in, (size_t)L->in);
         for (r = 0; r < L->groups; ++r) alpha[r] = alpha[r] > BL__TRAIN_EPS ? alpha[r] : BL__TRAIN_EPS;
     }
     if (!L->full) {
@@ -4646,10 +4696,10 @@ BITLINEAR_DEF bl_status bl_train_forward(bl_train_linear *L, const float *x, int
     bias = bl__train_bias(L);
     for (b = 0; b < batch; ++b)
         for (r = 0; r < L->out; ++r) {
-            const float *xb = wk.x + (size_t)b * L->in, *wrow = w + (size_t)r * L->in;
+            const float *xb = wk.x + (size_t)b * (size_t)L->in, *wrow = w + (size_t)r * (size_t)L->in;
             float acc = 0.0f;
             for (c = 0; c < L->in; ++c) acc += xb[c] * wrow[c];
-            y[(size_t)b * L->out + r] = acc + (bias ? bias[r] : 0.0f);
+            y[(size_t)b * (size_t)L->out + (size_t)r] = acc + (bias ? bias[r] : 0.0f);
         }
     return BL_OK;
 }
@@ -4676,7 +4726,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
             memset(wk.gx, 0, n * (size_t)batch * sizeof(float));
             for (b = 0; b < batch; ++b)
                 for (r = 0; r < L->out; ++r) {
-                    float g = dy[(size_t)b * L->out + r], *gxb = wk.gx + (size_t)b * n;
+                    float g = dy[(size_t)b * (size_t)L->out + (size_t)r], *gxb = wk.gx + (size_t)b * n;
                     const float *wrow = w + (size_t)r * n;
                     if (g != 0.0f)
                         for (i = 0; i < n; ++i) gxb[i] += g * wrow[i];
@@ -4684,7 +4734,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
         } else {
             for (b = 0; b < batch; ++b)
                 for (r = 0; r < L->out; ++r)
-                    wk.gs[(size_t)b * L->out + r] = dy[(size_t)b * L->out + r] * L->s[r];
+                    wk.gs[(size_t)b * (size_t)L->out + (size_t)r] = dy[(size_t)b * (size_t)L->out + (size_t)r] * L->s[r];
             st = bl_linear_forward(L->bwd, wk.gs, batch, wk.gx, wk.scratch);
         }
         if (st == BL_OK && L->hadamard) st = bl_hadamard_rotate(wk.gx, L->in, batch, L->seed, 1);
@@ -4694,7 +4744,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
     memset(wk.gw, 0, count * sizeof(float));
     for (b = 0; b < batch; ++b)
         for (r = 0; r < L->out; ++r) {
-            float g = dy[(size_t)b * L->out + r], *grow = wk.gw + (size_t)r * n;
+            float g = dy[(size_t)b * (size_t)L->out + (size_t)r], *grow = wk.gw + (size_t)r * n;
             const float *xb = wk.x + (size_t)b * n;
             if (g != 0.0f)
                 for (i = 0; i < n; ++i) grow[i] += g * xb[i];
@@ -4715,7 +4765,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
     gb = L->has_bias ? L->grad + count : NULL;
     if (gb)
         for (b = 0; b < batch; ++b)
-            for (r = 0; r < L->out; ++r) gb[r] += dy[(size_t)b * L->out + r];
+            for (r = 0; r < L->out; ++r) gb[r] += dy[(size_t)b * (size_t)L->out + (size_t)r];
     if (dx) memcpy(dx, wk.gx, n * (size_t)batch * sizeof(float));
     return BL_OK;
 }
@@ -5903,11 +5953,11 @@ BITLINEAR_DEF bl_status bl_safetensors_open(const void *bytes, size_t size, bl_s
         if (!order) {
             st = BL_ERR_NOMEM;
         } else {
-            size_t n = 0;
+            size_t nonempty = 0;
             for (i = 0; i < j.count; ++i) /* empty tensors overlap nothing */
-                if (s->tensors[i].nbytes) order[n++] = (uint32_t)i;
-            bl__sort_index(order, n, bl__tensor_data_less, s->tensors);
-            for (i = 1; i < n && st == BL_OK; ++i) {
+                if (s->tensors[i].nbytes) order[nonempty++] = (uint32_t)i;
+            bl__sort_index(order, nonempty, bl__tensor_data_less, s->tensors);
+            for (i = 1; i < nonempty && st == BL_OK; ++i) {
                 const bl_tensor *p = &s->tensors[order[i - 1]], *q = &s->tensors[order[i]];
                 if ((size_t)((const uint8_t *)q->data - (const uint8_t *)p->data) < p->nbytes) st = BL_ERR_FORMAT;
             }
@@ -7704,6 +7754,14 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
     return st;
 }
 /* ---- end src/import.c ---- */
+
+/* ---- begin src/implementation_end.h ---- */
+/* ==== bitlinear: end of the implementation ============================== */
+/* Restores the warnings src/internal.h turned off for the implementation under C++. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#  pragma GCC diagnostic pop
+#endif
+/* ---- end src/implementation_end.h ---- */
 
 #endif /* BITLINEAR_IMPLEMENTATION */
 

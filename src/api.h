@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #define BITLINEAR_VERSION_MAJOR 0
-#define BITLINEAR_VERSION_MINOR 1
+#define BITLINEAR_VERSION_MINOR 2
 #define BITLINEAR_VERSION_PATCH 0
 /* Version of the packed byte layouts (BL_FORMAT_2BIT, BL_FORMAT_BASE3); bumped on any change. */
 #define BITLINEAR_FORMAT_VERSION 1
@@ -21,6 +21,14 @@
 #  define BITLINEAR_HD __host__ __device__
 #else
 #  define BITLINEAR_HD
+#endif
+
+/* Casts in code every including file compiles: C++ files get C++ casts, so the header
+   stays clean under -Wold-style-cast. */
+#ifdef __cplusplus
+#  define BL__CAST(type, value) static_cast<type>(value)
+#else
+#  define BL__CAST(type, value) ((type)(value))
 #endif
 
 #ifdef __cplusplus
@@ -41,6 +49,9 @@ typedef enum bl_status {
     BL__STATUS_FORCE_INT32 = 0x7FFFFFFF
 } bl_status;
 BITLINEAR_API const char *bl_status_string(bl_status s);   /* never NULL */
+/* "MAJOR.MINOR.PATCH" of the compiled implementation (the BITLINEAR_VERSION_* macros
+   are the version of the header a file was compiled against). */
+BITLINEAR_API const char *bl_version(void);
 
 /* ---- enumerations (0 is always the default) ------------------------------ */
 /* The *_FORCE_INT32 values keep every enum int-sized, so an unknown value a caller passes

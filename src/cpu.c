@@ -85,7 +85,8 @@
 
 /* Keeps a vector value as computed: an empty asm the optimizer cannot see through. Clang
    otherwise folds the BASE3 chains of byte adds (y + y + y, again and again) into byte
-   multiplies by 3^m (unpack, vpmullw, pack), which ran 1.5x slower here. */
+   multiplies by 3^m (unpack, vpmullw, pack): three instructions where one add was
+   (docs/performance.md, "Kernel tuning record"). */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__KEEP(v) __asm__("" : "+v"(v))
 #else
@@ -186,8 +187,8 @@ static BL__UNUSED int bl__simd_tokens(int left, int most)
 
 /* INT8 outputs of row r for tokens b0 .. b0+T-1 from their code dots (component j, token t
    at dot[j * width + t]): the offset trick's token sums come off, then the pinned rule.
-   Forced inline: called out of line from the target-attributed kernels it cost 40 us
-   per 4096x4096 batch-1 forward here (127 -> 168 us hot). */
+   Forced inline: a call out of the target-attributed kernels costs a call per row and
+   token on the hottest path (docs/performance.md, "Kernel tuning record"). */
 BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *in, const int32_t *dot, int width,
                                           int b0, int T, int r, float *y)
 {
@@ -195,7 +196,7 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
     int t, j;
     for (t = 0; t < T; ++t) {
         for (j = 0; j < L->k; ++j) dk[j] = dot[j * width + t] - in->act_sum[b0 + t];
-        y[(size_t)(b0 + t) * L->out_features + r] =
+        y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] =
             bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
     }
 }
@@ -216,12 +217,12 @@ BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__inp
     int j;
     for (j = 0; j < L->k; ++j) {
         __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)dot[j]), sum);
-        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * L->out_features + r));
+        __m256d s = _mm256_cvtps_pd(_mm_loadu_ps(L->scales + (size_t)j * (size_t)L->out_features + (size_t)r));
         acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_cvtepi32_pd(d), s));
     }
     v = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(acc)), _mm256_set1_pd((double)in->act_scale[b]));
     if (L->bias) v = _mm256_add_pd(v, _mm256_cvtps_pd(_mm_loadu_ps(L->bias + r)));
-    _mm_storeu_ps(y + (size_t)b * L->out_features + r, _mm256_cvtpd_ps(v));
+    _mm_storeu_ps(y + (size_t)b * (size_t)L->out_features + (size_t)r, _mm256_cvtpd_ps(v));
 }
 BL__TARGET_END
 #endif

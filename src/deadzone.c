@@ -54,14 +54,14 @@ static void bl__deadzone_of(const float *w, const int8_t *t, const float *scales
     if (scaling == BL_SCALING_TENSOR) {
         bl__deadzone_tally(w, t, count, scales[0], bl__deadzone_tau(method, lsq, w, count, scales[0]),
                            band, cnt);
-        bl__deadzone_finish(cnt, count, scales[0], 1, out);
+        bl__deadzone_finish(cnt, count, (double)scales[0], 1, out);
         return;
     }
     for (r = 0; r < rows; ++r) {
-        const float *wr = w + (size_t)r * cols;
-        bl__deadzone_tally(wr, t + (size_t)r * cols, (size_t)cols, scales[r],
+        const float *wr = w + (size_t)r * (size_t)cols;
+        bl__deadzone_tally(wr, t + (size_t)r * (size_t)cols, (size_t)cols, scales[r],
                            bl__deadzone_tau(method, lsq, wr, (size_t)cols, scales[r]), band, cnt);
-        sum += scales[r];
+        sum += (double)scales[r];
     }
     bl__deadzone_finish(cnt, count, sum, (size_t)rows, out);
 }

@@ -6,7 +6,7 @@
 
 /* Work memory for one group of n values and k components. */
 typedef struct bl__dwork {
-    bl__work tern;
+    bl__ternarize_work tern;
     float *resid;              /* [n] */
     int8_t *combo;             /* [3^k][k] trits of each combination */
     double *level;             /* [3^k] sorted levels sum_j s_j t_j */
@@ -18,7 +18,7 @@ typedef struct bl__dwork {
 
 static void bl__dwork_free(bl__dwork *dw)
 {
-    bl__work_free(&dw->tern);
+    bl__ternarize_work_free(&dw->tern);
     bl__free(NULL, dw->resid);
     bl__free(NULL, dw->combo);
     bl__free(NULL, dw->level);
@@ -43,7 +43,7 @@ static bl_status bl__dwork_init(bl__dwork *dw, size_t n, int k)
     bl_status st;
     memset(dw, 0, sizeof *dw);
     if (n > (size_t)-1 / sizeof(float)) return BL_ERR_OVERFLOW;
-    st = bl__work_reserve(&dw->tern, n);
+    st = bl__ternarize_work_reserve(&dw->tern, n);
     if (st != BL_OK) return st;
     dw->resid = (float *)bl__alloc(NULL, n * sizeof(float));
     dw->combo = (int8_t *)bl__alloc(NULL, lv * (size_t)k);
@@ -73,9 +73,9 @@ static void bl__histogram_of_trits(const float *w, size_t n, int k, const int8_t
     memset(dw->wsum, 0, (size_t)levels * sizeof(double));
     for (i = 0; i < n; ++i) {
         int c = 0;
-        for (j = k - 1; j >= 0; --j) c = c * 3 + t[j * stride + i] + 1;
+        for (j = k - 1; j >= 0; --j) c = c * 3 + t[(size_t)j * stride + i] + 1;
         dw->count[c] += 1.0;
-        dw->wsum[c] += w[i];
+        dw->wsum[c] += (double)w[i];
     }
 }
 
@@ -181,11 +181,11 @@ static void bl__assign_nearest(const float *w, size_t n, int k, const float *s, 
     memset(dw->count, 0, (size_t)levels * sizeof(double));
     memset(dw->wsum, 0, (size_t)levels * sizeof(double));
     for (i = 0; i < n; ++i) {
-        int c = bl__nearest_combo(dw, levels, w[i]);
+        int c = bl__nearest_combo(dw, levels, (double)w[i]);
         dw->count[c] += 1.0;
-        dw->wsum[c] += w[i];
+        dw->wsum[c] += (double)w[i];
         if (t)
-            for (j = 0; j < k; ++j) t[j * stride + i] = dw->combo[c * k + j];
+            for (j = 0; j < k; ++j) t[(size_t)j * stride + i] = dw->combo[c * k + j];
     }
 }
 
@@ -223,7 +223,7 @@ static void bl__grid_scales(const float *w, size_t n, int k, double ratio, float
         for (i = 0; i < n; ++i) {
             double q = floor((double)w[i] / step + 0.5);
             q = q > half ? half : (q < -half ? -half : q);
-            num += q * w[i];
+            num += q * (double)w[i];
             den += q * q;
         }
         if (den == 0.0) break;
@@ -245,14 +245,14 @@ static void bl__decompose_group(const float *w, size_t n, int k, int iters, bl_m
     int j;
     memcpy(dw->resid, w, n * sizeof(float));
     for (j = 0; j < k; ++j) {
-        int8_t *tj = t + j * stride;
+        int8_t *tj = t + (size_t)j * stride;
         s[j] = bl__ternarize_group(dw->resid, n, method, tj, &dw->tern);
         for (i = 0; i < n; ++i) dw->resid[i] -= s[j] * tj[i];
     }
     if (iters > 0) {
         double best;
         dw->wsq = 0.0;
-        for (i = 0; i < n; ++i) dw->wsq += (double)w[i] * w[i];
+        for (i = 0; i < n; ++i) dw->wsq += (double)w[i] * (double)w[i];
         bl__histogram_of_trits(w, n, k, t, stride, dw);
         best = bl__refine_scales(w, n, k, iters, s, dw);
         for (r = 0; k > 1 && r < sizeof ratios / sizeof ratios[0]; ++r) {
@@ -290,12 +290,12 @@ BITLINEAR_DEF bl_status bl_decompose_ex(const float *w, int rows, int cols, int 
         if (scaling == BL_SCALING_TENSOR) {
             bl__decompose_group(w, count, k, refine_iters, method, trits, count, s, &dw);
             for (j = 0; j < k; ++j)
-                for (r = 0; r < rows; ++r) scales[(size_t)j * rows + r] = s[j];
+                for (r = 0; r < rows; ++r) scales[(size_t)j * (size_t)rows + (size_t)r] = s[j];
         } else {
             for (r = 0; r < rows; ++r) {
-                bl__decompose_group(w + (size_t)r * cols, (size_t)cols, k, refine_iters, method,
-                                    trits + (size_t)r * cols, count, s, &dw);
-                for (j = 0; j < k; ++j) scales[(size_t)j * rows + r] = s[j];
+                bl__decompose_group(w + (size_t)r * (size_t)cols, (size_t)cols, k, refine_iters, method,
+                                    trits + (size_t)r * (size_t)cols, count, s, &dw);
+                for (j = 0; j < k; ++j) scales[(size_t)j * (size_t)rows + (size_t)r] = s[j];
             }
         }
     }
@@ -320,10 +320,10 @@ BITLINEAR_DEF double bl_decompose_error(const float *w, int rows, int cols, int 
         return -1.0;
     for (r = 0; r < rows; ++r) {
         for (i = 0; i < (size_t)cols; ++i) {
-            size_t at = (size_t)r * cols + i;
-            double v = w[at];
+            size_t at = (size_t)r * (size_t)cols + i;
+            double v = (double)w[at];
             norm += v * v;
-            for (j = 0; j < k; ++j) v -= (double)scales[(size_t)j * rows + r] * trits[(size_t)j * count + at];
+            for (j = 0; j < k; ++j) v -= (double)scales[(size_t)j * (size_t)rows + (size_t)r] * trits[(size_t)j * count + at];
             err += v * v;
         }
     }

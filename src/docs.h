@@ -15,7 +15,8 @@
 
     EXAMPLE
     =======
-        bl_linear_desc d = {0};            // zero means defaults: OPTIMAL, per-row
+        bl_linear_desc d;
+        memset(&d, 0, sizeof d);           // zero means defaults: OPTIMAL, per-row
         d.in_features = 1024;              // scales, 2-bit packing, INT8 activations
         d.out_features = 4096;
         d.weight = w;                      // float [out][in], as PyTorch's nn.Linear
@@ -24,6 +25,7 @@
         if (bl_linear_create(&d, &layer) != BL_OK) ...;
         bl_linear_forward(layer, x, batch, y, NULL);   // x [batch][in] -> y [batch][out]
         bl_linear_destroy(layer);
+    (`bl_linear_desc d = {0};` in C and `bl_linear_desc d = {};` in C++ zero it too.)
 
     CONFIGURATION (define before including, in the implementation file)
     =============
@@ -107,12 +109,22 @@
     bl_model_load_with(..., BL_MODEL_LOAD_VIEW, ...) points the layers straight into
     your 64-byte-aligned bytes (a mapped file, an array compiled in). bl_model_find
     looks a layer up by name. bl_safetensors_open reads F32/F16/BF16 checkpoints.
-    Layout byte by byte: README.md ("Model files").
+    Layout byte by byte: docs/models.md in the repository.
 
-    PACKED FORMATS: see README.md ("Packed formats"), and bl__trit_position below.
+    PACKED FORMATS (BITLINEAR_FORMAT_VERSION 1; byte by byte: docs/formats.md)
+    ==============
+    Trits [rows][cols], row after row, each row ceil(cols / D) bytes: D = 4 trits a byte
+    (BL_FORMAT_2BIT), D = 5 (BL_FORMAT_BASE3). A row is full blocks of 64*D trits, trit p
+    of a block in byte p % 64, digit p / 64, then a tail of B = ceil(r / D) bytes, trit p
+    in byte p % B, digit p / B (bl__trit_position). The code of a trit is t + 1: 2BIT digit
+    m is bits 2m..2m+1; BASE3 stores v = sum c_m 3^(4-m) as ceil(v * 256 / 243), and digit m
+    is ((byte * 3^m mod 256) * 3) >> 8. Padding digits hold trit 0. Scales are separate
+    float32 [k][out].
 
     VERSION HISTORY
     ===============
+        0.2.0   GGUF and Hugging Face import, model contents, bl_version, BL_ERR_IO,
+                CMake package and pkg-config, clean under strict warning flags
         0.1.0   first release: quantization, packing, decomposition, layers, SIMD
                 backends, training, model files, safetensors, CUDA companion
 */

@@ -1,13 +1,30 @@
 /* ==== bitlinear: implementation internals ================================ */
+/* The implementation is C99 code, where the C cast is the only cast and NULL the only null
+   pointer constant. Compiled as C++ it keeps both, and -Wuseless-cast would flag casts
+   between types that coincide on one platform only (size_t and uint64_t on LP64, needed on
+   32-bit targets). These warnings are off for the implementation alone:
+   src/implementation_end.h pops them, so the including file's own code is checked as its
+   flags ask. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Wold-style-cast"
+#  pragma GCC diagnostic ignored "-Wzero-as-null-pointer-constant"
+#  if !defined(__clang__)
+#    pragma GCC diagnostic ignored "-Wuseless-cast"
+#  endif
+#endif
+/* Each header for what the implementation calls, whatever the configuration macros say:
+   string.h (memcpy, memset, strcmp, strlen), math.h (fabsf, sqrt, ...), float.h and
+   limits.h (FLT_MAX, INT_MAX), stdlib.h (qsort, and malloc/realloc/free unless hooked). */
 #include <string.h>
 #include <math.h>
 #include <float.h>
 #include <limits.h>
+#include <stdlib.h>
 
 #if defined(BITLINEAR_MALLOC) && defined(BITLINEAR_FREE) && defined(BITLINEAR_REALLOC)
 /* all three given */
 #elif !defined(BITLINEAR_MALLOC) && !defined(BITLINEAR_FREE) && !defined(BITLINEAR_REALLOC)
-#  include <stdlib.h>
 #  define BITLINEAR_MALLOC(size)       malloc(size)
 #  define BITLINEAR_REALLOC(ptr, size) realloc(ptr, size)
 #  define BITLINEAR_FREE(ptr)          free(ptr)

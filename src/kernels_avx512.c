@@ -12,18 +12,19 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 #define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
 
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
-   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart
-   (measured here: cold 4096x4096 2BIT 325-335 us -> 265-280 us; the compute-bound BASE3
-   loop got slower with it). The row-group paths below prefetch whole row groups 16 KiB
-   (2BIT) or 32 KiB (BASE3) ahead instead (into L1 it was 2x slower). Past the end of the
-   weights it is a harmless hint: prefetches never fault. */
+   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart;
+   the compute-bound BASE3 loop does not prefetch this way. The row-group paths below
+   prefetch whole row groups 16 KiB (2BIT) or 32 KiB (BASE3) ahead instead, into L2: the
+   lines must not evict the activations from L1. Past the end of the weights it is a
+   harmless hint: prefetches never fault. Figures: docs/performance.md, "Kernel tuning
+   record". */
 #define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
 #define BL__X512_PREFETCH_L1(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T0)
 
 /* acc += u (unsigned bytes) . s (signed bytes) in groups of four, updating acc in place.
    With the intrinsic, GCC 12 copies the 16 accumulators of the four-row loops through
-   other registers and the stack every iteration (2BIT: 5.9 cycles per row and block; 5.2
-   with this one-instruction asm). Clang keeps them in place by itself. */
+   other registers and the stack every iteration; this one-instruction asm keeps them in
+   place. Clang keeps them in place by itself. */
 #if defined(__GNUC__) && !defined(__clang__)
 BL__FORCE_INLINE __m512i bl__x512_dpbusd(__m512i acc, __m512i u, __m512i s)
 {
@@ -281,16 +282,13 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    accumulator chains hide the vpdpbusd latency. Each row prefetches its own stream into
    L2 a fixed distance ahead; over a row group the prefetched bytes are exactly the next
    stretch of the contiguous rows. Rows that are not whole cache lines long also fetch
-   the line that each load's second half falls in (cold 4096x5504: 14.6 -> 20 GB/s).
-   Measured cold here: four rows suit short rows (four of them within a 4 KiB page), two
-   rows long or partial-line ones (4096x11008 2BIT: 19-20 -> 21-23 GB/s, 2048x8192:
-   21 -> 23.6). BASE3 is compute-bound and takes four rows while they span at most 64 KiB
-   (its four-stream kernel, against pairs: cold 4096x11008 450 -> 430 us, 4096x13824
-   660-676 -> 550-553, 4096x20480 791-795 -> 770-773, 4096x65536 about even); rows longer
-   than that go in pairs, whose three groups of prefetch distance stay within L2
-   (4096x262144 in fours: cold 10.2 -> 10.9 ms). */
+   the line that each load's second half falls in. 2BIT (memory-bound) takes four rows
+   when four of them fit in a 4 KiB page and are whole lines, else two, so one group's
+   streams stay within few pages. BASE3 (compute-bound) takes four rows while they span
+   at most 64 KiB, else pairs, whose three groups of prefetch distance stay within L2.
+   The constants' measurements: docs/performance.md, "Kernel tuning record". */
 #define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
-#define BL__X512_AHEAD_BASE3 32768 /* (measured best of 8, 16, 32 KiB) */
+#define BL__X512_AHEAD_BASE3 32768 /* bytes; chosen from 8, 16 and 32 KiB */
 #define BL__X512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
 
 /* a whole number of R-row groups, at least `bytes` and at least three groups */
@@ -322,8 +320,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
         BL__UNROLL
         for (r = 0; r < R; ++r) {
-            bl__x512_prefetch_row(row + r * rb, split, ahead);
-            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc[4 * r]);
+            bl__x512_prefetch_row(row + (size_t)r * rb, split, ahead);
+            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc[4 * r]);
         }
     }
     if (pos < n) {
@@ -331,7 +329,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + r * rb, bytes), av, &acc[4 * r]);
+        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + (size_t)r * rb, bytes), av, &acc[4 * r]);
     }
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
@@ -347,9 +345,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
 }
 
 /* One row's block: per digit m, acc1 += y . a_m, y = 3y, acc2 += y . a_m. Written as one asm
-   block for GCC and clang: their schedules of the same instructions ran 5-7% slower here
-   (11.3 cycles per row and block as asm, 11.5-12.0 from intrinsics), and the measured
-   bound of the mix alone is 10.0. */
+   block for GCC and clang, which otherwise reorder the same instructions so that the
+   vpdpbusd chain waits on the byte adds; the bound is one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__X512_DIGIT(k) "vpdpbusd {%[a" #k "], %[y], %[p]|%[p], %[y], %[a" #k "]}\n\t" \
                             "vpaddb {%[y], %[y], %[t]|%[t], %[y], %[y]}\n\t"              \
@@ -380,9 +377,8 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
 
 /* One digit of four independent streams (rows, or rows and blocks): stream s adds
    y_s . lo (s < 2) or y_s . hi to acc1[s], triples y_s, and adds the new y_s the same way to
-   acc2[s]. The streams' instructions are interleaved in one asm block (rows in L1, 4096
-   trits: 11.0-11.9 -> 10.5-10.8 cycles per row and block as four one-row blocks; the
-   bound is 10, one vpdpbusd a cycle). */
+   acc2[s]. The streams' instructions are interleaved in one asm block, so each vpdpbusd
+   finds its inputs ready and the loop approaches its bound, one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define BL__X512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
 #  define BL__X512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
@@ -448,7 +444,7 @@ BL__FORCE_INLINE void bl__x512_base3_step(int R, const uint8_t *row, size_t rb, 
     }
     BL__UNROLL
     for (s = 0; s < 4; ++s) {
-        const uint8_t *p = row + (R == 4 ? s * rb : (s % 2) * rb + 64 * (s / 2));
+        const uint8_t *p = row + (R == 4 ? (size_t)s * rb : (size_t)(s % 2) * rb + (size_t)(64 * (s / 2)));
         BL__X512_PREFETCH(p, ahead);
         BL__X512_PREFETCH(p, second);
         y[s] = _mm512_loadu_si512((const void *)p);
@@ -466,12 +462,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
     /* the next four rows' first loads (tail block, first block) into L1 now: they are the
-       first thing that group waits for (cold 4096x4096: 181-195 -> 173-176 us here) */
+       first thing that group waits for */
     if (R == 4) {
         BL__UNROLL
         for (r = 4; r < 8; ++r) {
-            BL__X512_PREFETCH_L1(row, r * rb + 64 * (size_t)full);
-            BL__X512_PREFETCH_L1(row, r * rb);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb + 64 * (size_t)full);
+            BL__X512_PREFETCH_L1(row, (size_t)r * rb);
         }
     }
     if (n > 320 * full) { /* the tail block first: its latency hides under the whole blocks */
@@ -482,12 +478,12 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
         if (R == 4) {
             __m512i y[4];
             BL__UNROLL
-            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + r * rb, bytes);
+            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + (size_t)r * rb, bytes);
             BL__UNROLL
             for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, av[m], av[m], acc1, acc2);
         } else {
             BL__UNROLL
-            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + r * rb, bytes), av, &acc1[r], &acc2[r]);
+            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + (size_t)r * rb, bytes), av, &acc1[r], &acc2[r]);
         }
     }
     while (b < full) {
@@ -500,7 +496,7 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
             for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
             BL__UNROLL
             for (r = 0; r < 2; ++r)
-                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + r * rb)), av, &acc1[r], &acc2[r]);
+                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc1[r], &acc2[r]);
             ++b, row += 64, a += 320;
         }
     }
@@ -519,9 +515,8 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
 
 /* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
    so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
-   stay there, the partial dots summed in int32 (exact). Measured here, 4096x11008 batch
-   8 and 128: 207-211 -> 268-289 GOPS. Returns 0 (nothing done) when all the tokens'
-   activations fit in 32 KiB already. */
+   stay there, the partial dots summed in int32 (exact). Returns 0 (nothing done) when
+   all the tokens' activations fit in 32 KiB (L1) already. */
 #define BL__X512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
 #define BL__X512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
 BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
@@ -567,12 +562,9 @@ BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size
         }
 }
 
-/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together: the
-   conversion's chain of double operations, run after every group, held up the next
-   group's decode (4096x4096 here: hot 169 -> 163 us, cold 184 -> 169). 2BIT, batched,
-   measured mixed cold (in alternation: 4096x4096 166 -> 177 us, 11008x4096 494 -> 481),
-   so it converts per group. (AVX2, batched: BASE3 hot 432 -> 418 us, but 2BIT cold
-   302-310 -> 337-340, so it was left per group.) */
+/* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together, so the
+   conversion's chain of double operations does not hold up the next group's decode.
+   2BIT (memory-bound, the decode is short) converts per group, as do the AVX2 kernels. */
 #define BL__X512_GROUPS 16
 
 BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
@@ -626,8 +618,8 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
    adds and subtracts. Each 16-byte quarter widens to 16 dwords once; vptestmd / vpcmpud
    then give the 16-lane masks of every digit directly in mask registers (no 64-bit mask
    shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
-   are 2BIT code 0, a subtraction); on whole blocks that AND was a fifth of the mask
-   operations (4096x4096 2BIT batch 1 hot: 1000-1040 -> 900-970 us here). */
+   are 2BIT code 0, a subtraction): whole blocks skip that AND, a fifth of the mask
+   operations. */
 BL__FORCE_INLINE void bl__x512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
                                            int T, __m512 *acc)
 {
@@ -699,7 +691,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * L->out_features + r];
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     switch (T) {
                     case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
                     case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
@@ -708,7 +700,7 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }

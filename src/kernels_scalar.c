@@ -52,9 +52,9 @@ static void bl__gemm_int8_scalar(const bl_linear *L, const bl__input *in, int ba
         for (r = r0; r < r1; ++r) {
             int32_t dot[BL_MAX_K];
             for (j = 0; j < L->k; ++j)
-                dot[j] = bl__dot_int8_scalar((int)L->format, L->packed + j * plane + (size_t)r * L->row_bytes,
+                dot[j] = bl__dot_int8_scalar((int)L->format, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,
                                              L->in_features, a);
-            y[(size_t)b * L->out_features + r] =
+            y[(size_t)b * (size_t)L->out_features + (size_t)r] =
                 bl__int8_output(dot, L->scales, L->k, L->out_features, r, in->act_scale[b], L->bias);
         }
     }
@@ -69,10 +69,10 @@ static void bl__gemm_float_scalar(const bl_linear *L, const bl__input *in, int b
         for (r = r0; r < r1; ++r) {
             float acc = 0.0f;
             for (j = 0; j < L->k; ++j)
-                acc += L->scales[(size_t)j * L->out_features + r] *
-                       bl__dot_float_scalar((int)L->format, L->packed + j * plane + (size_t)r * L->row_bytes,
+                acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)r] *
+                       bl__dot_float_scalar((int)L->format, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,
                                             L->in_features, x);
-            y[(size_t)b * L->out_features + r] = L->bias ? acc + L->bias[r] : acc;
+            y[(size_t)b * (size_t)L->out_features + (size_t)r] = L->bias ? acc + L->bias[r] : acc;
         }
     }
 }

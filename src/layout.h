@@ -5,7 +5,7 @@
 #define BL__BLOCK_BYTES 64   /* a full block is 64 bytes: 256 (2BIT) or 320 (BASE3) trits */
 
 /* trits per byte: 4 for BL_FORMAT_2BIT, 5 for BL_FORMAT_BASE3 */
-static inline BITLINEAR_HD int bl__digits(int format) { return format == 1 ? 5 : 4; }
+static inline BITLINEAR_HD int bl__digits(int format) { return format == BL_FORMAT_BASE3 ? 5 : 4; }
 
 /* Bytes of the block that starts with `left` trits still to place: a full 64-byte block,
    or the tail's ceil(left / D). */
@@ -40,15 +40,15 @@ static inline BITLINEAR_HD uint8_t bl__base3_encode(const uint8_t codes[5])
     unsigned v = 0;
     int m;
     for (m = 0; m < 5; ++m) v = v * 3u + codes[m];
-    return (uint8_t)((v * 256u + 242u) / 243u);
+    return BL__CAST(uint8_t, (v * 256u + 242u) / 243u);
 }
 
 /* Code (0, 1 or 2) of digit m of a BASE3 byte: multiply by 3^m modulo 256 drops the
    leading digits, then the top digit is (y * 3) >> 8. No division, no table. */
 static inline BITLINEAR_HD unsigned bl__base3_code(uint8_t byte, int m)
 {
-    unsigned pow3 = (unsigned)((0x511B090301ull >> (8 * m)) & 0xFFu); /* 1, 3, 9, 27, 81 */
-    unsigned y = (uint8_t)(byte * pow3);
+    unsigned pow3 = BL__CAST(unsigned, (0x511B090301ull >> (8 * m)) & 0xFFu); /* 1, 3, 9, 27, 81 */
+    unsigned y = BL__CAST(uint8_t, byte * pow3);
     return (y * 3u) >> 8;
 }
 
@@ -69,17 +69,17 @@ static inline BITLINEAR_HD float bl__round_even(float v)
 /* Per token: scale = absmax / qmax, q = round_even(clamp(x * (qmax / absmax))). */
 static inline BITLINEAR_HD float bl__act_inverse(float absmax, int qmax)
 {
-    return absmax < BL__ACT_TINY ? 0.0f : (float)qmax / absmax;
+    return absmax < BL__ACT_TINY ? 0.0f : BL__CAST(float, qmax) / absmax;
 }
 static inline BITLINEAR_HD float bl__act_scale(float absmax, int qmax)
 {
-    return absmax < BL__ACT_TINY ? 0.0f : absmax / (float)qmax;
+    return absmax < BL__ACT_TINY ? 0.0f : absmax / BL__CAST(float, qmax);
 }
 static inline BITLINEAR_HD int8_t bl__act_code(float x, float inverse, int qmax)
 {
-    float v = x * inverse, lim = (float)qmax;
+    float v = x * inverse, lim = BL__CAST(float, qmax);
     v = v > lim ? lim : (v < -lim ? -lim : v);
-    return (int8_t)bl__round_even(v);
+    return BL__CAST(int8_t, bl__round_even(v));
 }
 
 /* INT8 output of row r: every product below is exact in double (|dot| < 2^29 and a float
@@ -91,8 +91,11 @@ static inline BITLINEAR_HD float bl__int8_output(const int32_t *dot, const float
 {
     double acc = 0.0, v;
     int j;
-    for (j = 0; j < k; ++j) acc += (double)dot[j] * (double)scales[(size_t)j * out_features + r];
-    v = (double)(float)acc * (double)act_scale;
-    if (bias) v += (double)bias[r];
-    return (float)v;
+    for (j = 0; j < k; ++j) {
+        size_t at = BL__CAST(size_t, j) * BL__CAST(size_t, out_features) + BL__CAST(size_t, r);
+        acc += BL__CAST(double, dot[j]) * BL__CAST(double, scales[at]);
+    }
+    v = BL__CAST(double, BL__CAST(float, acc)) * BL__CAST(double, act_scale);
+    if (bias) v += BL__CAST(double, bias[r]);
+    return BL__CAST(float, v);
 }

@@ -78,7 +78,7 @@ BITLINEAR_DEF bl_status bl_pack(bl_format f, const int8_t *trits, int rows, int 
     for (i = 0; i < count; ++i)
         if (trits[i] < -1 || trits[i] > 1) return BL_ERR_INVALID;
     for (r = 0; r < rows; ++r)
-        bl__pack_row((int)f, trits + (size_t)r * cols, cols, (uint8_t *)dst + (size_t)r * row_bytes);
+        bl__pack_row((int)f, trits + (size_t)r * (size_t)cols, cols, (uint8_t *)dst + (size_t)r * row_bytes);
     return BL_OK;
 }
 
@@ -97,6 +97,6 @@ BITLINEAR_DEF bl_status bl_unpack(bl_format f, const void *src, size_t src_size,
             return BL_ERR_FORMAT;
     for (r = 0; r < rows; ++r)
         (void)bl__unpack_row((int)f, (const uint8_t *)src + (size_t)r * row_bytes, cols,
-                             trits + (size_t)r * cols);
+                             trits + (size_t)r * (size_t)cols);
     return BL_OK;
 }

@@ -1,10 +1,10 @@
-/* ==== bitlinear: weight and activation quantization ====================== */
+/* ==== bitlinear: weight quantization ====================================== */
 
 /* Work memory for ternarizing one group (a row, or the whole tensor). */
 #define BL__HIST_BUCKETS 1024  /* 32 octaves x 32 sub-buckets of |w| */
 #define BL__HIST_SHIFT   18    /* float bits >> 18 keep 8 exponent and 5 mantissa bits */
 
-typedef struct bl__work {
+typedef struct bl__ternarize_work {
     unsigned *count;           /* [BL__HIST_BUCKETS] values per bucket */
     double *sum;               /* [BL__HIST_BUCKETS] their sum */
     double *above_sum;         /* [BL__HIST_BUCKETS] sum of the buckets above */
@@ -13,9 +13,9 @@ typedef struct bl__work {
     uint16_t *bucket;          /* [capacity] bucket of each value */
     float *values;             /* [capacity] candidates to sort */
     size_t capacity;
-} bl__work;
+} bl__ternarize_work;
 
-static void bl__work_free(bl__work *wk)
+static void bl__ternarize_work_free(bl__ternarize_work *wk)
 {
     bl__free(NULL, wk->count);
     bl__free(NULL, wk->sum);
@@ -28,7 +28,7 @@ static void bl__work_free(bl__work *wk)
 }
 
 /* Reserves room for a group of n values; all failure happens here, before any output is written. */
-static bl_status bl__work_reserve(bl__work *wk, size_t n)
+static bl_status bl__ternarize_work_reserve(bl__ternarize_work *wk, size_t n)
 {
     if (!wk->count) {
         wk->count = (unsigned *)bl__alloc(NULL, BL__HIST_BUCKETS * sizeof(unsigned));
@@ -63,7 +63,7 @@ static float bl__bits_float(uint32_t u)
     return f;
 }
 
-static int bl__desc_float(const void *a, const void *b)
+static int bl__compare_descending(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x < y) - (x > y);
@@ -73,7 +73,7 @@ static void bl__sort_desc(float *v, size_t n)
 {
     size_t i, j;
     if (n > 48) {
-        qsort(v, n, sizeof(float), bl__desc_float);
+        qsort(v, n, sizeof(float), bl__compare_descending);
         return;
     }
     for (i = 1; i < n; ++i) {
@@ -114,7 +114,7 @@ static int8_t bl__sign(float v) { return (int8_t)((v > 0.0f) - (v < 0.0f)); }
    histogram of |w| (monotone buckets on the float bits) gives that objective exactly at
    every bucket boundary; only buckets where the bound below says a split inside could
    still win are sorted (typically a few dozen values). O(n) plus a small sort. */
-static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work *wk)
+static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__ternarize_work *wk)
 {
     long base;
     float amax = bl__absmax(w, n), thr = 0.0f;
@@ -136,7 +136,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
         int k = key < 0 ? 0 : (int)key;
         wk->bucket[i] = (uint16_t)k;
         wk->count[k]++;
-        wk->sum[k] += a;
+        wk->sum[k] += (double)a;
     }
     /* the objective at each bucket boundary: keep every bucket >= b */
     for (b = BL__HIST_BUCKETS - 1; b >= 0; --b) {
@@ -175,7 +175,7 @@ static float bl__ternarize_optimal(const float *w, size_t n, int8_t *t, bl__work
                 above_sum = wk->above_sum[k];
                 above_cnt = wk->above_cnt[k];
             }
-            above_sum += a;
+            above_sum += (double)a;
             above_cnt += 1;
             if (j + 1 < m && wk->values[j + 1] == a) continue; /* ties go in or out together */
             f = above_sum * above_sum / (double)above_cnt;
@@ -194,7 +194,7 @@ static float bl__fit_scale(const float *w, const int8_t *t, size_t n)
     double s = 0.0;
     size_t i, m = 0;
     for (i = 0; i < n; ++i)
-        if (t[i]) { s += fabsf(w[i]); ++m; }
+        if (t[i]) { s += (double)fabsf(w[i]); ++m; }
     return m ? (float)(s / (double)m) : 0.0f;
 }
 
@@ -202,7 +202,7 @@ static double bl__mean_abs(const float *w, size_t n)
 {
     double s = 0.0;
     size_t i;
-    for (i = 0; i < n; ++i) s += fabsf(w[i]);
+    for (i = 0; i < n; ++i) s += (double)fabsf(w[i]);
     return s / (double)n;
 }
 
@@ -213,7 +213,7 @@ static int8_t bl__round_trit(float v)
 }
 
 /* One group with one method; returns its scale. */
-static float bl__ternarize_group(const float *w, size_t n, bl_method method, int8_t *t, bl__work *wk)
+static float bl__ternarize_group(const float *w, size_t n, bl_method method, int8_t *t, bl__ternarize_work *wk)
 {
     size_t i;
     switch (method) {
@@ -254,7 +254,7 @@ static bl_status bl__check_matrix(const void *a, const void *b, const void *c, i
 BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_method method,
                                      bl_scaling scaling, int8_t *trits, float *scales)
 {
-    bl__work wk;
+    bl__ternarize_work wk;
     size_t count;
     int r;
     bl_status st = bl__check_matrix(w, trits, scales, rows, cols, &count);
@@ -262,16 +262,16 @@ BITLINEAR_DEF bl_status bl_ternarize(const float *w, int rows, int cols, bl_meth
     if (!bl__valid_method((int)method) || !bl__valid_scaling((int)scaling)) return BL_ERR_INVALID;
     if (!bl__all_finite(w, count)) return BL_ERR_NONFINITE;
     memset(&wk, 0, sizeof wk);
-    st = bl__work_reserve(&wk, scaling == BL_SCALING_ROW ? (size_t)cols : count);
+    st = bl__ternarize_work_reserve(&wk, scaling == BL_SCALING_ROW ? (size_t)cols : count);
     if (st == BL_OK) {
         if (scaling == BL_SCALING_TENSOR) {
             scales[0] = bl__ternarize_group(w, count, method, trits, &wk);
         } else {
             for (r = 0; r < rows; ++r)
-                scales[r] = bl__ternarize_group(w + (size_t)r * cols, (size_t)cols, method,
-                                                trits + (size_t)r * cols, &wk);
+                scales[r] = bl__ternarize_group(w + (size_t)r * (size_t)cols, (size_t)cols, method,
+                                                trits + (size_t)r * (size_t)cols, &wk);
         }
     }
-    bl__work_free(&wk);
+    bl__ternarize_work_free(&wk);
     return st;
 }

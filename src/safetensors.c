@@ -346,11 +346,11 @@ BITLINEAR_DEF bl_status bl_safetensors_open(const void *bytes, size_t size, bl_s
         if (!order) {
             st = BL_ERR_NOMEM;
         } else {
-            size_t n = 0;
+            size_t nonempty = 0;
             for (i = 0; i < j.count; ++i) /* empty tensors overlap nothing */
-                if (s->tensors[i].nbytes) order[n++] = (uint32_t)i;
-            bl__sort_index(order, n, bl__tensor_data_less, s->tensors);
-            for (i = 1; i < n && st == BL_OK; ++i) {
+                if (s->tensors[i].nbytes) order[nonempty++] = (uint32_t)i;
+            bl__sort_index(order, nonempty, bl__tensor_data_less, s->tensors);
+            for (i = 1; i < nonempty && st == BL_OK; ++i) {
                 const bl_tensor *p = &s->tensors[order[i - 1]], *q = &s->tensors[order[i]];
                 if ((size_t)((const uint8_t *)q->data - (const uint8_t *)p->data) < p->nbytes) st = BL_ERR_FORMAT;
             }

@@ -1,4 +1,12 @@
-/* ==== bitlinear: status strings ========================================== */
+/* ==== bitlinear: status strings and version ============================== */
+#define BL__STRINGIFY2(x) #x
+#define BL__STRINGIFY(x) BL__STRINGIFY2(x)
+BITLINEAR_DEF const char *bl_version(void)
+{
+    return BL__STRINGIFY(BITLINEAR_VERSION_MAJOR) "." BL__STRINGIFY(BITLINEAR_VERSION_MINOR) "."
+           BL__STRINGIFY(BITLINEAR_VERSION_PATCH);
+}
+
 BITLINEAR_DEF const char *bl_status_string(bl_status s)
 {
     switch (s) {

@@ -79,7 +79,7 @@ static bl_status bl__train_quantize(bl_train_linear *L)
             float a = alpha[L->groups == 1 ? 0 : r];
             a = a > BL__TRAIN_EPS ? a : BL__TRAIN_EPS;
             L->s[r] = a;
-            for (i = (size_t)r * L->in; i < (size_t)(r + 1) * L->in; ++i) L->t[i] = bl__round_trit(w[i] / a);
+            for (i = (size_t)r * (size_t)L->in; i < (size_t)(r + 1) * (size_t)L->in; ++i) L->t[i] = bl__round_trit(w[i] / a);
         }
     } else {
         st = bl_ternarize(w, L->out, L->in, L->method, L->scaling, L->t, L->s);
@@ -88,7 +88,7 @@ static bl_status bl__train_quantize(bl_train_linear *L)
     }
     if (L->full) return BL_OK;
     for (r = 0; r < L->out; ++r)
-        for (c = 0; c < L->in; ++c) L->tt[(size_t)c * L->out + r] = L->t[(size_t)r * L->in + c];
+        for (c = 0; c < L->in; ++c) L->tt[(size_t)c * (size_t)L->out + (size_t)r] = L->t[(size_t)r * (size_t)L->in + (size_t)c];
     bl__linear_desc_of(L, &d, 0);
     st = bl_linear_init(&d, L->fwd_mem, L->fwd_size, &L->fwd);
     if (st != BL_OK) return st;
@@ -197,7 +197,7 @@ BITLINEAR_DEF bl_status bl_train_create(const bl_train_desc *desc, bl_train_line
             w = L->wr;
         }
         if (L->groups == 1) alpha[0] = (float)bl__mean_abs(w, count);
-        else for (r = 0; r < L->out; ++r) alpha[r] = (float)bl__mean_abs(w + (size_t)r * L->in, (size_t)L->in);
+        else for (r = 0; r < L->out; ++r) alpha[r] = (float)bl__mean_abs(w + (size_t)r * (size_t)L->in, (size_t)L->in);
         for (r = 0; r < L->groups; ++r) alpha[r] = alpha[r] > BL__TRAIN_EPS ? alpha[r] : BL__TRAIN_EPS;
     }
     if (!L->full) {
@@ -336,10 +336,10 @@ BITLINEAR_DEF bl_status bl_train_forward(bl_train_linear *L, const float *x, int
     bias = bl__train_bias(L);
     for (b = 0; b < batch; ++b)
         for (r = 0; r < L->out; ++r) {
-            const float *xb = wk.x + (size_t)b * L->in, *wrow = w + (size_t)r * L->in;
+            const float *xb = wk.x + (size_t)b * (size_t)L->in, *wrow = w + (size_t)r * (size_t)L->in;
             float acc = 0.0f;
             for (c = 0; c < L->in; ++c) acc += xb[c] * wrow[c];
-            y[(size_t)b * L->out + r] = acc + (bias ? bias[r] : 0.0f);
+            y[(size_t)b * (size_t)L->out + (size_t)r] = acc + (bias ? bias[r] : 0.0f);
         }
     return BL_OK;
 }
@@ -366,7 +366,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
             memset(wk.gx, 0, n * (size_t)batch * sizeof(float));
             for (b = 0; b < batch; ++b)
                 for (r = 0; r < L->out; ++r) {
-                    float g = dy[(size_t)b * L->out + r], *gxb = wk.gx + (size_t)b * n;
+                    float g = dy[(size_t)b * (size_t)L->out + (size_t)r], *gxb = wk.gx + (size_t)b * n;
                     const float *wrow = w + (size_t)r * n;
                     if (g != 0.0f)
                         for (i = 0; i < n; ++i) gxb[i] += g * wrow[i];
@@ -374,7 +374,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
         } else {
             for (b = 0; b < batch; ++b)
                 for (r = 0; r < L->out; ++r)
-                    wk.gs[(size_t)b * L->out + r] = dy[(size_t)b * L->out + r] * L->s[r];
+                    wk.gs[(size_t)b * (size_t)L->out + (size_t)r] = dy[(size_t)b * (size_t)L->out + (size_t)r] * L->s[r];
             st = bl_linear_forward(L->bwd, wk.gs, batch, wk.gx, wk.scratch);
         }
         if (st == BL_OK && L->hadamard) st = bl_hadamard_rotate(wk.gx, L->in, batch, L->seed, 1);
@@ -384,7 +384,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
     memset(wk.gw, 0, count * sizeof(float));
     for (b = 0; b < batch; ++b)
         for (r = 0; r < L->out; ++r) {
-            float g = dy[(size_t)b * L->out + r], *grow = wk.gw + (size_t)r * n;
+            float g = dy[(size_t)b * (size_t)L->out + (size_t)r], *grow = wk.gw + (size_t)r * n;
             const float *xb = wk.x + (size_t)b * n;
             if (g != 0.0f)
                 for (i = 0; i < n; ++i) grow[i] += g * xb[i];
@@ -405,7 +405,7 @@ BITLINEAR_DEF bl_status bl_train_backward(bl_train_linear *L, const float *x, in
     gb = L->has_bias ? L->grad + count : NULL;
     if (gb)
         for (b = 0; b < batch; ++b)
-            for (r = 0; r < L->out; ++r) gb[r] += dy[(size_t)b * L->out + r];
+            for (r = 0; r < L->out; ++r) gb[r] += dy[(size_t)b * (size_t)L->out + (size_t)r];
     if (dx) memcpy(dx, wk.gx, n * (size_t)batch * sizeof(float));
     return BL_OK;
 }

@@ -245,6 +245,22 @@ static void test_status_strings(void)
     CHECK(strcmp(bl_status_string(BL_OK), "ok") == 0);
 }
 
+/* bl_version: "MAJOR.MINOR.PATCH", equal to the version macros */
+static void test_version(void)
+{
+    char want[64];
+    const char *v = bl_version();
+    unsigned a, b, c;
+    char tail;
+    CHECK(v != NULL);
+    if (!v) return;
+    snprintf(want, sizeof want, "%d.%d.%d", BITLINEAR_VERSION_MAJOR, BITLINEAR_VERSION_MINOR,
+             BITLINEAR_VERSION_PATCH);
+    CHECK(strcmp(v, want) == 0);
+    CHECK(sscanf(v, "%u.%u.%u%c", &a, &b, &c, &tail) == 3);
+    CHECK(bl_version() == v || strcmp(bl_version(), v) == 0);
+}
+
 int main(void)
 {
     bt_seed(1);
@@ -253,6 +269,7 @@ int main(void)
     test_rule_methods();
     test_zero_rows();
     test_ternarize_errors();
+    test_version();
     test_activations();
     test_activation_edges();
     test_status_strings();

@@ -17,6 +17,8 @@ for cc in gcc clang g++ clang++; do
     check "$OUT/split.$cc"
     check $C tests/config/hooks.c -o "$OUT/hooks.$cc" -lm
     check "$OUT/hooks.$cc"
+    check $C tests/config/hooks_bare.c -o "$OUT/hooks_bare.$cc" -lm
+    check "$OUT/hooks_bare.$cc"
     check $C tests/config/no_stdio.c -o "$OUT/no_stdio.$cc" -lm
     check "$OUT/no_stdio.$cc"
     check $C tests/config/no_simd.c -o "$OUT/no_simd.$cc" -lm
