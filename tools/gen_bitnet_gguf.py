@@ -82,8 +82,6 @@ def learn_merges(words, n_merges):
         if not pairs:
             break
         best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        if pairs[best] < 2:
-            break
         merges.append(best)
         new = {}
         for w, c in counts.items():
@@ -333,7 +331,10 @@ def main():
         n = int(np.prod(ne))
         tensors.append((name, ne, GGML_F32, 4 * n, lambda: np.asarray(gen(n), "<f4").tobytes()))
 
-    def tern(name, cols, rows):
+    # attn_output and ffn_down write into the residual stream: their gain of 8 keeps a
+    # token's own embedding from dominating the tied output head (a random model would
+    # otherwise only repeat its last token)
+    def tern(name, cols, rows, gain=1.0):
         n = rows * cols
         nbytes = {"tq2_0": n // 256 * 66, "tq1_0": n // 256 * 54, "i2_s": n // 4 + 32}[a.type]
         seed = int(rng.integers(1 << 62))
@@ -341,7 +342,7 @@ def main():
         def produce():
             r = np.random.default_rng(seed)
             t = (r.integers(0, 3, size=(rows, cols), dtype=np.int8) - 1)
-            scale = fp16_round(float(r.uniform(0.6, 1.4)) / np.sqrt(cols * 2.0 / 3.0))
+            scale = fp16_round(float(r.uniform(0.6, 1.4)) / np.sqrt(cols * 2.0 / 3.0) * gain)
             return ternary_bytes(a.type, t, scale)[1]
 
         ty = {"tq2_0": GGML_TQ2_0, "tq1_0": GGML_TQ1_0, "i2_s": GGML_I2_S}[a.type]
@@ -372,12 +373,12 @@ def main():
         tern(p + "attn_k.weight", hidden, kv_heads * hd)
         tern(p + "attn_v.weight", hidden, kv_heads * hd)
         f32(p + "attn_sub_norm.weight", [hidden], norm)
-        tern(p + "attn_output.weight", heads * hd, hidden)
+        tern(p + "attn_output.weight", heads * hd, hidden, 8.0)
         f32(p + "ffn_norm.weight", [hidden], norm)
         tern(p + "ffn_gate.weight", hidden, ffn)
         tern(p + "ffn_up.weight", hidden, ffn)
         f32(p + "ffn_sub_norm.weight", [ffn], norm)
-        tern(p + "ffn_down.weight", ffn, hidden)
+        tern(p + "ffn_down.weight", ffn, hidden, 8.0)
     f32("output_norm.weight", [hidden], norm)
     write_gguf(a.out, kvs, tensors)
 
