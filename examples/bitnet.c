@@ -288,6 +288,18 @@ static bl_status tensor_row(const bn_model *m, const bl_tensor *t, int row, floa
     return bl_tensor_dequantize(&r, out, (size_t)m->n_embd);
 }
 
+static void free_model(bn_model *m)
+{
+    int l, k;
+    for (l = 0; m->layers && l < m->n_layer; ++l) {
+        bn_layer *L = &m->layers[l];
+        free((void *)L->attn_norm); free((void *)L->attn_sub_norm);
+        free((void *)L->ffn_norm); free((void *)L->ffn_sub_norm);
+        for (k = 0; k < M_COUNT; ++k) bl_linear_destroy(L->m[k]);
+    }
+    free(m->layers); free(m->output_norm); free(m->head_q); free(m->head_scale); free(m->head_f);
+}
+
 typedef struct head_job { bn_model *m; int use_f32; } head_job;
 
 static void head_build(void *arg, int tid, int nt)
@@ -1004,6 +1016,12 @@ static void load_tokenizer(bn_tok *t)
     qsort(t->special, (size_t)t->n_special, sizeof(int), special_cmp);
 }
 
+static void free_tokenizer(bn_tok *t)
+{
+    free(t->text); free(t->type); free(t->score); free(t->hash);
+    free(t->mkey); free(t->mrank); free(t->mres); free(t->special);
+}
+
 static int is_eog(const bn_tok *t, int id) { return id == t->eos || id == t->eot || id == t->eot2; }
 
 /* streaming output: print only whole UTF-8 characters, keep a partial one for later */
@@ -1263,6 +1281,14 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
     }
 }
 
+static void state_free(bn_state *st)
+{
+    int i;
+    free(st->x); free(st->xn); free(st->q); free(st->att); free(st->g); free(st->u); free(st->logits);
+    free(st->kc); free(st->vc); free(st->scores); free(st->xq); free(st->xs);
+    for (i = 0; i < 3; ++i) free(st->in[i]);
+}
+
 static void state_init(bn_state *st, const bn_model *m, int cap_tokens, int cap_ctx, int nthreads)
 {
     size_t H = (size_t)m->n_embd, qd = (size_t)(m->n_head * m->head_dim), kvd = (size_t)(m->n_head_kv * m->head_dim);
@@ -1487,6 +1513,13 @@ int main(int argc, char **argv)
             n_prompt, t_prompt, n_prompt / (t_prompt > 0 ? t_prompt : 1e-9), n_done, t_gen,
             n_done / (t_gen > 0 ? t_gen : 1e-9));
     pool_stop(&pool);
+    state_free(&state);
+    free_model(&m);
+    free_tokenizer(&tok);
+    bl_gguf_close(g);
+    munmap(map, (size_t)sb.st_size);
+    free(ids.v);
+    free(pbuf);
     free(text);
     return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Float reference for BitNet GGUF models, independent of examples/bitnet.c.
 
-    bitnet_ref.py MODEL.gguf PROMPT N_GEN OUT.f32 [--int8]
+    bitnet_ref.py MODEL.gguf PROMPT N_GEN OUT.f32 [--int8] [--follow RUN.f32]
 
 Reads the GGUF file with its own parser, dequantizes every tensor with its own decoders
 (written from ggml's dequantize_row_tq1_0 / dequantize_row_tq2_0 in ggml-quants.c and
@@ -10,7 +10,8 @@ LLaMA-3's pre-tokenizer or SentencePiece, simplified to ASCII), and computes the
 logits at every position of prompt + greedy continuation of N_GEN tokens by recomputing
 the whole sequence in float64, as llama.cpp's llm_build_bitnet does (bitnet-b1.58 /
 bitnet-25: squared ReLU gate). Writes them as float32 rows like --dump-logits, and prints
-the token ids.
+the token ids. --follow takes the continuation from a runner's --dump-logits file
+instead (its argmax at each step), so both compute the same sequence.
 
 --int8 also rounds what the runner rounds: each ternary matrix's input per token to
 int8 (absmax / 127) and the output head's rows and input to int8 per row / per token.
@@ -259,8 +260,12 @@ def main():
     m = Model(path, "--int8" in sys.argv[5:])
     ids = tokenize(m.kv, prompt)
     n_prompt = len(ids)
-    for _ in range(n_gen):
-        ids.append(int(np.argmax(m.logits(ids)[-1])))
+    if "--follow" in sys.argv[5:]:
+        run = np.fromfile(sys.argv[sys.argv.index("--follow") + 1], "<f4").reshape(-1, m.emb.shape[0])
+        ids += [int(i) for i in run[n_prompt - 1:-1].argmax(axis=1)]
+    else:
+        for _ in range(n_gen):
+            ids.append(int(np.argmax(m.logits(ids)[-1])))
     lg = m.logits(ids)
     lg.astype("<f4").tofile(out)
     print(" ".join(map(str, ids[:n_prompt])), "|", " ".join(map(str, ids[n_prompt:])))
