@@ -29,7 +29,8 @@
    The output head (the token embedding, tied) is kept as int8 with one scale per row and
    multiplied with int8 activations: half the bytes of the file's F16 per token. Set the
    environment variable BITNET_HEAD=f32 to keep it in float instead (docs/bitnet.md
-   compares the two). */
+   compares the two). BITNET_TOKENS=1 prints the prompt's token ids on stderr (the tests
+   compare them with llama.cpp's). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -1457,6 +1458,11 @@ int main(int argc, char **argv)
     tokenize(&tok, prompt, tok.add_bos, &ids);
     if (ids.n == 0) tv_push(&ids, tok.bos >= 0 ? tok.bos : 0);
     n_prompt = ids.n;
+    if (getenv("BITNET_TOKENS")) {   /* for tests: the prompt's token ids on stderr */
+        fprintf(stderr, "tokens:");
+        for (i = 0; i < ids.n; ++i) fprintf(stderr, " %d", ids.v[i]);
+        fprintf(stderr, "\n");
+    }
     for (i = 0; i < ids.n; ++i)
         if (ids.v[i] >= m.n_vocab) die("the prompt has a token outside the model's vocabulary%s%s", "", "");
     {

@@ -153,7 +153,16 @@ check "missing file: the system's reason" grep -q "No such file" "$OUT/nf.err"
 "$B" >/dev/null 2>&1
 check "no arguments: usage, status 2" [ $? -eq 2 ]
 
-# llama.cpp as the outside oracle
-if [ -f tests/run_bitnet_oracle.inc ]; then . tests/run_bitnet_oracle.inc; fi
+# llama.cpp as the outside oracle: the same files through libllama (tests/llama_oracle.c;
+# upstream llama.cpp knows the `bitnet` architecture and TQ1_0/TQ2_0, not I2_S)
+if LIBDIR=$(bash tools/llama_libs.sh 2>"$OUT/libs.err"); then
+    O="$OUT/llama_oracle"
+    check "llama_oracle builds" $CC -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/llama_oracle.c -o "$O" \
+        -L"$LIBDIR" -l:libllama.v0.5.0.so -l:libggml.v0.5.0.so -Wl,-rpath,"$LIBDIR"
+    $PY tests/bitnet_oracle.py "$B" "$O" "$LIBDIR" "$OUT"
+    check "llama.cpp oracle: tokenization, logits, greedy continuation" [ $? -eq 0 ]
+else
+    echo "$(cat "$OUT/libs.err") (llama.cpp oracle)"
+fi
 
 echo "$PASSED passed, $FAILED failed"
