@@ -84,8 +84,8 @@ static double now_s(void)
 
 /* ==== thread pool =======================================================================
    Workers wait for a new generation number: they spin for a short while (the next job
-   usually follows within microseconds during a forward pass), then sleep on a condition
-   variable. run() publishes the job, wakes sleepers, does share 0 itself, and spins until
+   usually follows within microseconds during a forward pass; every 256 turns they yield
+   the core in case other programs want it), then sleep on a condition variable. run() publishes the job, wakes sleepers, does share 0 itself, and spins until
    every worker has finished. No thread is created after start-up. */
 typedef void (*bn_job)(void *arg, int tid, int nthreads);
 
@@ -122,10 +122,11 @@ static void *pool_main(void *p)
     for (;;) {
         unsigned g;
         int spin;
-        for (spin = 0; spin < 100000; ++spin) {
+        for (spin = 0; spin < 20000; ++spin) {
             g = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
             if (g != seen) break;
-            cpu_relax();
+            if ((spin & 255) == 255) sched_yield();   /* a busy machine: let others run */
+            else cpu_relax();
         }
         g = __atomic_load_n(&pool->gen, __ATOMIC_ACQUIRE);
         if (g == seen) {
@@ -169,7 +170,13 @@ static void pool_run(bn_pool *pool, bn_job fn, void *arg)
     if (pool->sleepers) pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     fn(arg, 0, pool->n);
-    while (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE) != 0) cpu_relax();
+    {
+        unsigned spin = 0;
+        while (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE) != 0) {
+            if ((++spin & 255) == 0) sched_yield();
+            else cpu_relax();
+        }
+    }
 }
 
 static void pool_stop(bn_pool *pool)
@@ -289,6 +296,52 @@ static bl_status tensor_row(const bn_model *m, const bl_tensor *t, int row, floa
     return bl_tensor_dequantize(&r, out, (size_t)m->n_embd);
 }
 
+/* v in [-127, 127] -> nearest integer (halves away from zero) */
+static int8_t round_i8(float v) { return (int8_t)(v >= 0.0f ? (int)(v + 0.5f) : -(int)(0.5f - v)); }
+
+/* int8 dot product of the output head. With GCC or clang on x86-64 an AVX2 version is
+   compiled in a target region and picked at run time; maddubs needs one unsigned
+   operand, so |x| and sign(x)*w are multiplied (|products| <= 127*127, pairs fit int16). */
+static int32_t dot_i8_plain(const int8_t *a, const int8_t *b, int n)
+{
+    int32_t s = 0;
+    int i;
+    for (i = 0; i < n; ++i) s += (int32_t)a[i] * (int32_t)b[i];
+    return s;
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static int32_t dot_i8_avx2(const int8_t *w, const int8_t *x, int n)
+{
+    __m256i acc = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m128i s;
+    int i = 0;
+    int32_t r;
+    for (; i + 32 <= n; i += 32) {
+        __m256i vw = _mm256_loadu_si256((const __m256i *)(const void *)(w + i));
+        __m256i vx = _mm256_loadu_si256((const __m256i *)(const void *)(x + i));
+        __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(vx, vx), _mm256_sign_epi8(vw, vx));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+    }
+    s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    r = _mm_cvtsi128_si32(s);
+    return r + dot_i8_plain(w + i, x + i, n - i);
+}
+static int32_t (*dot_i8)(const int8_t *, const int8_t *, int) = dot_i8_plain;
+static void pick_dot(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) dot_i8 = dot_i8_avx2;
+}
+#else
+static int32_t (*dot_i8)(const int8_t *, const int8_t *, int) = dot_i8_plain;
+static void pick_dot(void) {}
+#endif
+
 static void free_model(bn_model *m)
 {
     int l, k;
@@ -315,12 +368,12 @@ static void head_build(void *arg, int tid, int nt)
         if (tensor_row(m, m->tok_embd, v, j->use_f32 ? m->head_f + (size_t)v * m->n_embd : row) != BL_OK)
             die("cannot read row of the token embedding%s%s", "", "");
         if (j->use_f32) continue;
-        for (i = 0; i < m->n_embd; ++i) amax = fmaxf(amax, fabsf(row[i]));
+        for (i = 0; i < m->n_embd; ++i) amax = fabsf(row[i]) > amax ? fabsf(row[i]) : amax;
         s = amax / 127.0f;
         inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         m->head_scale[v] = s;
         for (i = 0; i < m->n_embd; ++i)
-            m->head_q[(size_t)v * m->n_embd + (size_t)i] = (int8_t)lrintf(row[i] * inv);
+            m->head_q[(size_t)v * m->n_embd + (size_t)i] = round_i8(row[i] * inv);
     }
     free(row);
 }
@@ -1189,10 +1242,7 @@ static void head_run(void *arg, int tid, int nt)
         } else {
             const int8_t *xq = st->xq + (size_t)t * (size_t)n;
             for (v = b; v < e; ++v) {
-                const int8_t *w = m->head_q + (size_t)v * (size_t)n;
-                int32_t s = 0;
-                for (i = 0; i < n; ++i) s += (int32_t)w[i] * (int32_t)xq[i];
-                lg[v] = (float)s * m->head_scale[v] * st->xs[t];
+                lg[v] = (float)dot_i8(m->head_q + (size_t)v * (size_t)n, xq, n) * m->head_scale[v] * st->xs[t];
             }
         }
     }
@@ -1271,10 +1321,10 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
             rmsnorm(st->x + (size_t)(first + t) * H, m->output_norm, H, m->eps, xn);
             if (!m->head_f) {
                 float amax = 0.0f, inv;
-                for (i = 0; i < H; ++i) amax = fmaxf(amax, fabsf(xn[i]));
+                for (i = 0; i < H; ++i) amax = fabsf(xn[i]) > amax ? fabsf(xn[i]) : amax;
                 st->xs[t] = amax / 127.0f;
                 inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-                for (i = 0; i < H; ++i) st->xq[(size_t)t * H + (size_t)i] = (int8_t)lrintf(xn[i] * inv);
+                for (i = 0; i < H; ++i) st->xq[(size_t)t * H + (size_t)i] = round_i8(xn[i] * inv);
             }
         }
         hj.m = m; hj.st = st; hj.batch = nb;
@@ -1440,6 +1490,7 @@ int main(int argc, char **argv)
     g_file = g;
     if (dump_path && !(dump = fopen(dump_path, "wb"))) die("cannot write %s: %s", dump_path, strerror(errno));
 
+    pick_dot();
     pool_start(&pool, nthreads);
     load_model(&m, &pool);
     load_tokenizer(&tok);

@@ -7,6 +7,8 @@
      llama_oracle LIBDIR logits MODEL PROMPT N OUT   logits of every prompt position, then
                                                      greedy N tokens, rows as --dump-logits
      llama_oracle LIBDIR bench MODEL PROMPT N THREADS  prompt and generation tokens/s
+                                                     (with LLAMA_ORACLE_BEST_CPU set: ggml's
+                                                     best CPU variant for this machine)
 
    libllama ships without headers: the few functions and the two parameter structs used
    here are declared by hand from llama.h (include/llama.h of llama.cpp at the commit the
@@ -71,6 +73,7 @@ void llama_batch_free(struct llama_batch batch);
 int32_t llama_decode(struct llama_context *ctx, struct llama_batch batch);
 float *llama_get_logits_ith(struct llama_context *ctx, int32_t i);
 void *ggml_backend_load(const char *path);
+void ggml_backend_load_all_from_path(const char *dir);
 size_t ggml_backend_reg_count(void);
 
 static int verbose;
@@ -159,9 +162,13 @@ int main(int argc, char **argv)
     if (argc < 4) { fprintf(stderr, "usage: see the top of tests/llama_oracle.c\n"); return 2; }
     verbose = getenv("LLAMA_ORACLE_VERBOSE") != NULL;
     llama_log_set(quiet_log, NULL);
-    /* only the generic x86-64 CPU variant: results must not depend on this machine's ISA */
+    /* only the generic x86-64 CPU variant: results must not depend on this machine's ISA.
+       The benchmark sets LLAMA_ORACLE_BEST_CPU: then ggml picks the variant that scores
+       best on this CPU (ggml_backend_load_all_from_path), as llama.cpp users get it. */
     snprintf(path, sizeof path, "%s/libggml-cpu-x64.so", argv[1]);
-    if (!ggml_backend_load(path) || ggml_backend_reg_count() == 0) {
+    if (getenv("LLAMA_ORACLE_BEST_CPU")) ggml_backend_load_all_from_path(argv[1]);
+    else if (!ggml_backend_load(path)) ggml_backend_reg_count();
+    if (ggml_backend_reg_count() == 0) {
         fprintf(stderr, "llama_oracle: cannot load %s\n", path);
         return 1;
     }
