@@ -94,3 +94,10 @@ $(BUILD)/bench/bench_cuda: bench/bench_cuda.cu bitlinear_cuda.h bitlinear.h
 
 bench-cuda: $(BUILD)/bench/bench_cuda
 	./$(BUILD)/bench/bench_cuda $(BUILD)/bench/bench_cuda.json
+
+# ---- BitNet model runner (examples/bitnet.c) against llama.cpp ------------------------
+# `make bench-model`: a random model with BitNet b1.58 2B4T's shapes (TQ2_0, ~1.2 GB in
+# build/), run by examples/bitnet.c and by llama.cpp's libllama side by side.
+.PHONY: bench-model
+bench-model: bitlinear.h
+	bash bench/bitnet_model.sh

@@ -297,7 +297,7 @@ static bl_status tensor_row(const bn_model *m, const bl_tensor *t, int row, floa
 }
 
 /* v in [-127, 127] -> nearest integer (halves away from zero) */
-static int8_t round_i8(float v) { return (int8_t)(v >= 0.0f ? (int)(v + 0.5f) : -(int)(0.5f - v)); }
+static int8_t round_i8(float v) { return (int8_t)(int)(v + (v >= 0.0f ? 0.5f : -0.5f)); }
 
 /* int8 dot product of the output head. With GCC or clang on x86-64 an AVX2 version is
    compiled in a target region and picked at run time; maddubs needs one unsigned
@@ -360,20 +360,20 @@ static void head_build(void *arg, int tid, int nt)
 {
     head_job *j = (head_job *)arg;
     bn_model *m = j->m;
-    float *row = (float *)xmalloc(sizeof(float) * (size_t)m->n_embd);
+    const int n = m->n_embd;
+    float *row = (float *)xmalloc(sizeof(float) * (size_t)n);
     int b, e, v, i;
     split(m->n_vocab, 64, tid, nt, &b, &e);
     for (v = b; v < e; ++v) {
-        float amax = 0.0f, s, inv;
-        if (tensor_row(m, m->tok_embd, v, j->use_f32 ? m->head_f + (size_t)v * m->n_embd : row) != BL_OK)
+        float amax = 0.0f, inv;
+        int8_t *dst = m->head_q ? m->head_q + (size_t)v * (size_t)n : NULL;
+        if (tensor_row(m, m->tok_embd, v, j->use_f32 ? m->head_f + (size_t)v * (size_t)n : row) != BL_OK)
             die("cannot read row of the token embedding%s%s", "", "");
         if (j->use_f32) continue;
-        for (i = 0; i < m->n_embd; ++i) amax = fabsf(row[i]) > amax ? fabsf(row[i]) : amax;
-        s = amax / 127.0f;
+        for (i = 0; i < n; ++i) amax = fabsf(row[i]) > amax ? fabsf(row[i]) : amax;
+        m->head_scale[v] = amax / 127.0f;
         inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        m->head_scale[v] = s;
-        for (i = 0; i < m->n_embd; ++i)
-            m->head_q[(size_t)v * m->n_embd + (size_t)i] = round_i8(row[i] * inv);
+        for (i = 0; i < n; ++i) dst[i] = round_i8(row[i] * inv);
     }
     free(row);
 }
