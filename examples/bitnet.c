@@ -522,6 +522,7 @@ typedef struct bn_tok {
     int byte_of_cp[512];        /* gpt2: code point of the byte character -> byte */
     int *special;               /* ids of control / user-defined tokens, longest first */
     int n_special;
+    unsigned char special_first[256];  /* 1 where some special token starts with that byte */
 } bn_tok;
 
 static uint64_t hash_bytes(const char *s, size_t n)
@@ -901,7 +902,7 @@ static void tokenize(const bn_tok *t, const char *s, int add_bos, tokvec *out)
     if (add_bos && t->bos >= 0) tv_push(out, t->bos);
     while (i <= len) {
         int hit = -1, k;
-        if (i < len)
+        if (i < len && t->special_first[(unsigned char)s[i]])
             for (k = 0; k < t->n_special; ++k) {
                 const bl_str *p = &t->text[t->special[k]];
                 if (p->size > 0 && p->size <= len - i && memcmp(s + i, p->data, (size_t)p->size) == 0) {
@@ -1065,7 +1066,10 @@ static void load_tokenizer(bn_tok *t)
     if (t->eos >= t->n) t->eos = -1;
     t->special = (int *)xmalloc(sizeof(int) * (size_t)t->n);
     for (i = 0; i < t->n; ++i)
-        if (t->type[i] == TT_CONTROL || t->type[i] == TT_USER) t->special[t->n_special++] = i;
+        if ((t->type[i] == TT_CONTROL || t->type[i] == TT_USER) && t->text[i].size > 0) {
+            t->special[t->n_special++] = i;
+            t->special_first[(unsigned char)t->text[i].data[0]] = 1;
+        }
     g_sort_tok = t;
     qsort(t->special, (size_t)t->n_special, sizeof(int), special_cmp);
 }
