@@ -53,7 +53,13 @@
 
 #define BN_MAX_THREADS 64
 
-static void die(const char *fmt, const char *a, const char *b)
+#if defined(__GNUC__) || defined(__clang__)
+#define BN_NORETURN __attribute__((noreturn))
+#else
+#define BN_NORETURN
+#endif
+
+BN_NORETURN static void die(const char *fmt, const char *a, const char *b)
 {
     fprintf(stderr, "bitnet: ");
     fprintf(stderr, fmt, a, b);
@@ -1143,11 +1149,10 @@ static void mm_run(void *arg, int tid, int nt)
 }
 
 static void matmul(bn_pool *pool, bn_state *st, int batch, const float *x, int count, bl_linear *const *m,
-                   float *const *y, const float *scale, int ycols_total)
+                   float *const *y, const float *scale)
 {
     mm_job j;
     int i, t, r;
-    (void)ycols_total;
     j.count = count;
     j.batch = batch;
     for (i = 0; i < count; ++i) {
@@ -1274,7 +1279,7 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
             mats[0] = L->m[M_Q]; mats[1] = L->m[M_K]; mats[2] = L->m[M_V];
             ys[0] = st->q; ys[1] = kc; ys[2] = vc;   /* K and V land in the cache directly */
             sc[0] = L->mscale[M_Q]; sc[1] = L->mscale[M_K]; sc[2] = L->mscale[M_V];
-            matmul(pool, st, batch, st->xn, 3, mats, ys, sc, 0);
+            matmul(pool, st, batch, st->xn, 3, mats, ys, sc);
         }
         for (t = 0; t < batch; ++t) {
             rope(st->q + (size_t)t * qd, m->n_head, hd, m->n_rot, pos0 + t, m->rope_base);
@@ -1289,7 +1294,7 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
             float *ys[1];
             float sc[1];
             mats[0] = L->m[M_O]; ys[0] = st->xn; sc[0] = L->mscale[M_O];
-            matmul(pool, st, batch, st->att, 1, mats, ys, sc, 0);
+            matmul(pool, st, batch, st->att, 1, mats, ys, sc);
         }
         for (i = 0; i < batch * H; ++i) st->x[i] += st->xn[i];
         for (t = 0; t < batch; ++t) rmsnorm(st->x + (size_t)t * H, L->ffn_norm, H, m->eps, st->xn + (size_t)t * H);
@@ -1300,7 +1305,7 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
             mats[0] = L->m[M_GATE]; mats[1] = L->m[M_UP];
             ys[0] = st->g; ys[1] = st->u;
             sc[0] = L->mscale[M_GATE]; sc[1] = L->mscale[M_UP];
-            matmul(pool, st, batch, st->xn, 2, mats, ys, sc, 0);
+            matmul(pool, st, batch, st->xn, 2, mats, ys, sc);
         }
         for (i = 0; i < batch * F; ++i) {
             float g = st->g[i];
@@ -1313,7 +1318,7 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
             float *ys[1];
             float sc[1];
             mats[0] = L->m[M_DOWN]; ys[0] = st->xn; sc[0] = L->mscale[M_DOWN];
-            matmul(pool, st, batch, st->g, 1, mats, ys, sc, 0);
+            matmul(pool, st, batch, st->g, 1, mats, ys, sc);
         }
         for (i = 0; i < batch * H; ++i) st->x[i] += st->xn[i];
     }

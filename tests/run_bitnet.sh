@@ -36,6 +36,12 @@ B="$OUT/bitnet"
 check "bitnet builds (-Werror)" $CC -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -I. examples/bitnet.c -o "$B" -lm -lpthread
 check "bitnet builds with ASan+UBSan" $CC -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
     -Wall -Wextra -Wpedantic -Werror -I. examples/bitnet.c -o "$B-asan" -lm -lpthread
+if command -v clang >/dev/null 2>&1; then
+    check "bitnet builds with clang (-Werror)" clang -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -I. examples/bitnet.c \
+        -o "$B-clang" -lm -lpthread
+else
+    echo "skipped: clang not found (the clang build of examples/bitnet.c)"
+fi
 [ -x "$B" ] || { echo "$PASSED passed, $FAILED failed"; exit 0; }
 
 gen() { $PY tools/gen_bitnet_gguf.py "$@" >/dev/null; }
