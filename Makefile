@@ -130,3 +130,10 @@ $(BUILD)/web/web_native: examples/web/web.c bitlinear.h
 web: $(BUILD)/web/web.wasm $(BUILD)/web/web_native $(BUILD)/tiny.blm examples/web/index.html examples/web/main.js
 	cp examples/web/index.html examples/web/main.js $(BUILD)/web/
 	cp $(BUILD)/tiny.blm $(BUILD)/web/model.blm
+
+# ---- BitNet model runner (examples/bitnet.c) against llama.cpp ------------------------
+# `make bench-model`: a random model with BitNet b1.58 2B4T's shapes (TQ2_0, ~1.2 GB in
+# build/), run by examples/bitnet.c and by llama.cpp's libllama side by side.
+.PHONY: bench-model
+bench-model:
+	bash bench/bitnet_model.sh
