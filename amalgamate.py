@@ -37,6 +37,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "crc.c",
     "model.c",
     "safetensors.c",
+    "import.c",
 ]
 LICENSE = ["license.h"]
 

@@ -73,6 +73,35 @@ BITLINEAR_DEF bl_status bl_linear_memory_size(const bl_linear_desc *desc, size_t
     return st;
 }
 
+/* Writes the header of the layer that `d` describes into `memory` (lay->total bytes, laid
+   out by bl__layer_layout) and points it at its parts, which the caller then fills:
+   packed bytes, scales and (when d->bias) the bias. */
+static bl_linear *bl__linear_header(const bl_linear_desc *d, const bl__layout *lay, void *memory,
+                                    const bl_allocator *alloc, int owned)
+{
+    uint8_t *base = (uint8_t *)bl__align_ptr(memory);
+    bl_linear *L = (bl_linear *)base;
+    memset(L, 0, sizeof *L);
+    L->in_features = d->in_features;
+    L->out_features = d->out_features;
+    L->k = bl__desc_k(d);
+    L->act_bits = bl__desc_bits(d);
+    L->format = d->format;
+    L->act = d->act;
+    L->method = d->method;
+    L->scaling = d->scaling;
+    L->row_bytes = bl_packed_row_bytes(d->format, d->in_features);
+    L->hadamard = d->hadamard != 0;
+    L->hadamard_seed = d->hadamard ? d->hadamard_seed : 0;
+    L->packed = base + lay->packed;
+    L->scales = (const float *)(base + lay->scales);
+    L->bias = d->bias ? (const float *)(base + lay->bias) : NULL;
+    L->alloc = alloc ? *alloc : L->alloc;
+    L->owned = owned;
+    L->block = memory;
+    return L;
+}
+
 /* Builds the layer in `memory` (lay.total bytes). From float weights the trits pass
    through a temporary buffer from `alloc`; nothing is written to memory on failure. */
 static bl_status bl__linear_build(const bl_linear_desc *d, const bl__layout *lay, void *memory,
@@ -115,24 +144,7 @@ static bl_status bl__linear_build(const bl_linear_desc *d, const bl__layout *lay
         trits = tmp_trits;
         scales = tmp_scales;
     }
-    memset(L, 0, sizeof *L);
-    L->in_features = in;
-    L->out_features = n_out;
-    L->k = k;
-    L->act_bits = bl__desc_bits(d);
-    L->format = d->format;
-    L->act = d->act;
-    L->method = d->method;
-    L->scaling = d->scaling;
-    L->row_bytes = bl_packed_row_bytes(d->format, in);
-    L->hadamard = d->hadamard != 0;
-    L->hadamard_seed = d->hadamard ? d->hadamard_seed : 0;
-    L->packed = base + lay->packed;
-    L->scales = (const float *)(base + lay->scales);
-    L->bias = d->bias ? (const float *)(base + lay->bias) : NULL;
-    L->alloc = alloc ? *alloc : L->alloc;
-    L->owned = owned;
-    L->block = memory;
+    (void)bl__linear_header(d, lay, memory, alloc, owned);
     for (j = 0; j < k; ++j)
         (void)bl_pack(d->format, trits + (size_t)j * count, n_out, in, base + lay->packed + (size_t)j * plane, plane);
     memcpy(base + lay->scales, scales, (size_t)n_out * (size_t)k * sizeof(float));

@@ -1,0 +1,597 @@
+/* ==== bitlinear: importing tensors as layers (GGUF TQ1_0/TQ2_0/I2_S, HF packed) ==== */
+/* A ternary tensor from another program becomes a layer with the file's own trits and
+   scales that reproduce the file's dequantized values bit for bit: every peer below
+   dequantizes a weight as (float)trit * scale with trit in {-1, 0, 1} (or trit / scale
+   for transformers' BitLinear), and (float)t * s is exact for such t, so the layer's
+   trit * scale equals the peer's float exactly. docs/import.md has the rules.
+
+   The exact paths decode straight into the layer's 2BIT bytes (BL_FORMAT_2BIT: a row
+   of 64-byte blocks, byte j of a block holding the block's trits j, j+64, j+128, j+192
+   as codes trit+1 in bits 0-1, 2-3, 4-5, 6-7; src/layout.h). The peers use the same
+   code (trit + 1) in 2-bit fields but another order, so a block is re-ordered with
+   64-bit word operations whose masks keep every field inside its own byte: the result
+   is the same on little- and big-endian hosts, with no per-weight branch. */
+
+#define BL__QK_K        256   /* weights per TQ1_0 / TQ2_0 block */
+#define BL__TQ2_BYTES   66    /* ggml block_tq2_0: qs[64], fp16 d */
+#define BL__TQ1_BYTES   54    /* ggml block_tq1_0: qs[48], qh[4], fp16 d */
+#define BL__Q8_BYTES    34    /* ggml block_q8_0: fp16 d, qs[32] */
+#define BL__QK8         32
+#define BL__I2S_BLOCK   128   /* bitnet.cpp I2_S: 128 weights in 32 bytes */
+#define BL__I2S_TAIL    32    /* after the codes: the float32 scale, then padding */
+
+#define BL__W55 0x5555555555555555ull  /* every 2-bit field holding code 1 (trit 0) */
+#define BL__W03 0x0303030303030303ull
+#define BL__W0C 0x0C0C0C0C0C0C0C0Cull
+#define BL__W30 0x3030303030303030ull
+#define BL__WC0 0xC0C0C0C0C0C0C0C0ull
+
+static uint64_t bl__ld64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static void bl__st64(uint8_t *p, uint64_t v) { memcpy(p, &v, sizeof v); }
+
+/* 2-bit fields holding code 3, which is no trit */
+static uint64_t bl__code3(uint64_t w) { return w & (w >> 1) & BL__W55; }
+
+/* ---- what each source type is ---------------------------------------------------- */
+
+typedef struct bl__source {
+    bl_dtype type;
+    int rows, cols;               /* [out][in] */
+    const uint8_t *data;
+    size_t row_bytes;             /* source bytes per row (HF: per byte row of out/4 rows) */
+    int groups;                   /* HF: out / 4 */
+    const float *row_scales;      /* HF: per-row scales already in multiply direction, or NULL */
+    float tensor_scale;           /* I2_S, HF with one scale */
+    int divide;                   /* HF: w = trit / scale */
+    const float *hf_raw;          /* HF: the checkpoint's scales as stored */
+    size_t hf_count;              /* 1 or rows */
+    /* TQ1_0: byte -> its base-3 digits re-arranged into 2BIT fields (see bl__tq1_tables) */
+    uint8_t lo[256], hi[256], d2_6[256], d3_6[256], d04[256], d1_4[256], dq[4][256];
+} bl__source;
+
+/* Digit n (0..4) of a TQ1_0 byte as ggml reads it (ggml/src/ggml-quants.c,
+   dequantize_row_tq1_0): q = byte * 3^n modulo 256, digit = (q * 3) >> 8. */
+static unsigned bl__tq1_digit(unsigned byte, int n)
+{
+    static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+    unsigned q = (byte * pow3[n]) & 0xFFu;
+    return (q * 3u) >> 8;
+}
+
+/* TQ1_0 block (ggml/src/ggml-common.h block_tq1_0: qs[48], qh[4], d) in ggml's element
+   order: qs[m] (m < 32) digit n is element 32n + m; qs[32 + m] (m < 16) digit n is
+   element 160 + 16n + m; qh[j] digit n (n < 4) is element 240 + 4n + j. In 2BIT element
+   e goes to byte e % 64, field e / 64, so byte m (m < 32) collects qs[m] digits 0, 2, 4
+   and one digit of qs[32 + m % 16]; byte 32 + m collects qs[m] digits 1, 3, a digit of
+   qs[32 + m % 16] and, for m >= 16, a digit of qh. These tables hold those fields. */
+static void bl__tq1_tables(bl__source *s)
+{
+    unsigned b;
+    int n;
+    for (b = 0; b < 256; ++b) {
+        unsigned d[5];
+        for (n = 0; n < 5; ++n) d[n] = bl__tq1_digit(b, n);
+        s->lo[b] = (uint8_t)(d[0] | d[2] << 2 | d[4] << 4);    /* byte m: fields 0-2 */
+        s->hi[b] = (uint8_t)(d[1] | d[3] << 2);                /* byte 32 + m: fields 0-1 */
+        s->d2_6[b] = (uint8_t)(d[2] << 6);                     /* byte m < 16: element 192 + m */
+        s->d3_6[b] = (uint8_t)(d[3] << 6);                     /* byte 16 + m: element 208 + m */
+        s->d04[b] = (uint8_t)(d[0] << 4 | d[4] << 6);          /* byte 32 + m: 160 + m, 224 + m */
+        s->d1_4[b] = (uint8_t)(d[1] << 4);                     /* byte 48 + m: element 176 + m */
+        for (n = 0; n < 4; ++n) s->dq[n][b] = (uint8_t)(d[n] << 6); /* byte 48 + 4n + j: 240 + 4n + j */
+    }
+}
+
+static int bl__half_finite(unsigned h) { return (h & 0x7C00u) != 0x7C00u; }
+static unsigned bl__rd16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
+
+/* Float of a double that may be out of float range (the plain conversion would be
+   undefined there): at or above FLT_MAX + half an ulp it rounds to infinity. */
+static float bl__f64_to_f32(double v)
+{
+    const double limit = 3.4028235677973366e38; /* 2^128 - 2^103 */
+    if (v >= limit) return (float)HUGE_VAL;
+    if (v <= -limit) return -(float)HUGE_VAL;
+    return (float)v;
+}
+
+/* ---- the row decoders: 2BIT bytes, per-row scale, exactness ----------------------- */
+/* Each writes the row's 2BIT bytes into dst and its scale into *scale and returns 1 if
+   the row is exact (the bytes are its trits and trit * *scale its values), 0 if not
+   (then the caller re-ternarizes it), -1 if a scale is NaN or infinite. */
+
+/* TQ2_0 (block_tq2_0: qs[64] then fp16 d; dequantize_row_tq2_0 in ggml-quants.c):
+   element 128h + 32l + m is qs[32h + m] field l. In 2BIT that is byte (32l + m) % 64,
+   field 2h + l / 2: the two 32-byte halves A (h = 0) and B (h = 1) interleave. */
+static int bl__row_tq2(const bl__source *s, int r, uint8_t *dst, float *scale)
+{
+    const uint8_t *src = s->data + (size_t)r * s->row_bytes;
+    int nb = s->cols / BL__QK_K, b, w, have = 0, mixed = 0;
+    unsigned ref = bl__rd16(src + 64), bad = 0;
+    for (b = 0; b < nb; ++b, src += BL__TQ2_BYTES, dst += 64) {
+        unsigned d = bl__rd16(src + 64);
+        uint64_t nz = 0, three = 0;
+        for (w = 0; w < 32; w += 8) {
+            uint64_t A = bl__ld64(src + w), B = bl__ld64(src + 32 + w);
+            uint64_t lo = (A & BL__W03) | (A & BL__W30) >> 2 | (B & BL__W03) << 4 | (B & BL__W30) << 2;
+            uint64_t hi = (A & BL__W0C) >> 2 | (A & BL__WC0) >> 4 | (B & BL__W0C) << 2 | (B & BL__WC0);
+            bl__st64(dst + w, lo);
+            bl__st64(dst + 32 + w, hi);
+            nz |= (lo ^ BL__W55) | (hi ^ BL__W55);
+            three |= bl__code3(lo) | bl__code3(hi);
+        }
+        if (!bl__half_finite(d)) return -1;
+        bad |= three != 0;
+        if (nz) {
+            if (!have) ref = d;
+            mixed |= have && d != ref;
+            have = 1;
+        }
+    }
+    *scale = bl__f16_to_f32(ref);
+    return !(bad || mixed);
+}
+
+/* TQ1_0 through the tables of bl__tq1_tables. */
+static int bl__row_tq1(const bl__source *s, int r, uint8_t *dst, float *scale)
+{
+    const uint8_t *src = s->data + (size_t)r * s->row_bytes;
+    int nb = s->cols / BL__QK_K, b, m, w, have = 0, mixed = 0;
+    unsigned ref = bl__rd16(src + 52);
+    for (b = 0; b < nb; ++b, src += BL__TQ1_BYTES, dst += 64) {
+        const uint8_t *qs = src, *qh = src + 48;
+        unsigned d = bl__rd16(src + 52);
+        uint64_t nz = 0;
+        for (m = 0; m < 16; ++m) {
+            dst[m] = (uint8_t)(s->lo[qs[m]] | s->d2_6[qs[32 + m]]);
+            dst[16 + m] = (uint8_t)(s->lo[qs[16 + m]] | s->d3_6[qs[32 + m]]);
+            dst[32 + m] = (uint8_t)(s->hi[qs[m]] | s->d04[qs[32 + m]]);
+            dst[48 + m] = (uint8_t)(s->hi[qs[16 + m]] | s->d1_4[qs[32 + m]] | s->dq[m >> 2][qh[m & 3]]);
+        }
+        for (w = 0; w < 64; w += 8) nz |= bl__ld64(dst + w) ^ BL__W55;
+        if (!bl__half_finite(d)) return -1;
+        if (nz) {
+            if (!have) ref = d;
+            mixed |= have && d != ref;
+            have = 1;
+        }
+    }
+    *scale = bl__f16_to_f32(ref);
+    return !mixed;
+}
+
+/* I2_S (bitnet.cpp: src/ggml-bitnet-mad.cpp quantize_i2_s, x86 ACT_PARALLEL branch, and
+   dequantize_row_i2_s in its ggml fork): blocks of 128 weights in 32 bytes, weight
+   32g + p in byte p, bits 6 - 2g; codes 0, 1, 2, 3 are -1, 0, +1, 0. Code 3 becomes
+   code 1 first. Two blocks X, Y fill one 64-byte 2BIT block: byte p takes X fields
+   0, 2 and Y fields 0, 2; byte 32 + p the fields 1, 3. A row ending in half a 2BIT
+   block (cols % 256 == 128) keeps I2_S's order with the fields reversed. */
+static uint64_t bl__i2s_fix(uint64_t w) { return w & ~(bl__code3(w) << 1); }
+static int bl__row_i2s(const bl__source *s, int r, uint8_t *dst, float *scale)
+{
+    const uint8_t *src = s->data + (size_t)r * s->row_bytes;
+    int pairs = s->cols / 256, b, w;
+    for (b = 0; b < pairs; ++b, src += 64, dst += 64)
+        for (w = 0; w < 32; w += 8) {
+            uint64_t X = bl__i2s_fix(bl__ld64(src + w)), Y = bl__i2s_fix(bl__ld64(src + 32 + w));
+            bl__st64(dst + w, (X >> 6 & BL__W03) | (X & BL__W0C) | (Y >> 2 & BL__W30) | (Y << 4 & BL__WC0));
+            bl__st64(dst + 32 + w, (X >> 4 & BL__W03) | (X << 2 & BL__W0C) | (Y & BL__W30) | (Y << 6 & BL__WC0));
+        }
+    if (s->cols % 256)
+        for (w = 0; w < 32; w += 8) {
+            uint64_t X = bl__i2s_fix(bl__ld64(src + w));
+            bl__st64(dst + w, (X >> 6 & BL__W03) | (X >> 2 & BL__W0C) | (X << 2 & BL__W30) | (X << 6 & BL__WC0));
+        }
+    *scale = s->tensor_scale;
+    return 1;
+}
+
+/* Hugging Face packed BitNet weights (transformers, src/transformers/integrations/
+   bitnet.py, pack_weights / unpack_weights): a uint8 [out/4][in]; weight row
+   i * (out/4) + r, column c is ((byte[r][c] >> 2i) & 3) - 1, so the 2-bit field is
+   already the code trit + 1. Code 3 (the value 2) is no trit: such a row is inexact. */
+static float bl__hf_row_scale(const bl__source *s, int r)
+{
+    return s->row_scales ? s->row_scales[r] : s->tensor_scale;
+}
+static int bl__row_hf(const bl__source *s, int r, uint8_t *dst, float *scale)
+{
+    int i = r / s->groups, shift = 2 * i, full = s->cols / 256, b, w, left, width, j;
+    const uint8_t *src = s->data + (size_t)(r % s->groups) * s->row_bytes;
+    uint64_t three = 0;
+    for (b = 0; b < full; ++b, src += 256, dst += 64)
+        for (w = 0; w < 64; w += 8) {
+            uint64_t v = (bl__ld64(src + w) >> shift & BL__W03) | (bl__ld64(src + 64 + w) >> shift & BL__W03) << 2 |
+                         (bl__ld64(src + 128 + w) >> shift & BL__W03) << 4 |
+                         (bl__ld64(src + 192 + w) >> shift & BL__W03) << 6;
+            bl__st64(dst + w, v);
+            three |= bl__code3(v);
+        }
+    left = s->cols - full * 256;
+    if (left) { /* the tail: trit t at byte t % width, field t / width; padding is code 1 */
+        width = (left + 3) / 4;
+        for (j = 0; j < width; ++j) {
+            unsigned v = 0;
+            int f;
+            for (f = 0; f < 4; ++f) {
+                int t = j + f * width;
+                unsigned code = t < left ? (unsigned)(src[t] >> shift) & 3u : 1u;
+                three |= code == 3u;
+                v |= code << (2 * f);
+            }
+            dst[j] = (uint8_t)v;
+        }
+    }
+    *scale = bl__hf_row_scale(s, r);
+    return three == 0;
+}
+
+/* ---- dequantized rows (the peers' own float values) -------------------------------- */
+
+static void bl__dequant_row(const bl__source *s, int r, float *y)
+{
+    int n = s->cols, b, j, l, m;
+    const uint8_t *src = s->data + (size_t)r * s->row_bytes;
+    switch (s->type) {
+    case BL_DTYPE_TQ2_0: /* dequantize_row_tq2_0: (float)(q - 1) * d */
+        for (b = 0; b < n / BL__QK_K; ++b, src += BL__TQ2_BYTES) {
+            float d = bl__f16_to_f32(bl__rd16(src + 64));
+            for (j = 0; j < 64; j += 32)
+                for (l = 0; l < 4; ++l)
+                    for (m = 0; m < 32; ++m) *y++ = (float)((int)((src[j + m] >> (2 * l)) & 3u) - 1) * d;
+        }
+        break;
+    case BL_DTYPE_TQ1_0: /* dequantize_row_tq1_0 */
+        for (b = 0; b < n / BL__QK_K; ++b, src += BL__TQ1_BYTES) {
+            float d = bl__f16_to_f32(bl__rd16(src + 52));
+            for (l = 0; l < 5; ++l)
+                for (m = 0; m < 32; ++m) *y++ = (float)((int)bl__tq1_digit(src[m], l) - 1) * d;
+            for (l = 0; l < 5; ++l)
+                for (m = 0; m < 16; ++m) *y++ = (float)((int)bl__tq1_digit(src[32 + m], l) - 1) * d;
+            for (l = 0; l < 4; ++l)
+                for (m = 0; m < 4; ++m) *y++ = (float)((int)bl__tq1_digit(src[48 + m], l) - 1) * d;
+        }
+        break;
+    case BL_DTYPE_I2_S: { /* dequantize_row_i2_s: scale * {-1, 0, +1, 0}[code] */
+        static const float map[4] = { -1.0f, 0.0f, 1.0f, 0.0f };
+        for (b = 0; b < n / BL__I2S_BLOCK; ++b, src += 32)
+            for (l = 0; l < 4; ++l)
+                for (m = 0; m < 32; ++m) *y++ = s->tensor_scale * map[(src[m] >> (6 - 2 * l)) & 3u];
+        break;
+    }
+    case BL_DTYPE_Q8_0: /* dequantize_row_q8_0: qs[j] * d */
+        for (b = 0; b < n / BL__QK8; ++b, src += BL__Q8_BYTES) {
+            float d = bl__f16_to_f32(bl__rd16(src));
+            for (j = 0; j < BL__QK8; ++j) *y++ = (float)(int8_t)src[2 + j] * d;
+        }
+        break;
+    case BL_DTYPE_U8: { /* HF packed: (code - 1) times or divided by the scale, as transformers does */
+        int shift = 2 * (r / s->groups);
+        float sc = s->hf_raw[s->hf_count == 1 ? 0 : r];
+        src = s->data + (size_t)(r % s->groups) * s->row_bytes;
+        for (j = 0; j < n; ++j) {
+            float t = (float)((int)((src[j] >> shift) & 3u) - 1);
+            y[j] = s->divide ? t / sc : t * sc;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- checking a source tensor ------------------------------------------------------- */
+
+/* Elements of t (1 for a 0-D tensor); 0 if a dimension is negative or the count overflows. */
+static int bl__tensor_elems(const bl_tensor *t, size_t *count)
+{
+    int i;
+    size_t n = 1;
+    if (t->ndim < 0 || t->ndim > BL_ST_MAX_DIMS) return 0;
+    for (i = 0; i < t->ndim; ++i)
+        if (t->shape[i] < 0 || (uint64_t)t->shape[i] > (uint64_t)(size_t)-1 ||
+            !bl__mul_size(n, (size_t)t->shape[i], &n))
+            return 0;
+    *count = n;
+    return 1;
+}
+
+/* Bytes of `count` elements of dtype, or 0 (unknown type, not whole blocks of rows of
+   `row` elements, overflow). */
+static size_t bl__type_bytes(bl_dtype type, size_t count, size_t row)
+{
+    size_t per = 0, block = 1, out;
+    switch (type) {
+    case BL_DTYPE_F32: per = 4; break;
+    case BL_DTYPE_F16: case BL_DTYPE_BF16: per = 2; break;
+    case BL_DTYPE_F64: per = 8; break;
+    case BL_DTYPE_Q8_0: per = BL__Q8_BYTES; block = BL__QK8; break;
+    case BL_DTYPE_TQ1_0: per = BL__TQ1_BYTES; block = BL__QK_K; break;
+    case BL_DTYPE_TQ2_0: per = BL__TQ2_BYTES; block = BL__QK_K; break;
+    case BL_DTYPE_I2_S: /* count / 4 bytes of codes, then the 32-byte tail */
+        if (count == 0 || count % BL__I2S_BLOCK || row % BL__I2S_BLOCK) return 0;
+        return count / 4 + BL__I2S_TAIL;
+    default: return 0;
+    }
+    if (block > 1 && (row == 0 || row % block)) return 0;
+    if (!bl__mul_size(count / block, per, &out)) return 0;
+    return out;
+}
+
+/* The float of element i of a plain float tensor (F32, F16, BF16, F64). */
+static float bl__plain_elem(bl_dtype type, const uint8_t *p, size_t i)
+{
+    switch (type) {
+    case BL_DTYPE_F32: return bl__rdf32(p + 4 * i);
+    case BL_DTYPE_F16: return bl__f16_to_f32(bl__rd16(p + 2 * i));
+    case BL_DTYPE_BF16: {
+        uint32_t bits = (uint32_t)bl__rd16(p + 2 * i) << 16;
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return f;
+    }
+    case BL_DTYPE_F64: {
+        uint64_t u = bl__rd64(p + 8 * i);
+        double v;
+        memcpy(&v, &u, sizeof v);
+        return bl__f64_to_f32(v);
+    }
+    default: return 0.0f;
+    }
+}
+
+BITLINEAR_DEF bl_status bl_tensor_dequantize(const bl_tensor *t, float *dst, size_t count)
+{
+    size_t n, row, i;
+    bl__source s;
+    if (!t || !dst) return BL_ERR_INVALID;
+    if (!bl__tensor_elems(t, &n)) return BL_ERR_INVALID;
+    row = t->ndim > 0 ? (size_t)t->shape[t->ndim - 1] : 1;
+    switch (t->dtype) {
+    case BL_DTYPE_F32: case BL_DTYPE_F16: case BL_DTYPE_BF16: case BL_DTYPE_F64:
+    case BL_DTYPE_Q8_0: case BL_DTYPE_TQ1_0: case BL_DTYPE_TQ2_0: case BL_DTYPE_I2_S:
+        break;
+    default:
+        return BL_ERR_UNSUPPORTED;
+    }
+    if (count != n || n == 0 || !t->data || bl__type_bytes(t->dtype, n, row) != t->nbytes) return BL_ERR_INVALID;
+    if (t->dtype == BL_DTYPE_F32 || t->dtype == BL_DTYPE_F16 || t->dtype == BL_DTYPE_BF16 ||
+        t->dtype == BL_DTYPE_F64) {
+        const uint8_t *p = (const uint8_t *)t->data;
+        for (i = 0; i < n; ++i) dst[i] = bl__plain_elem(t->dtype, p, i);
+        return BL_OK;
+    }
+    /* block types, one block at a time: a block's values depend on that block alone */
+    memset(&s, 0, sizeof s);
+    s.type = t->dtype;
+    s.cols = t->dtype == BL_DTYPE_Q8_0 ? BL__QK8 : t->dtype == BL_DTYPE_I2_S ? BL__I2S_BLOCK : BL__QK_K;
+    s.row_bytes = t->dtype == BL_DTYPE_I2_S ? BL__I2S_BLOCK / 4 : bl__type_bytes(t->dtype, (size_t)s.cols, (size_t)s.cols);
+    if (t->dtype == BL_DTYPE_I2_S) s.tensor_scale = bl__rdf32((const uint8_t *)t->data + n / 4);
+    for (i = 0; i < n / (size_t)s.cols; ++i) {
+        s.data = (const uint8_t *)t->data + i * s.row_bytes;
+        bl__dequant_row(&s, 0, dst + i * (size_t)s.cols);
+    }
+    return BL_OK;
+}
+
+/* ---- import ------------------------------------------------------------------------- */
+
+static int bl__import_kind_of(bl_dtype type)
+{
+    return type == BL_DTYPE_TQ1_0 || type == BL_DTYPE_TQ2_0 || type == BL_DTYPE_I2_S;
+}
+
+/* The checkpoint's weight_scale: one value or one per row, any float type; finite and,
+   for division, nonzero. *raw gets the stored values, *mult the multipliers. */
+static bl_status bl__hf_scales(const bl_tensor *ws, int rows, int divide, const bl_allocator *alloc,
+                               float **raw, float **mult, size_t *count)
+{
+    size_t n, i;
+    bl_status st;
+    float *a, *b;
+    if (!ws || !bl__tensor_elems(ws, &n)) return BL_ERR_INVALID;
+    if (ws->dtype != BL_DTYPE_F32 && ws->dtype != BL_DTYPE_F16 && ws->dtype != BL_DTYPE_BF16)
+        return BL_ERR_UNSUPPORTED;
+    if (n != 1 && n != (size_t)rows) return BL_ERR_INVALID;
+    a = (float *)bl__alloc(alloc, n * sizeof(float));
+    b = (float *)bl__alloc(alloc, n * sizeof(float));
+    st = a && b ? bl_tensor_dequantize(ws, a, n) : BL_ERR_NOMEM;
+    for (i = 0; st == BL_OK && i < n; ++i) {
+        b[i] = divide ? 1.0f / a[i] : a[i]; /* t / s == t * (1 / s) exactly for t in {-1, 0, 1} */
+        if (!bl__all_finite(&a[i], 1) || !bl__all_finite(&b[i], 1)) st = BL_ERR_NONFINITE;
+    }
+    if (st != BL_OK) {
+        bl__free(alloc, a);
+        bl__free(alloc, b);
+        return st;
+    }
+    *raw = a;
+    *mult = b;
+    *count = n;
+    return BL_OK;
+}
+
+/* Float tensors (and Q8_0): dequantize, then ternarize with the desc's method. */
+static bl_status bl__import_float(const bl_tensor *t, const bl_linear_desc *ld, const bl_allocator *alloc,
+                                  bl_linear **out)
+{
+    size_t count = (size_t)ld->in_features * (size_t)ld->out_features;
+    float *w = (float *)bl__alloc(alloc, count * sizeof(float));
+    bl_linear_desc d = *ld;
+    bl_status st;
+    if (!w) return BL_ERR_NOMEM;
+    st = bl_tensor_dequantize(t, w, count);
+    if (st == BL_OK) {
+        d.weight = w;
+        st = bl_linear_create_with(&d, alloc, out);
+    }
+    bl__free(alloc, w);
+    return st;
+}
+
+BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_desc *desc, bl_linear **out,
+                                         bl_import_kind *kind)
+{
+    bl_import_desc zero_desc;
+    const bl_import_desc *id = desc;
+    const bl_allocator *alloc;
+    bl_linear_desc ld;
+    bl__source *s = NULL;
+    bl__layout lay;
+    bl_linear *L;
+    bl_status st = BL_OK;
+    int (*row_fn)(const bl__source *, int, uint8_t *, float *) = NULL;
+    int rows, cols, r, inexact = 0, hf;
+    size_t elems, row_bytes_2bit;
+    void *memory = NULL;
+    uint8_t *tmp2 = NULL, *packed;
+    int8_t *trits = NULL;
+    float *fl = NULL, *scales, *hf_raw = NULL, *hf_mult = NULL;
+
+    if (!id) {
+        memset(&zero_desc, 0, sizeof zero_desc);
+        id = &zero_desc;
+    }
+    alloc = id->alloc && id->alloc->alloc ? id->alloc : NULL;
+    if (!t || !out) return BL_ERR_INVALID;
+    hf = (id->flags & BL_IMPORT_HF_PACKED) != 0;
+    if ((id->flags & ~(BL_IMPORT_STRICT | BL_IMPORT_HF_PACKED | BL_IMPORT_SCALE_DIVIDE)) ||
+        ((id->flags & BL_IMPORT_SCALE_DIVIDE) && !hf) || !bl__valid_format((int)id->format) ||
+        !bl__valid_act((int)id->act) || !bl__valid_method((int)id->method) ||
+        !bl__valid_scaling((int)id->scaling) || id->act_bits < 0 || id->act_bits == 1 || id->act_bits > 8)
+        return BL_ERR_INVALID;
+    if (t->ndim != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 || !t->data || t->shape[1] > BL_MAX_IN_FEATURES ||
+        t->shape[0] > (hf ? INT_MAX / 4 : INT_MAX))
+        return BL_ERR_INVALID;
+    cols = (int)t->shape[1];
+    rows = hf ? 4 * (int)t->shape[0] : (int)t->shape[0];
+    if (!bl__mul_size((size_t)rows, (size_t)cols, &elems)) return BL_ERR_OVERFLOW;
+    if (id->bias && !bl__all_finite(id->bias, (size_t)rows)) return BL_ERR_NONFINITE;
+    memset(&ld, 0, sizeof ld);
+    ld.in_features = cols;
+    ld.out_features = rows;
+    ld.k = 1;
+    ld.bias = id->bias;
+    ld.method = id->method;
+    ld.scaling = id->scaling;
+    ld.format = id->format;
+    ld.act = id->act;
+    ld.act_bits = id->act_bits;
+
+    if (hf) {
+        if (t->dtype != BL_DTYPE_U8) return BL_ERR_UNSUPPORTED;
+        if (t->nbytes != elems / 4) return BL_ERR_INVALID;
+    } else if (!bl__import_kind_of(t->dtype)) { /* a float tensor: ternarize it */
+        if (t->dtype != BL_DTYPE_F32 && t->dtype != BL_DTYPE_F16 && t->dtype != BL_DTYPE_BF16 &&
+            t->dtype != BL_DTYPE_F64 && t->dtype != BL_DTYPE_Q8_0)
+            return BL_ERR_UNSUPPORTED;
+        if (bl__type_bytes(t->dtype, elems, (size_t)cols) != t->nbytes) return BL_ERR_INVALID;
+        st = bl__import_float(t, &ld, alloc, out);
+        if (st == BL_OK && kind) *kind = BL_IMPORT_QUANTIZED;
+        return st;
+    } else if (bl__type_bytes(t->dtype, elems, (size_t)cols) != t->nbytes) {
+        return BL_ERR_INVALID;
+    }
+
+    s = (bl__source *)bl__alloc(alloc, sizeof *s);
+    if (!s) return BL_ERR_NOMEM;
+    memset(s, 0, sizeof *s);
+    s->type = hf ? BL_DTYPE_U8 : t->dtype;
+    s->rows = rows;
+    s->cols = cols;
+    s->data = (const uint8_t *)t->data;
+    switch (s->type) {
+    case BL_DTYPE_TQ2_0:
+        s->row_bytes = (size_t)(cols / BL__QK_K) * BL__TQ2_BYTES;
+        row_fn = bl__row_tq2;
+        break;
+    case BL_DTYPE_TQ1_0:
+        s->row_bytes = (size_t)(cols / BL__QK_K) * BL__TQ1_BYTES;
+        bl__tq1_tables(s);
+        row_fn = bl__row_tq1;
+        break;
+    case BL_DTYPE_I2_S:
+        s->row_bytes = (size_t)cols / 4;
+        s->tensor_scale = bl__rdf32(s->data + elems / 4);
+        if (!bl__all_finite(&s->tensor_scale, 1)) st = BL_ERR_NONFINITE;
+        ld.scaling = BL_SCALING_TENSOR;
+        row_fn = bl__row_i2s;
+        break;
+    default: /* HF packed */
+        s->groups = rows / 4;
+        s->row_bytes = (size_t)cols;
+        s->divide = (id->flags & BL_IMPORT_SCALE_DIVIDE) != 0;
+        st = bl__hf_scales(id->weight_scale, rows, s->divide, alloc, &hf_raw, &hf_mult, &s->hf_count);
+        if (st == BL_OK) {
+            s->hf_raw = hf_raw;
+            if (s->hf_count == 1) {
+                s->tensor_scale = hf_mult[0];
+                ld.scaling = BL_SCALING_TENSOR;
+            } else {
+                s->row_scales = hf_mult;
+                ld.scaling = BL_SCALING_ROW;
+            }
+        }
+        row_fn = bl__row_hf;
+        break;
+    }
+    if (st == BL_OK) st = bl__layer_layout(cols, rows, 1, id->format, id->bias != NULL, &lay);
+    if (st == BL_OK) {
+        memory = bl__alloc(alloc, lay.total);
+        row_bytes_2bit = bl_packed_row_bytes(BL_FORMAT_2BIT, cols);
+        if (id->format != BL_FORMAT_2BIT) { /* decode to 2BIT, then repack */
+            tmp2 = (uint8_t *)bl__alloc(alloc, row_bytes_2bit);
+            trits = (int8_t *)bl__alloc(alloc, (size_t)cols);
+        }
+        if (!memory || (id->format != BL_FORMAT_2BIT && (!tmp2 || !trits))) st = BL_ERR_NOMEM;
+    }
+    if (st == BL_OK) {
+        uint8_t *base = (uint8_t *)bl__align_ptr(memory);
+        L = bl__linear_header(&ld, &lay, memory, alloc, 1);
+        packed = base + lay.packed;
+        scales = (float *)(void *)(base + lay.scales);
+        for (r = 0; r < rows && st == BL_OK; ++r) {
+            uint8_t *row = packed + (size_t)r * L->row_bytes;
+            int exact = row_fn(s, r, id->format == BL_FORMAT_2BIT ? row : tmp2, &scales[r]);
+            if (exact < 0) {
+                st = BL_ERR_NONFINITE;
+            } else if (exact == 0) { /* no one scale reproduces this row: re-ternarize its values */
+                if (id->flags & BL_IMPORT_STRICT) {
+                    st = BL_ERR_UNSUPPORTED;
+                    break;
+                }
+                inexact = 1;
+                if (!fl) fl = (float *)bl__alloc(alloc, (size_t)cols * sizeof(float));
+                if (!trits) trits = (int8_t *)bl__alloc(alloc, (size_t)cols);
+                if (!fl || !trits) {
+                    st = BL_ERR_NOMEM;
+                    break;
+                }
+                bl__dequant_row(s, r, fl);
+                st = bl_ternarize(fl, 1, cols, id->method, BL_SCALING_ROW, trits, &scales[r]);
+                if (st == BL_OK) bl__pack_row((int)id->format, trits, cols, row);
+            } else if (id->format != BL_FORMAT_2BIT) {
+                (void)bl__unpack_row(BL_FORMAT_2BIT, tmp2, cols, trits); /* exact rows hold codes 0..2 only */
+                bl__pack_row((int)id->format, trits, cols, row);
+            }
+        }
+        if (st == BL_OK) {
+            if (id->bias) memcpy(base + lay.bias, id->bias, (size_t)rows * sizeof(float));
+            if (inexact) L->scaling = BL_SCALING_ROW;
+            *out = L;
+            if (kind) *kind = inexact ? BL_IMPORT_REQUANTIZED : BL_IMPORT_EXACT;
+        }
+    }
+    if (st != BL_OK) bl__free(alloc, memory);
+    bl__free(alloc, tmp2);
+    bl__free(alloc, trits);
+    bl__free(alloc, fl);
+    bl__free(alloc, hf_raw);
+    bl__free(alloc, hf_mult);
+    bl__free(alloc, s);
+    return st;
+}
