@@ -631,6 +631,8 @@ static void layer_dims(const options *o, const item *it, int64_t *out, int64_t *
     else if (o->transpose && is_float(t->dtype)) { *out = t->shape[1]; *in = t->shape[0]; }
 }
 
+static int hf_scale_from_config(const input *in);
+
 /* Decides what happens to every tensor; 0 on a refusal (printed). */
 static int plan(input *in, const options *o)
 {
@@ -721,14 +723,15 @@ static int plan(input *in, const options *o)
     /* scale direction of HF packed weights */
     for (i = 0; i < in->n_items; ++i)
         if (in->items[i].hf && in->items[i].act == A_LAYER) break;
-    if (i < in->n_items && !o->hf_scale) {
-        const jval *q = jget(jget(&in->config, "quantization_config"), "quant_method");
-        fprintf(stderr,
-                "convert: %s: tensor %s: Hugging Face packed weights, and %s has no quantization_config%s: "
-                "say whether weight_scale multiplies (transformers' AutoBitLinear) or divides (BitLinear) with "
-                "--hf-scale multiply|divide\n",
-                in->items[i].file, in->items[i].t->name, in->config_path ? in->config_path : "config.json",
-                q ? " of quant_method \"bitnet\"" : "");
+    if (i < in->n_items && !o->hf_scale && !hf_scale_from_config(in)) {
+        if (in->config_text)
+            fprintf(stderr, "convert: %s: tensor %s: Hugging Face packed weights, and %s has no quantization_config "
+                            "with quant_method \"bitnet\"", in->items[i].file, in->items[i].t->name, in->config_path);
+        else
+            fprintf(stderr, "convert: %s: tensor %s: Hugging Face packed weights, and there is no %s", in->items[i].file,
+                    in->items[i].t->name, in->config_path ? in->config_path : "config.json beside it");
+        fprintf(stderr, ": say whether weight_scale multiplies (transformers' AutoBitLinear) or divides (BitLinear) "
+                        "with --hf-scale multiply|divide\n");
         return 0;
     }
     return 1;
