@@ -37,6 +37,9 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "crc.c",
     "model.c",
     "safetensors.c",
+    "dtype.c",
+    "kv.c",
+    "gguf.c",
     "import.c",
 ]
 LICENSE = ["license.h"]
