@@ -13,6 +13,8 @@ writes into DIR:
                       linear_class "autobitlinear", hf_div/config.json quant_method "bitnet"
                       alone (BitLinear, the default), hf_none has no config.json
   shards/             model.safetensors.index.json and two shards of a float model
+  g.safetensors       blk.0.w.weight F32 [8, 512] (whole TQ blocks), blk.0.norm.weight F32 [512],
+                      tok.weight F16 [4, 16]: for GGUF output
 The packed layout follows transformers' integrations/bitnet.py (pack_weights): the
 uint8 tensor has out/4 rows; row i*out/4 + r of the weights is
 ((byte[r][c] >> 2i) & 3) - 1.
@@ -101,6 +103,11 @@ def main(d):
         ("d.weight", "F64", [8, 12], floats(r, 96)),
         ("pos", "I64", [4], [0, 1, 2, 3]),
     ], {"format": "pt"})
+    write_st(os.path.join(d, "g.safetensors"), [
+        ("blk.0.w.weight", "F32", [8, 512], floats(r, 8 * 512)),
+        ("blk.0.norm.weight", "F32", [512], floats(r, 512)),
+        ("tok.weight", "F16", [4, 16], floats(r, 64)),
+    ])
     for sub, config in (("hf_mul", {"quantization_config": {"quant_method": "bitnet", "linear_class": "autobitlinear",
                                                             "quantization_mode": "offline"}}),
                         ("hf_div", {"quantization_config": {"quant_method": "bitnet"}}),

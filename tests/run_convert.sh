@@ -132,6 +132,50 @@ head -c 100 "$ST" >"$OUT/cut.safetensors"
 check "a truncated checkpoint is refused" [ $? -eq 1 ]
 check "truncation message" grep -q 'corrupt or truncated' "$OUT/cut.txt"
 
+# GGUF input: a file written byte by byte by the checker (independent of the library's
+# writer): TQ2_0 with one d per row (exact), a row of two d (re-quantized), F32 tensors,
+# a Q8_0 tensor, string/U32/string-array keys
+check "GGUF fixture" "$K" make-gguf "$OUT/in.gguf"
+"$C" "$OUT/in.gguf" "$OUT/gguf.blm" >"$OUT/gguf.txt" 2>&1
+check "GGUF converts" [ $? -eq 0 ]
+check "GGUF: exact row in the table" grep -qE '^blk\.0\.attn_q\.weight +4 x 512 +TQ2_0 +exact .* 0\.0000$' "$OUT/gguf.txt"
+check "GGUF: re-quantized row in the table" grep -qE '^blk\.0\.ffn_up\.weight +3 x 512 +TQ2_0 +re-quantized ' "$OUT/gguf.txt"
+check "GGUF: the file's values, bit for bit" "$K" gguf "$OUT/in.gguf" "$OUT/gguf.blm" blk.0.attn_q.weight exact
+check "GGUF: re-quantized is not exact (the checker can fail)" bash -c "! '$K' gguf '$OUT/in.gguf' '$OUT/gguf.blm' blk.0.ffn_up.weight exact >/dev/null"
+check "GGUF: metadata copied (strings, U32, string arrays)" "$K" ggufkv "$OUT/gguf.blm"
+check "GGUF: 2 layers, 2 float tensors, 3 keys" "$K" count "$OUT/gguf.blm" 2 2 3
+check "GGUF: Q8_0 skipped with the reason" grep -qE '^  q8 +Q8_0 +Q8_0 is not stored as a float tensor' "$OUT/gguf.txt"
+rm -f "$OUT/strict.blm"
+"$C" "$OUT/in.gguf" "$OUT/strict.blm" --strict >"$OUT/strict.txt" 2>&1
+check "--strict refuses re-quantizing: exit status 1" [ $? -eq 1 ]
+check "... naming file, tensor and reason" grep -q "in.gguf: tensor blk.0.ffn_up.weight: .*different scales.*--strict" "$OUT/strict.txt"
+check "... writing nothing" [ ! -e "$OUT/strict.blm" ]
+"$C" "$OUT/in.gguf" "$OUT/gguf_inc.blm" --include 'q8' --include 'blk*' >"$OUT/gguf_inc.txt" 2>&1
+check "GGUF: --include makes Q8_0 a layer" grep -qE '^q8 +2 x 32 +Q8_0 +quantized ' "$OUT/gguf_inc.txt"
+check "GGUF: --include: 3 layers" grep -q '^3 layers, ' "$OUT/gguf_inc.txt"
+"$C" "$OUT/in.gguf" "$OUT/gguf_tok.blm" --include 'token_embd*' --include 'blk*' >/dev/null 2>&1
+check "GGUF: --include makes an F32 tensor a layer" "$K" count "$OUT/gguf_tok.blm" 3 1 3
+head -c 200 "$OUT/in.gguf" >"$OUT/cut.gguf"
+"$C" "$OUT/cut.gguf" "$OUT/x.blm" >/dev/null 2>"$OUT/cutg.txt"
+check "a truncated GGUF is refused" [ $? -eq 1 ]
+check "... naming the file and the reason" grep -q "cut.gguf: not a valid GGUF file: corrupt or truncated" "$OUT/cutg.txt"
+
+# GGUF output (rows of whole 256-weight blocks), read back by the library's GGUF reader
+for fmt in 2bit base3; do
+    "$C" "$FX/g.safetensors" "$OUT/g_$fmt.gguf" --format $fmt --method absmean --scaling tensor --exclude "tok*" >"$OUT/g_$fmt.txt" 2>&1
+    check "GGUF output written ($fmt)" [ $? -eq 0 ]
+    "$C" "$FX/g.safetensors" "$OUT/g_$fmt.blm" --format $fmt --method absmean --scaling tensor --exclude "tok*" >/dev/null 2>&1
+    check "GGUF output ($fmt): read back, the layers' values (fp16 scales), the float tensors" \
+        "$K" gguf-out "$OUT/g_$fmt.gguf" "$OUT/g_$fmt.blm"
+done
+check "GGUF output: 2bit layers as TQ2_0" "$K" gguf-type "$OUT/g_2bit.gguf" blk.0.w.weight TQ2_0
+check "GGUF output: base3 layers as TQ1_0" "$K" gguf-type "$OUT/g_base3.gguf" blk.0.w.weight TQ1_0
+"$C" "$OUT/g_2bit.gguf" "$OUT/g_back.blm" >"$OUT/g_back.txt" 2>&1
+check "GGUF output converts back to .blm, exactly" grep -qE '^blk\.0\.w\.weight +8 x 512 +TQ2_0 +exact ' "$OUT/g_back.txt"
+"$C" "$FX/g.safetensors" "$OUT/x.gguf" --k 2 --exclude "tok*" >/dev/null 2>"$OUT/k2.txt"
+check "GGUF output refuses --k 2" [ $? -eq 1 ]
+check "... saying why" grep -q "x.gguf: GGUF holds one ternary component" "$OUT/k2.txt"
+
 # the tiny example: its model, made by convert, embedded and viewed in place
 check "tiny header" python3 tools/tiny_model.py header "$OUT/one.blm" "$OUT/tiny_model.h"
 mkdir -p "$OUT/inc/build" && cp "$OUT/tiny_model.h" "$OUT/inc/build/tiny_model.h"
