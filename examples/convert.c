@@ -6,7 +6,8 @@
 
    IN is a .safetensors file (one shard alone is fine), a directory holding
    model.safetensors.index.json and its shards (or one model.safetensors), the index
-   json itself, or a .gguf file. OUT ends in .blm or .gguf.
+   json itself, or a .gguf file; or a .blm, whose layers, tensors and metadata go out as
+   they are (to GGUF for llama.cpp). OUT ends in .blm or .gguf.
 
    What becomes a layer (named as the source tensor):
      - GGUF TQ1_0, TQ2_0 and I2_S tensors: imported losslessly (bl_linear_import);
@@ -756,7 +757,7 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: convert IN OUT [options]\n"
             "  IN   .safetensors file, a directory with model.safetensors.index.json and its shards\n"
-            "       (or model.safetensors), the index json, or a .gguf file\n"
+            "       (or model.safetensors), the index json, or a .gguf file; or a .blm (copied as stored)\n"
             "  OUT  .blm (bitlinear model) or .gguf (layers as TQ2_0, or TQ1_0 with --format base3)\n"
             "options:\n"
             "  --method optimal|absmean|absmax|twn   quantizing float tensors (default optimal)\n"
@@ -1109,6 +1110,90 @@ static int make_layer(work *w, const options *o, const item *it, int hf_scale, d
     return 1;
 }
 
+/* IN is a .blm: its layers, tensors and metadata go out as they are (to a GGUF file for
+   llama.cpp, or to another .blm holding the layers --include/--exclude choose). */
+static int convert_blm(const options *o, int gguf_out)
+{
+    size_t size = 0;
+    unsigned char *bytes = read_file(o->in, &size);
+    bl_model *m = NULL;
+    bl_model_entry *e;
+    bl_tensor *t;
+    bl_kv *kv;
+    bl_model_contents c;
+    bl_status s;
+    int i, n = 0, nt, nk, skipped = 0;
+    if (!bytes) { fprintf(stderr, "convert: cannot read %s: %s\n", o->in, strerror(errno)); return 1; }
+    s = bl_model_load(bytes, size, &m);
+    if (s != BL_OK) {
+        uint32_t version = 0, format_version = 0;
+        if (s == BL_ERR_UNSUPPORTED && bl_model_file_version(bytes, size, &version, &format_version) == BL_OK)
+            fprintf(stderr, "convert: %s: file version %lu (packed format %lu), this build reads up to version %d "
+                            "(packed format %d)\n", o->in, (unsigned long)version, (unsigned long)format_version,
+                    BITLINEAR_MODEL_VERSION, BITLINEAR_FORMAT_VERSION);
+        else
+            fprintf(stderr, "convert: %s: not a valid model file: %s\n", o->in, bl_status_string(s));
+        free(bytes);
+        return 1;
+    }
+    free(bytes); /* the model holds copies */
+    nt = bl_model_tensor_count(m);
+    nk = bl_model_kv_count(m);
+    e = (bl_model_entry *)calloc((size_t)bl_model_count(m) + 1, sizeof *e);
+    t = (bl_tensor *)calloc((size_t)nt + 1, sizeof *t);
+    kv = (bl_kv *)calloc((size_t)nk + 1, sizeof *kv);
+    if (!e || !t || !kv) { fprintf(stderr, "convert: out of memory\n"); bl_model_destroy(m); return 1; }
+    printf("%-40s %13s %-6s %-12s %11s\n", "layer", "[out x in]", "source", "how", "bytes");
+    for (i = 0; i < bl_model_count(m); ++i) {
+        const bl_linear *L = bl_model_layer(m, i);
+        bl_linear_info info;
+        char shape[64];
+        if (!selected(o, bl_model_name(m, i))) {
+            printf("%-40.40s %13s %-6s %-12s\n", bl_model_name(m, i), "", "blm", "excluded");
+            ++skipped;
+            continue;
+        }
+        memset(&info, 0, sizeof info);
+        bl_linear_get_info(L, &info);
+        e[n].name = bl_model_name(m, i);
+        e[n].layer = L;
+        e[n].flags = bl_model_flags(m, i, &e[n].hadamard_seed) & BL_LAYER_FLAG_HADAMARD;
+        sprintf(shape, "%d x %d", info.out_features, info.in_features);
+        printf("%-40.40s %13s %-6s %-12s %11lu\n", e[n].name, shape, "blm", "as stored",
+                   (unsigned long)bl_linear_nbytes(L));
+        ++n;
+    }
+    for (i = 0; i < nt; ++i) t[i] = *bl_model_tensor(m, i);
+    for (i = 0; i < nk; ++i) kv[i] = *bl_model_kv(m, i);
+    memset(&c, 0, sizeof c);
+    c.layers = e;
+    c.layer_count = n;
+    c.tensors = t;
+    c.tensor_count = nt;
+    c.kvs = kv;
+    c.kv_count = nk;
+    if (o->list) {
+        printf("%d layer%s, %d float tensor%s, %d metadata key%s would be written%s%s\n", n, n == 1 ? "" : "s", nt,
+               nt == 1 ? "" : "s", nk, nk == 1 ? "" : "s", o->out ? " to " : "", o->out ? o->out : "");
+        s = BL_OK;
+    } else {
+        s = gguf_out ? bl_gguf_save_path(&c, o->format == BL_FORMAT_BASE3 ? BL_DTYPE_TQ1_0 : BL_DTYPE_TQ2_0, o->out)
+                     : bl_model_save_contents_path(&c, o->out);
+        if (s != BL_OK)
+            fprintf(stderr, "convert: cannot write %s: %s%s\n", o->out, s == BL_ERR_IO ? strerror(errno) : bl_status_string(s),
+                    s == BL_ERR_UNSUPPORTED && gguf_out ? " (GGUF holds layers of one component without rotation)" : "");
+        else
+            printf("%d layer%s, %d float tensor%s, %d metadata key%s: wrote %s\n", n, n == 1 ? "" : "s", nt,
+                   nt == 1 ? "" : "s", nk, nk == 1 ? "" : "s", o->out);
+    }
+    free(e);
+    free(t);
+    free(kv);
+    bl_model_destroy(m);
+    (void)skipped;
+    return s == BL_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -1130,6 +1215,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!o.list && !check_writable(o.out)) return 1;
+    if (ends_with(o.in, ".blm")) return convert_blm(&o, gguf_out);
     if (!open_input(&w.in, o.in) || !plan(&w.in, &o)) {
         work_free(&w);
         return 1;

@@ -176,6 +176,20 @@ check "GGUF output converts back to .blm, exactly" grep -qE '^blk\.0\.w\.weight 
 check "GGUF output refuses --k 2" [ $? -eq 1 ]
 check "... saying why" grep -q "x.gguf: GGUF holds one ternary component" "$OUT/k2.txt"
 
+# a .blm as input: copied as stored (layers chosen by the patterns), or out to GGUF
+"$C" "$OUT/gguf.blm" "$OUT/copy.blm" --exclude 'blk.0.ffn*' >"$OUT/copy.txt" 2>&1
+check ".blm input converts" [ $? -eq 0 ]
+check ".blm input: layers as stored, one excluded" grep -qE '^blk\.0\.ffn_up\.weight +blm +excluded' "$OUT/copy.txt"
+check ".blm input: 1 layer, the tensors and keys along" "$K" count "$OUT/copy.blm" 1 2 3
+check ".blm input: the layer's values unchanged" "$K" gguf "$OUT/in.gguf" "$OUT/copy.blm" blk.0.attn_q.weight exact
+cp "$OUT/gguf.blm" "$OUT/v9.blm"
+printf '\011' | dd of="$OUT/v9.blm" bs=1 seek=8 conv=notrunc 2>/dev/null
+"$C" "$OUT/v9.blm" "$OUT/x.blm" >/dev/null 2>"$OUT/v9.txt"
+check "a newer container version is refused" [ $? -eq 1 ]
+check "... naming the versions found and supported" grep -q "v9.blm: file version 9 (packed format 1), this build reads up to version 2" "$OUT/v9.txt"
+"$C" "$OUT/g_2bit.blm" "$OUT/g_again.gguf" >/dev/null 2>&1
+check ".blm to GGUF" "$K" gguf-out "$OUT/g_again.gguf" "$OUT/g_2bit.blm"
+
 # the tiny example: its model, made by convert, embedded and viewed in place
 check "tiny header" python3 tools/tiny_model.py header "$OUT/one.blm" "$OUT/tiny_model.h"
 mkdir -p "$OUT/inc/build" && cp "$OUT/tiny_model.h" "$OUT/inc/build/tiny_model.h"
