@@ -40,6 +40,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "dtype.c",
     "kv.c",
     "gguf.c",
+    "gguf_write.c",
     "import.c",
 ]
 LICENSE = ["license.h"]

@@ -197,6 +197,7 @@ static void test_valid(void)
         {
             const bl_kv *kv = bl_gguf_kv(g, 0);
             bl_str s;
+            memset(&s, 0, sizeof s);
             CHECK(kv && strcmp(kv->key, "general.architecture") == 0 && kv->type == BL_VALUE_STRING &&
                   kv->elem_type == BL_VALUE_STRING && kv->count == 1);
             CHECK(bl_kv_string(kv, &s) == BL_OK && s.size == 5 && memcmp(s.data, "llama", 5) == 0);
@@ -641,6 +642,473 @@ static void test_allocator(void)
     free(b.p);
 }
 
+/* ---- the writer ---- */
+
+/* IEEE half -> float, from the definition */
+static double ref_half_value(unsigned h)
+{
+    int e = (int)((h >> 10) & 31u);
+    double m = (double)(h & 1023u), v = e == 0 ? ldexp(m, -24) : ldexp(1024.0 + m, e - 25);
+    return (h & 0x8000u) ? -v : v;
+}
+
+/* float -> half by search: the nearest of all finite halves, ties to the even code;
+   0 when the nearest-even choice would be beyond 65504 (the value rounds to infinity). */
+static int ref_half(float f, uint16_t *out)
+{
+    double x = fabs((double)f), best_d = 1e300;
+    unsigned h, best = 0;
+    if (!(x <= 1e300)) return 0;
+    if (x >= 65520.0) return 0;
+    for (h = 0; h < 0x7C00u; ++h) {
+        double d = fabs(ref_half_value(h) - x);
+        if (d < best_d || (d == best_d && (h & 1u) == 0)) { best_d = d; best = h; }
+    }
+    *out = (uint16_t)(best | (f < 0 ? 0x8000u : 0u));
+    return 1;
+}
+
+static void test_half(void)
+{
+    static const float cases[] = { 0.0f, 1.0f, -1.0f, 65504.0f, 65519.99f, 65520.0f, 1e6f, 5.9604645e-8f,
+                                   2.9802322e-8f, 2.98023259e-8f, 8.940697e-8f, 6.1035156e-5f, 6.1030e-5f,
+                                   0.33333334f, 1.0009766f, 1.00048828125f, 1.00146484375f, -0.0f, 1e-30f };
+    int bad = 0, i;
+    unsigned h;
+    uint16_t a = 0, b = 0;
+    for (i = 0; i < (int)(sizeof cases / sizeof cases[0]); ++i) {
+        int ra = bl__gguf_half(cases[i], &a), rb = ref_half(cases[i], &b);
+        if (ra != rb || (ra && a != b && !(cases[i] == 0.0f))) ++bad;
+    }
+    for (i = 0; i < 3000; ++i) { /* random magnitudes across the whole half range */
+        float f = ldexpf(bt_uniform(0.5f, 1.0f), bt_int(-27, 17)) * (bt_u32() & 1 ? 1.0f : -1.0f);
+        int ra = bl__gguf_half(f, &a), rb = ref_half(f, &b);
+        if (ra != rb || (ra && a != b)) ++bad;
+    }
+    for (h = 0; h < 0x7C00u; ++h) { /* every half is exact */
+        float f = (float)ref_half_value(h);
+        if (!bl__gguf_half(f, &a) || a != h || !bl__gguf_half(-f, &a) || a != (h | 0x8000u)) ++bad;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(!bl__gguf_half(INFINITY, &a) && !bl__gguf_half(NAN, &a));
+}
+
+/* Where element i of a 256-element block lives, read off ggml-quants.c's
+   dequantize_row_tq2_0 / dequantize_row_tq1_0 loops: the byte and the digit within it. */
+static void ref_tq2_place(int i, int *byte, int *digit)
+{
+    int j = i / 128, l = (i % 128) / 32, m = i % 32; /* for j (2 halves) for l (4 shifts) for m (32 bytes) */
+    *byte = j * 32 + m;
+    *digit = l;
+}
+static void ref_tq1_place(int i, int *byte, int *digit)
+{
+    if (i < 160) { *byte = i % 32; *digit = i / 32; }                    /* qs[0..32): 5 x 32 */
+    else if (i < 240) { *byte = 32 + (i - 160) % 16; *digit = (i - 160) / 16; } /* qs[32..48): 5 x 16 */
+    else { *byte = 48 + (i - 240) % 4; *digit = (i - 240) / 4; }          /* qh[4]: 4 x 4 */
+}
+/* The block, slowly: TQ2_0 codes are trit+1 at bits 2*digit; TQ1_0 bytes are the
+   base-3 number of their digits (digit 0 most significant, five digits, qh's fifth
+   is 0) stored as ceil(v * 256 / 243) (quantize_row_tq1_0_ref). */
+static void ref_block(int tq1, const int8_t *t, uint16_t d, uint8_t *out)
+{
+    int value[64], i, byte, digit, p3;
+    memset(value, 0, sizeof value);
+    for (i = 0; i < 256; ++i) {
+        if (tq1) {
+            ref_tq1_place(i, &byte, &digit);
+            for (p3 = 1; digit < 4; ++digit) p3 *= 3;
+            value[byte] += (t[i] + 1) * p3;
+        } else {
+            ref_tq2_place(i, &byte, &digit);
+            value[byte] += (t[i] + 1) << (2 * digit);
+        }
+    }
+    for (i = 0; i < (tq1 ? 52 : 64); ++i) out[i] = (uint8_t)(tq1 ? (value[i] * 256 + 242) / 243 : value[i]);
+    out[tq1 ? 52 : 64] = (uint8_t)(d & 255u);
+    out[tq1 ? 53 : 65] = (uint8_t)(d >> 8);
+}
+/* ggml's decoding of one element, as dequantize_row_tq1_0/tq2_0 do it. */
+static int ref_decode(int tq1, const uint8_t *block, int i)
+{
+    int byte, digit;
+    if (tq1) {
+        static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+        ref_tq1_place(i, &byte, &digit);
+        return (int)(((unsigned)(uint8_t)(block[byte] * pow3[digit]) * 3u) >> 8) - 1;
+    }
+    ref_tq2_place(i, &byte, &digit);
+    return (int)((block[byte] >> (2 * digit)) & 3u) - 1;
+}
+
+static void test_blocks(void)
+{
+    int8_t t[256];
+    uint8_t a[66], b[66];
+    int iter, i, bad = 0, bad_decode = 0;
+    for (iter = 0; iter < 400; ++iter) {
+        uint16_t d = (uint16_t)bt_u32();
+        int mode = iter % 4;
+        for (i = 0; i < 256; ++i) t[i] = (int8_t)(mode == 0 ? bt_int(-1, 1) : mode == 1 ? 1 : mode == 2 ? -1 : 0);
+        bl__tq2_block(t, d, a);
+        ref_block(0, t, d, b);
+        if (memcmp(a, b, 66) != 0) ++bad;
+        for (i = 0; i < 256; ++i) if (ref_decode(0, a, i) != t[i]) ++bad_decode;
+        bl__tq1_block(t, d, a);
+        ref_block(1, t, d, b);
+        if (memcmp(a, b, 54) != 0) ++bad;
+        for (i = 0; i < 256; ++i) if (ref_decode(1, a, i) != t[i]) ++bad_decode;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(bad_decode, 0);
+}
+
+/* A layer [out][in] from random trits and the given scales. */
+static bl_linear *trit_layer(int in, int out, const float *scales, int bias, int8_t **trits_out)
+{
+    bl_linear_desc d;
+    bl_linear *L = NULL;
+    int8_t *t = (int8_t *)bt_alloc((size_t)in * (size_t)out);
+    float *bvec = (float *)bt_alloc(sizeof(float) * (size_t)out);
+    size_t i;
+    for (i = 0; i < (size_t)in * (size_t)out; ++i) t[i] = (int8_t)bt_int(-1, 1);
+    for (i = 0; i < (size_t)out; ++i) bvec[i] = bt_gauss();
+    memset(&d, 0, sizeof d);
+    d.in_features = in;
+    d.out_features = out;
+    d.trits = t;
+    d.scales = scales;
+    d.bias = bias ? bvec : NULL;
+    d.format = out % 2 ? BL_FORMAT_BASE3 : BL_FORMAT_2BIT;
+    CHECK_EQ_INT(bl_linear_create(&d, &L), BL_OK);
+    free(bvec);
+    if (trits_out) *trits_out = t;
+    else free(t);
+    return L;
+}
+
+/* kvs of every type, arrays of each, strings with empty and UTF-8 members */
+static uint8_t kv_bytes[64];
+static bl_str kv_strs[5];
+#define W_KVS 17
+static void make_kvs(bl_kv *kv)
+{
+    static const char *names[W_KVS] = { "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "u64", "i64",
+                                        "f64", "str", "a.str", "a.i32", "a.empty", "a.bool", "general.name" };
+    static const bl_value_type types[13] = { BL_VALUE_U8, BL_VALUE_I8, BL_VALUE_U16, BL_VALUE_I16, BL_VALUE_U32,
+                                             BL_VALUE_I32, BL_VALUE_F32, BL_VALUE_BOOL, BL_VALUE_U64, BL_VALUE_I64,
+                                             BL_VALUE_F64, BL_VALUE_STRING };
+    int i;
+    for (i = 0; i < 64; ++i) kv_bytes[i] = (uint8_t)(i * 37 + 5);
+    kv_bytes[7 * 4] = 1; /* the bool */
+    kv_bytes[48] = 0; kv_bytes[49] = 1; /* the bool array */
+    kv_strs[0].data = ""; kv_strs[0].size = 0;
+    kv_strs[1].data = "\xE6\x97\xA5\xE6\x9C\xAC"; kv_strs[1].size = 6;
+    kv_strs[2].data = "merges a b"; kv_strs[2].size = 10;
+    kv_strs[3].data = NULL; kv_strs[3].size = 0;
+    kv_strs[4].data = "bitlinear test"; kv_strs[4].size = 14;
+    memset(kv, 0, sizeof(bl_kv) * W_KVS);
+    for (i = 0; i < W_KVS; ++i) {
+        kv[i].key = names[i];
+        kv[i].count = 1;
+        if (i < 12) {
+            kv[i].type = kv[i].elem_type = types[i];
+            kv[i].data = types[i] == BL_VALUE_STRING ? (const void *)&kv_strs[1] : (const void *)(kv_bytes + 4 * i);
+        }
+    }
+    kv[12].type = BL_VALUE_ARRAY; kv[12].elem_type = BL_VALUE_STRING; kv[12].count = 4; kv[12].data = kv_strs;
+    kv[13].type = BL_VALUE_ARRAY; kv[13].elem_type = BL_VALUE_I32; kv[13].count = 3; kv[13].data = kv_bytes + 1;
+    kv[14].type = BL_VALUE_ARRAY; kv[14].elem_type = BL_VALUE_F64; kv[14].count = 0; kv[14].data = NULL;
+    kv[15].type = BL_VALUE_ARRAY; kv[15].elem_type = BL_VALUE_BOOL; kv[15].count = 2; kv[15].data = kv_bytes + 48;
+    kv[16].type = kv[16].elem_type = BL_VALUE_STRING; kv[16].data = &kv_strs[4];
+}
+
+/* Float and other tensors of odd shapes with recognisable bytes. */
+#define W_TENSORS 7
+static uint8_t tensor_bytes[4096];
+static void make_tensors(bl_tensor *t)
+{
+    static const struct { const char *name; bl_dtype dtype; int ndim; int64_t shape[4]; } spec[W_TENSORS] = {
+        { "token_embd.weight", BL_DTYPE_F32, 2, { 5, 3 } }, { "output_norm.weight", BL_DTYPE_F16, 1, { 7 } },
+        { "bf16.3d", BL_DTYPE_BF16, 3, { 2, 1, 3 } },       { "q8", BL_DTYPE_Q8_0, 2, { 3, 64 } },
+        { "i32.4d", BL_DTYPE_I32, 4, { 1, 2, 1, 3 } },      { "f64", BL_DTYPE_F64, 1, { 1 } },
+        { "i8", BL_DTYPE_I8, 2, { 1, 9 } },
+    };
+    size_t at = 0;
+    int i, j;
+    for (i = 0; i < 4096; ++i) tensor_bytes[i] = (uint8_t)bt_u32();
+    memset(t, 0, sizeof(bl_tensor) * W_TENSORS);
+    for (i = 0; i < W_TENSORS; ++i) {
+        uint64_t n = 1;
+        t[i].name = spec[i].name;
+        t[i].dtype = spec[i].dtype;
+        t[i].ndim = spec[i].ndim;
+        for (j = 0; j < spec[i].ndim; ++j) { t[i].shape[j] = spec[i].shape[j]; n *= (uint64_t)spec[i].shape[j]; }
+        t[i].nbytes = bl_dtype_size(spec[i].dtype, n);
+        t[i].data = tensor_bytes + at;
+        t[i].ggml_type = -1;
+        at += t[i].nbytes;
+    }
+}
+
+static void test_writer_round_trip(void)
+{
+    static const int shapes[][2] = { { 256, 3 }, { 512, 5 }, { 768, 1 }, { 256, 2 } };
+    bl_kv kv[W_KVS + 1];
+    bl_tensor tens[W_TENSORS];
+    bl_model_entry layers[4];
+    int8_t *trits[4];
+    float scales[4][8];
+    bl_model_contents c;
+    int tq, L, i, j;
+    uint8_t align_le[4] = { 64, 0, 0, 0 };
+    make_kvs(kv);
+    make_tensors(tens);
+    memset(layers, 0, sizeof layers);
+    for (L = 0; L < 4; ++L) {
+        for (i = 0; i < 8; ++i) scales[L][i] = ldexpf(bt_uniform(0.5f, 1.0f), bt_int(-26, 15));
+        scales[L][0] = L == 3 ? 0.0f : scales[L][0];
+        layers[L].layer = trit_layer(shapes[L][0], shapes[L][1], scales[L], L % 2 == 0, &trits[L]);
+    }
+    layers[0].name = "blk.0.attn_q.weight";
+    layers[1].name = "blk.0.ffn_up.weight";
+    layers[2].name = "proj";
+    layers[3].name = "blk.1.weight.w";
+    memset(&c, 0, sizeof c);
+    c.layers = layers; c.layer_count = 4;
+    c.tensors = tens; c.tensor_count = W_TENSORS;
+    c.kvs = kv; c.kv_count = W_KVS;
+    for (tq = 0; tq < 4; ++tq) {
+        bl_dtype tt = tq % 2 ? BL_DTYPE_TQ1_0 : BL_DTYPE_TQ2_0;
+        size_t size = 0, size2 = 0, a = tq >= 2 ? 64 : 32, bb = tq % 2 ? 54 : 66;
+        uint8_t *file;
+        bl_gguf *g = NULL;
+        if (tq >= 2) { /* the model's own alignment */
+            kv[W_KVS].key = "general.alignment";
+            kv[W_KVS].type = kv[W_KVS].elem_type = BL_VALUE_U32;
+            kv[W_KVS].count = 1;
+            kv[W_KVS].data = align_le;
+            c.kv_count = W_KVS + 1;
+        }
+        CHECK_EQ_INT(bl_gguf_save(&c, tt, NULL, 0, &size), BL_OK);
+        file = (uint8_t *)bt_alloc(size + 1);
+        file[size] = 0xA5;
+        CHECK_EQ_INT(bl_gguf_save(&c, tt, file, size + 1, &size2), BL_OK);
+        CHECK_EQ_INT(size2, size);
+        CHECK_EQ_INT(file[size], 0xA5);
+        CHECK_EQ_INT(bl_gguf_open(file, size, &g), BL_OK);
+        if (!g) { free(file); continue; }
+        CHECK_EQ_INT(bl_gguf_version(g), 3);
+        CHECK_EQ_INT(bl_gguf_alignment(g), a);
+        CHECK_EQ_INT(bl_gguf_kv_count(g), c.kv_count);
+        for (i = 0; i < c.kv_count; ++i) { /* every kv: same key, types, count and bytes */
+            const bl_kv *r = bl_gguf_kv(g, i);
+            uint64_t e;
+            CHECK(r && strcmp(r->key, kv[i].key) == 0 && r->type == kv[i].type && r->elem_type == kv[i].elem_type &&
+                  r->count == (kv[i].type == BL_VALUE_ARRAY ? kv[i].count : 1));
+            if (!r) continue;
+            if (r->elem_type == BL_VALUE_STRING) {
+                for (e = 0; e < r->count; ++e) {
+                    const bl_str *x = (const bl_str *)r->data + e, *y = (const bl_str *)kv[i].data + e;
+                    CHECK(x->size == y->size && (x->size == 0 || memcmp(x->data, y->data, (size_t)x->size) == 0));
+                }
+            } else if (r->count) {
+                CHECK(memcmp(r->data, kv[i].data, (size_t)r->count * bl__value_size(r->elem_type)) == 0);
+            }
+        }
+        CHECK_EQ_INT(bl_gguf_count(g), W_TENSORS + 4 + 2);
+        for (i = 0; i < W_TENSORS; ++i) { /* tensors as given, in order, shape and bytes */
+            const bl_tensor *r = bl_gguf_get(g, i);
+            CHECK(r && strcmp(r->name, tens[i].name) == 0 && r->dtype == tens[i].dtype && r->ndim == tens[i].ndim &&
+                  r->nbytes == tens[i].nbytes && memcmp(r->data, tens[i].data, r->nbytes) == 0 &&
+                  memcmp(r->shape, tens[i].shape, sizeof r->shape) == 0);
+            CHECK(r && ((const uint8_t *)r->data - file) % a == 0);
+        }
+        for (L = 0; L < 4; ++L) { /* layers: reference blocks from the trits and fp16 scales */
+            const bl_tensor *w = bl_gguf_find(g, layers[L].name);
+            int in = shapes[L][0], out = shapes[L][1], bad = 0;
+            uint8_t ref[66];
+            CHECK(w && w->dtype == tt && w->ndim == 2 && w->shape[0] == out && w->shape[1] == in &&
+                  w->nbytes == (size_t)out * (size_t)(in / 256) * bb && ((const uint8_t *)w->data - file) % a == 0);
+            if (!w) continue;
+            for (i = 0; i < out; ++i) {
+                uint16_t d;
+                CHECK(ref_half(scales[L][i], &d));
+                for (j = 0; j < in / 256; ++j) {
+                    ref_block(tq % 2, trits[L] + (size_t)i * (size_t)in + (size_t)j * 256, d, ref);
+                    if (memcmp(ref, (const uint8_t *)w->data + ((size_t)i * (size_t)(in / 256) + (size_t)j) * bb, bb))
+                        ++bad;
+                }
+            }
+            CHECK_EQ_INT(bad, 0);
+        }
+        { /* biases under llama.cpp's names, F32 [out] */
+            static const char *bias_names[2] = { "blk.0.attn_q.bias", "proj.bias" };
+            for (L = 0; L < 2; ++L) {
+                const bl_tensor *b = bl_gguf_find(g, bias_names[L]);
+                bl_linear_info info;
+                memset(&info, 0, sizeof info);
+                bl_linear_get_info(layers[2 * L].layer, &info);
+                CHECK(b && b->dtype == BL_DTYPE_F32 && b->ndim == 1 && b->shape[0] == info.out_features);
+                if (!b) continue;
+                for (i = 0; i < info.out_features; ++i) CHECK(bl__rdf32((const uint8_t *)b->data + 4 * i) == info.bias[i]);
+            }
+            CHECK(bl_gguf_find(g, "blk.0.ffn_up.bias") == NULL && bl_gguf_find(g, "blk.1.weight.w.bias") == NULL);
+        }
+        bl_gguf_close(g);
+        free(file);
+        c.kv_count = W_KVS;
+    }
+    for (L = 0; L < 4; ++L) {
+        bl_linear_destroy((bl_linear *)(uintptr_t)layers[L].layer);
+        free(trits[L]);
+    }
+}
+
+/* Contents the writer refuses, each before writing a byte. */
+static void test_writer_errors(void)
+{
+    bl_kv kv[W_KVS + 1];
+    bl_tensor tens[W_TENSORS];
+    bl_model_entry e[2];
+    bl_model_contents c;
+    float sc[4] = { 1.0f, 0.5f, 0.25f, 2.0f }, big[2] = { 1.0f, 70000.0f };
+    uint8_t dst[64], bad_bool = 2, align3[4] = { 3, 0, 0, 0 };
+    size_t size = 0;
+    bl_linear *ok = trit_layer(256, 4, sc, 1, NULL), *odd = trit_layer(320, 4, sc, 0, NULL);
+    bl_linear *huge = trit_layer(256, 2, big, 0, NULL), *k2 = NULL, *rot = NULL;
+    bl_linear_desc d;
+    float *w = (float *)bt_alloc(sizeof(float) * 256 * 4);
+    char long_name[80];
+    int i;
+    for (i = 0; i < 256 * 4; ++i) w[i] = bt_gauss();
+    memset(&d, 0, sizeof d);
+    d.in_features = 256; d.out_features = 4; d.weight = w; d.k = 2;
+    CHECK_EQ_INT(bl_linear_create(&d, &k2), BL_OK);
+    d.k = 1; d.hadamard = 1; d.hadamard_seed = 7;
+    CHECK_EQ_INT(bl_linear_create(&d, &rot), BL_OK);
+    make_kvs(kv);
+    make_tensors(tens);
+    memset(e, 0, sizeof e);
+    memset(&c, 0, sizeof c);
+    e[0].name = "a.weight"; e[0].layer = ok;
+    c.layers = e; c.layer_count = 1;
+    c.tensors = tens; c.tensor_count = W_TENSORS;
+    c.kvs = kv; c.kv_count = W_KVS;
+    CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_TQ2_0, NULL, 0, &size), BL_OK);
+    CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_TQ2_0, NULL, 0, NULL), BL_ERR_INVALID);
+    CHECK_EQ_INT(bl_gguf_save(NULL, BL_DTYPE_TQ2_0, NULL, 0, &size), BL_ERR_INVALID);
+    CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_F32, NULL, 0, &size), BL_ERR_INVALID);
+    CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_I2_S, NULL, 0, &size), BL_ERR_INVALID);
+    memset(dst, 0x5A, sizeof dst); /* too small: nothing written */
+    CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_TQ2_0, dst, sizeof dst, &size), BL_ERR_INVALID);
+    for (i = 0; i < (int)sizeof dst; ++i) CHECK(dst[i] == 0x5A);
+#define REFUSED(st) CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_TQ1_0, NULL, 0, &size), st)
+    e[0].layer = odd; REFUSED(BL_ERR_UNSUPPORTED);
+    e[0].layer = huge; REFUSED(BL_ERR_UNSUPPORTED);
+    e[0].layer = k2; REFUSED(BL_ERR_UNSUPPORTED);
+    e[0].layer = rot; REFUSED(BL_ERR_UNSUPPORTED);
+    e[0].layer = ok; e[0].flags = BL_LAYER_FLAG_HADAMARD; REFUSED(BL_ERR_UNSUPPORTED);
+    e[0].flags = 8; REFUSED(BL_ERR_INVALID);
+    e[0].flags = 0; e[0].layer = NULL; REFUSED(BL_ERR_INVALID);
+    e[0].layer = ok; e[0].name = NULL; REFUSED(BL_ERR_INVALID);
+    e[0].name = ""; REFUSED(BL_ERR_INVALID);
+    memset(long_name, 'x', sizeof long_name);
+    long_name[63] = 0; e[0].name = long_name; REFUSED(BL_ERR_UNSUPPORTED); /* its bias: 63 + ".bias" */
+    e[0].layer = odd; long_name[63] = 0; e[0].layer = huge; e[0].layer = NULL;
+    e[0].layer = trit_layer(256, 2, sc, 0, NULL);
+    REFUSED(BL_OK); /* 63 bytes, no bias: fits */
+    long_name[63] = 'x'; long_name[64] = 0; REFUSED(BL_ERR_UNSUPPORTED);
+    bl_linear_destroy((bl_linear *)(uintptr_t)e[0].layer);
+    e[0].layer = ok;
+    e[0].name = "q8"; REFUSED(BL_ERR_INVALID);                     /* a tensor's name */
+    e[0].name = "token_embd.weight"; REFUSED(BL_ERR_INVALID);
+    e[0].name = "output_norm"; tens[1].name = "output_norm.bias"; REFUSED(BL_ERR_INVALID); /* the bias's name */
+    tens[1].name = "output_norm.weight"; e[0].name = "a.weight";
+    e[1] = e[0]; c.layer_count = 2; REFUSED(BL_ERR_INVALID);       /* two layers of one name */
+    c.layer_count = 1;
+    /* tensors */
+    tens[0].dtype = BL_DTYPE_U8; tens[0].nbytes = 15; REFUSED(BL_ERR_UNSUPPORTED);
+    tens[0].dtype = BL_DTYPE_OTHER; REFUSED(BL_ERR_INVALID);
+    tens[0].dtype = BL_DTYPE_F32; tens[0].nbytes = 59; REFUSED(BL_ERR_INVALID);
+    tens[0].nbytes = 60; tens[0].shape[1] = 0; REFUSED(BL_ERR_INVALID);
+    tens[0].shape[1] = 3; tens[0].ndim = 5; REFUSED(BL_ERR_UNSUPPORTED);
+    tens[0].ndim = 0; REFUSED(BL_ERR_INVALID);
+    tens[0].ndim = 2; tens[3].shape[1] = 48; tens[3].nbytes = 3 * 48 / 32 * 34; REFUSED(BL_ERR_INVALID); /* Q8_0 rows of 48 */
+    tens[3].shape[1] = 64; tens[3].nbytes = 3 * 2 * 34;
+    tens[2].data = NULL; REFUSED(BL_ERR_INVALID);
+    tens[2].data = tensor_bytes; REFUSED(BL_OK);
+    /* kvs */
+    kv[3].key = "u8"; REFUSED(BL_ERR_INVALID);
+    kv[3].key = ""; REFUSED(BL_ERR_INVALID);
+    kv[3].key = NULL; REFUSED(BL_ERR_INVALID);
+    kv[3].key = "i16"; kv[7].data = &bad_bool; REFUSED(BL_ERR_INVALID);
+    kv[7].data = NULL; REFUSED(BL_ERR_INVALID);
+    kv[7].data = kv_bytes + 28; kv[13].elem_type = BL_VALUE_ARRAY; REFUSED(BL_ERR_INVALID);
+    kv[13].elem_type = (bl_value_type)13; REFUSED(BL_ERR_INVALID);
+    kv[13].elem_type = BL_VALUE_I32; kv[0].type = (bl_value_type)13; REFUSED(BL_ERR_INVALID);
+    kv[0].type = BL_VALUE_U8; kv_strs[3].size = 2; REFUSED(BL_ERR_INVALID); /* NULL bytes of size 2 */
+    kv_strs[3].size = 0;
+    kv[W_KVS].key = "general.alignment"; kv[W_KVS].type = kv[W_KVS].elem_type = BL_VALUE_U32;
+    kv[W_KVS].count = 1; kv[W_KVS].data = align3; c.kv_count = W_KVS + 1; REFUSED(BL_ERR_INVALID);
+    align3[0] = 0; REFUSED(BL_ERR_INVALID);
+    align3[0] = 16; REFUSED(BL_OK);
+    kv[W_KVS].type = kv[W_KVS].elem_type = BL_VALUE_I32; REFUSED(BL_ERR_INVALID);
+    c.kv_count = W_KVS;
+    REFUSED(BL_OK);
+    c.layer_count = -1; REFUSED(BL_ERR_INVALID);
+    c.layer_count = 1; c.layers = NULL; REFUSED(BL_ERR_INVALID);
+#undef REFUSED
+    bl_linear_destroy(ok); bl_linear_destroy(odd); bl_linear_destroy(huge); bl_linear_destroy(k2);
+    bl_linear_destroy(rot);
+    free(w);
+}
+
+static void test_writer_path(void)
+{
+#ifndef BITLINEAR_NO_STDIO
+    const char *path = "build/test/test_gguf_out.gguf";
+    float sc[2] = { 0.75f, 1.25f }, big[2] = { 1e9f, 1.0f };
+    bl_linear *L = trit_layer(512, 2, sc, 1, NULL), *H = trit_layer(256, 2, big, 0, NULL);
+    bl_model_entry e;
+    bl_model_contents c;
+    size_t size = 0, got;
+    uint8_t *mem, *disk;
+    FILE *f;
+    memset(&e, 0, sizeof e);
+    memset(&c, 0, sizeof c);
+    e.name = "w.weight"; e.layer = L;
+    c.layers = &e; c.layer_count = 1;
+    CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_TQ1_0, NULL, 0, &size), BL_OK);
+    mem = (uint8_t *)bt_alloc(size);
+    disk = (uint8_t *)bt_alloc(size + 16);
+    CHECK_EQ_INT(bl_gguf_save(&c, BL_DTYPE_TQ1_0, mem, size, &size), BL_OK);
+    (void)remove(path);
+    CHECK_EQ_INT(bl_gguf_save_path(&c, BL_DTYPE_TQ1_0, path), BL_OK);
+    f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (f) {
+        got = fread(disk, 1, size + 16, f);
+        fclose(f);
+        CHECK_EQ_INT(got, size);
+        CHECK(memcmp(mem, disk, size) == 0);
+    }
+    (void)remove(path);
+    e.layer = H; /* refused before the file is created */
+    CHECK_EQ_INT(bl_gguf_save_path(&c, BL_DTYPE_TQ1_0, path), BL_ERR_UNSUPPORTED);
+    f = fopen(path, "rb");
+    CHECK(f == NULL);
+    if (f) fclose(f);
+    e.layer = L;
+    CHECK_EQ_INT(bl_gguf_save_path(&c, BL_DTYPE_TQ1_0, "build/test/no/such/dir/x.gguf"), BL_ERR_IO);
+    CHECK_EQ_INT(bl_gguf_save_path(&c, BL_DTYPE_TQ1_0, NULL), BL_ERR_INVALID);
+    free(mem);
+    free(disk);
+    bl_linear_destroy(L);
+    bl_linear_destroy(H);
+#endif
+}
+
 int main(void)
 {
     test_dtypes();
@@ -653,5 +1121,10 @@ int main(void)
     test_tensor_infos();
     test_unknown_types();
     test_allocator();
+    test_half();
+    test_blocks();
+    test_writer_round_trip();
+    test_writer_errors();
+    test_writer_path();
     return bt_summary("test_gguf");
 }
