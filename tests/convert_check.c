@@ -101,10 +101,11 @@ static int check_absmean(const bl_tensor *t, const bl_linear *L)
         int want = q > 1 ? 1 : q < -1 ? -1 : (int)q;
         bad += trits[i] != want;
     }
-    for (r = 0; r < info.out_features; ++r)
-        if (fabs((double)info.scales[r] - scale) > 1e-6 * scale) return fail("scale is not mean|W| on every row");
+    for (r = 0; r < info.out_features && !bad; ++r)
+        if (fabs((double)info.scales[r] - scale) > 1e-6 * scale) bad = (size_t)-1;
     free(w);
     free(trits);
+    if (bad == (size_t)-1) return fail("scale is not mean|W| on every row");
     if (bad) {
         printf("FAILED: %lu of %lu trits differ from round(W / mean|W|)\n", (unsigned long)bad, (unsigned long)n);
         return 1;
