@@ -1459,7 +1459,7 @@ static void test_st_dtypes(void)
         st_file f;
         bl_safetensors *st = NULL;
         const bl_tensor *t;
-        float got[3];
+        float got[3] = { 0.0f, 0.0f, 0.0f };
         double d[3] = { 1.0, -0.1, 1e300 };
         int j;
         memset(data, 0, sizeof data);
