@@ -50,8 +50,6 @@ typedef struct bl__source {
     int divide;                   /* HF: w = trit / scale */
     const float *hf_raw;          /* HF: the checkpoint's scales as stored */
     size_t hf_count;              /* 1 or rows */
-    /* TQ1_0: byte -> its base-3 digits re-arranged into 2BIT fields (see bl__tq1_tables) */
-    uint8_t lo[256], hi[256], d2_6[256], d3_6[256], d04[256], d1_4[256], dq[4][256];
 } bl__source;
 
 /* Digit n (0..4) of a TQ1_0 byte as ggml reads it (ggml/src/ggml-quants.c,
@@ -63,27 +61,18 @@ static unsigned bl__tq1_digit(unsigned byte, int n)
     return (q * 3u) >> 8;
 }
 
-/* TQ1_0 block (ggml/src/ggml-common.h block_tq1_0: qs[48], qh[4], d) in ggml's element
-   order: qs[m] (m < 32) digit n is element 32n + m; qs[32 + m] (m < 16) digit n is
-   element 160 + 16n + m; qh[j] digit n (n < 4) is element 240 + 4n + j. In 2BIT element
-   e goes to byte e % 64, field e / 64, so byte m (m < 32) collects qs[m] digits 0, 2, 4
-   and one digit of qs[32 + m % 16]; byte 32 + m collects qs[m] digits 1, 3, a digit of
-   qs[32 + m % 16] and, for m >= 16, a digit of qh. These tables hold those fields. */
-static void bl__tq1_tables(bl__source *s)
+/* Base-3 digits of eight TQ1_0 bytes at once, in 16-bit lanes (even bytes in E, odd
+   in O; lane values stay below 2^16, so no lane spills into the next): each call
+   returns the next digit of every byte, (q * 3) >> 8, in that byte's low bits and
+   steps q to q * 3 modulo 256, as dequantize_row_tq1_0 does byte by byte. */
+#define BL__L16 0x00FF00FF00FF00FFull
+#define BL__D16 0x0003000300030003ull
+static uint64_t bl__tq1_next(uint64_t *E, uint64_t *O)
 {
-    unsigned b;
-    int n;
-    for (b = 0; b < 256; ++b) {
-        unsigned d[5];
-        for (n = 0; n < 5; ++n) d[n] = bl__tq1_digit(b, n);
-        s->lo[b] = (uint8_t)(d[0] | d[2] << 2 | d[4] << 4);    /* byte m: fields 0-2 */
-        s->hi[b] = (uint8_t)(d[1] | d[3] << 2);                /* byte 32 + m: fields 0-1 */
-        s->d2_6[b] = (uint8_t)(d[2] << 6);                     /* byte m < 16: element 192 + m */
-        s->d3_6[b] = (uint8_t)(d[3] << 6);                     /* byte 16 + m: element 208 + m */
-        s->d04[b] = (uint8_t)(d[0] << 4 | d[4] << 6);          /* byte 32 + m: 160 + m, 224 + m */
-        s->d1_4[b] = (uint8_t)(d[1] << 4);                     /* byte 48 + m: element 176 + m */
-        for (n = 0; n < 4; ++n) s->dq[n][b] = (uint8_t)(d[n] << 6); /* byte 48 + 4n + j: 240 + 4n + j */
-    }
+    uint64_t pe = *E * 3u, po = *O * 3u;
+    *E = pe & BL__L16;
+    *O = po & BL__L16;
+    return (pe >> 8 & BL__D16) | (po & BL__D16 << 8);
 }
 
 static int bl__half_finite(unsigned h) { return (h & 0x7C00u) != 0x7C00u; }
@@ -136,23 +125,50 @@ static int bl__row_tq2(const bl__source *s, int r, uint8_t *dst, float *scale)
     return !(bad || mixed);
 }
 
-/* TQ1_0 through the tables of bl__tq1_tables. */
+/* TQ1_0 (ggml/src/ggml-common.h block_tq1_0: qs[48], qh[4], fp16 d; element order of
+   dequantize_row_tq1_0 in ggml-quants.c): qs[m] (m < 32) digit n is element 32n + m;
+   qs[32 + m] (m < 16) digit n is element 160 + 16n + m; qh[j] digit n (n < 4) is
+   element 240 + 4n + j. In 2BIT element e is byte e % 64, field e / 64, so byte m
+   (m < 32) takes qs[m] digits 0, 2, 4 and byte 32 + m digits 1, 3; the qs[32 + m]
+   digits fill field 3 of bytes m, 16 + m, 32 + m and field 2 of bytes 32 + m, 48 + m;
+   qh fills field 3 of bytes 48..63. */
 static int bl__row_tq1(const bl__source *s, int r, uint8_t *dst, float *scale)
 {
+    static const uint8_t first4[8] = { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0 };
     const uint8_t *src = s->data + (size_t)r * s->row_bytes;
-    int nb = s->cols / BL__QK_K, b, m, w, have = 0, mixed = 0;
+    const uint64_t lead = bl__ld64(first4); /* the word's first four bytes in memory, on any host */
+    int nb = s->cols / BL__QK_K, b, w, n, have = 0, mixed = 0;
     unsigned ref = bl__rd16(src + 52);
     for (b = 0; b < nb; ++b, src += BL__TQ1_BYTES, dst += 64) {
-        const uint8_t *qs = src, *qh = src + 48;
         unsigned d = bl__rd16(src + 52);
-        uint64_t nz = 0;
-        for (m = 0; m < 16; ++m) {
-            dst[m] = (uint8_t)(s->lo[qs[m]] | s->d2_6[qs[32 + m]]);
-            dst[16 + m] = (uint8_t)(s->lo[qs[16 + m]] | s->d3_6[qs[32 + m]]);
-            dst[32 + m] = (uint8_t)(s->hi[qs[m]] | s->d04[qs[32 + m]]);
-            dst[48 + m] = (uint8_t)(s->hi[qs[16 + m]] | s->d1_4[qs[32 + m]] | s->dq[m >> 2][qh[m & 3]]);
+        uint64_t e[2][5], q[4], x, E, O, d0, d1, d2, d3, d4, lo, hi, nz = 0;
+        uint32_t h;
+        /* everything is built in registers and each output word stored once */
+        for (w = 0; w < 2; ++w) {
+            x = bl__ld64(src + 32 + 8 * w);
+            E = x & BL__L16;
+            O = x >> 8 & BL__L16;
+            for (n = 0; n < 5; ++n) e[w][n] = bl__tq1_next(&E, &O);
         }
-        for (w = 0; w < 64; w += 8) nz |= bl__ld64(dst + w) ^ BL__W55;
+        memcpy(&h, src + 48, 4); /* qh[0..3] twice: bytes 48..55 take digits 0, 1; 56..63 digits 2, 3 */
+        x = (uint64_t)h | (uint64_t)h << 32;
+        E = x & BL__L16;
+        O = x >> 8 & BL__L16;
+        for (n = 0; n < 4; ++n) q[n] = bl__tq1_next(&E, &O);
+        for (w = 0; w < 4; ++w) {
+            x = bl__ld64(src + 8 * w);
+            E = x & BL__L16;
+            O = x >> 8 & BL__L16;
+            d0 = bl__tq1_next(&E, &O); d1 = bl__tq1_next(&E, &O); d2 = bl__tq1_next(&E, &O);
+            d3 = bl__tq1_next(&E, &O); d4 = bl__tq1_next(&E, &O);
+            lo = d0 | d2 << 2 | d4 << 4 | e[w & 1][w < 2 ? 2 : 3] << 6;  /* elements 192 + m, 208 + m */
+            hi = d1 | d3 << 2 |
+                 (w < 2 ? e[w][0] << 4 | e[w][4] << 6                     /* 160 + m, 224 + m */
+                        : e[w & 1][1] << 4 | ((q[2 * (w & 1)] & lead) | (q[2 * (w & 1) + 1] & ~lead)) << 6);
+            bl__st64(dst + 8 * w, lo);
+            bl__st64(dst + 32 + 8 * w, hi);
+            nz |= (lo ^ BL__W55) | (hi ^ BL__W55);
+        }
         if (!bl__half_finite(d)) return -1;
         if (nz) {
             if (!have) ref = d;
@@ -228,6 +244,46 @@ static int bl__row_hf(const bl__source *s, int r, uint8_t *dst, float *scale)
     }
     *scale = bl__hf_row_scale(s, r);
     return three == 0;
+}
+
+/* One 2BIT row of n trits repacked as BASE3 (src/layout.h). Both layouts are blocks of
+   64 bytes (a short last block of width w = ceil(left / digits)) whose byte j holds the
+   block's trits j, j + w, j + 2w, ...: 2BIT as 2-bit codes, BASE3 as the byte
+   enc[v] = ceil(v * 256 / 243) of the codes read in base 3, first most significant
+   (bl__base3_encode). Codes are at most 2, so eight base-3 sums form in one 64-bit word
+   with no carry between bytes. codes: n + 8 bytes of work memory (padding codes are 1,
+   trit 0, as both layouts require). */
+static void bl__2bit_to_base3(const uint8_t *src, int n, uint8_t *codes, const uint8_t *enc, uint8_t *dst)
+{
+    int full2 = n / 256, full3 = n / 320, b, j, m, i, left, w;
+    for (b = 0; b < full2; ++b)
+        for (m = 0; m < 4; ++m)
+            for (j = 0; j < 64; j += 8)
+                bl__st64(codes + 256 * b + 64 * m + j, bl__ld64(src + 64 * b + j) >> (2 * m) & BL__W03);
+    left = n - 256 * full2;
+    if (left) {
+        w = (left + 3) / 4;
+        for (m = 0; m < 4; ++m)
+            for (j = 0; j < w; ++j) codes[256 * full2 + m * w + j] = (uint8_t)((src[64 * full2 + j] >> (2 * m)) & 3u);
+    }
+    for (b = 0; b < full3; ++b) {
+        const uint8_t *c = codes + 320 * b;
+        for (j = 0; j < 64; j += 8) {
+            uint64_t v = 81u * bl__ld64(c + j) + 27u * bl__ld64(c + j + 64) + 9u * bl__ld64(c + j + 128) +
+                         3u * bl__ld64(c + j + 192) + bl__ld64(c + j + 256);
+            uint8_t bytes[8];
+            bl__st64(bytes, v);
+            for (i = 0; i < 8; ++i) dst[64 * b + j + i] = enc[bytes[i]];
+        }
+    }
+    left = n - 320 * full3;
+    if (left) {
+        const uint8_t *c = codes + 320 * full3;
+        w = (left + 4) / 5;
+        for (i = left; i < 5 * w; ++i) codes[320 * full3 + i] = 1;
+        for (j = 0; j < w; ++j)
+            dst[64 * full3 + j] = enc[81u * c[j] + 27u * c[j + w] + 9u * c[j + 2 * w] + 3u * c[j + 3 * w] + c[j + 4 * w]];
+    }
 }
 
 /* ---- dequantized rows (the peers' own float values) -------------------------------- */
@@ -451,6 +507,8 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
     uint8_t *tmp2 = NULL, *packed;
     int8_t *trits = NULL;
     float *fl = NULL, *scales, *hf_raw = NULL, *hf_mult = NULL;
+    uint8_t enc[256];
+    unsigned v;
 
     if (!id) {
         memset(&zero_desc, 0, sizeof zero_desc);
@@ -511,7 +569,6 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
         break;
     case BL_DTYPE_TQ1_0:
         s->row_bytes = (size_t)(cols / BL__QK_K) * BL__TQ1_BYTES;
-        bl__tq1_tables(s);
         row_fn = bl__row_tq1;
         break;
     case BL_DTYPE_I2_S:
@@ -539,13 +596,14 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
         row_fn = bl__row_hf;
         break;
     }
+    for (v = 0; v < 256; ++v) enc[v] = (uint8_t)(v < 243u ? (v * 256u + 242u) / 243u : 0u); /* BASE3 bytes */
     if (st == BL_OK) st = bl__layer_layout(cols, rows, 1, id->format, id->bias != NULL, &lay);
     if (st == BL_OK) {
         memory = bl__alloc(alloc, lay.total);
         row_bytes_2bit = bl_packed_row_bytes(BL_FORMAT_2BIT, cols);
         if (id->format != BL_FORMAT_2BIT) { /* decode to 2BIT, then repack */
             tmp2 = (uint8_t *)bl__alloc(alloc, row_bytes_2bit);
-            trits = (int8_t *)bl__alloc(alloc, (size_t)cols);
+            trits = (int8_t *)bl__alloc(alloc, (size_t)cols + 8);
         }
         if (!memory || (id->format != BL_FORMAT_2BIT && (!tmp2 || !trits))) st = BL_ERR_NOMEM;
     }
@@ -566,7 +624,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
                 }
                 inexact = 1;
                 if (!fl) fl = (float *)bl__alloc(alloc, (size_t)cols * sizeof(float));
-                if (!trits) trits = (int8_t *)bl__alloc(alloc, (size_t)cols);
+                if (!trits) trits = (int8_t *)bl__alloc(alloc, (size_t)cols + 8);
                 if (!fl || !trits) {
                     st = BL_ERR_NOMEM;
                     break;
@@ -575,8 +633,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
                 st = bl_ternarize(fl, 1, cols, id->method, BL_SCALING_ROW, trits, &scales[r]);
                 if (st == BL_OK) bl__pack_row((int)id->format, trits, cols, row);
             } else if (id->format != BL_FORMAT_2BIT) {
-                (void)bl__unpack_row(BL_FORMAT_2BIT, tmp2, cols, trits); /* exact rows hold codes 0..2 only */
-                bl__pack_row((int)id->format, trits, cols, row);
+                bl__2bit_to_base3(tmp2, cols, (uint8_t *)trits, enc, row);
             }
         }
         if (st == BL_OK) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# libFuzzer runs of the model loader, the safetensors and GGUF readers and bl_unpack
+# libFuzzer runs of the model loader, the safetensors and GGUF readers, bl_unpack and
+# bl_linear_import
 # (clang -fsanitize=fuzzer,address,undefined), each from its seed corpus in tests/fuzz/corpus/.
 #   bash tests/run_fuzz.sh [OUT] [SECONDS]
 # SECONDS per target: the argument, else $FUZZ_SECONDS, else 60 under CI (CI=true) and a
@@ -26,7 +27,7 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$OUT/probe.c" -o "$OUT/probe" 2>
     echo "skipped: $CC lacks libFuzzer (apt: libclang-rt-dev)"; echo "0 passed, 0 failed"; exit 0
 fi
 
-for target in model safetensors gguf unpack; do
+for target in model safetensors gguf unpack import; do
     bin="$OUT/fuzz_$target"
     corpus="$OUT/corpus_$target"
     # NO_SIMD: the targets parse and unpack (no kernels), and clang 14 takes minutes on the
