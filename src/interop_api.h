@@ -114,7 +114,13 @@ typedef struct bl_model_contents {
     const bl_kv *kvs;           int kv_count;
 } bl_model_contents;
 
-/* .blm version 2 (reads version 1 too). dst == NULL: *size gets the bytes needed. */
+/* A whole model as one .blm file (docs/models.md): container version 2, or version 1 when
+   there are no tensors and no key/value pairs (older builds read those). Layer and tensor
+   names share one namespace (unique together); keys are unique. Tensors: F32/F16/BF16,
+   ndim 0..BL_ST_MAX_DIMS, nbytes equal to the elements' bytes (elem_bytes is not read),
+   data little-endian. A non-ARRAY kv is one value of kv->type (elem_type and count are
+   not read); BOOL values are 0 or 1. Anything else: BL_ERR_INVALID, nothing written.
+   dst == NULL: *size gets the bytes needed; loading: bl_model_load. */
 BITLINEAR_API bl_status bl_model_save_contents(const bl_model_contents *c, void *dst, size_t dst_size,
                                                size_t *size);
 BITLINEAR_API int              bl_model_tensor_count(const bl_model *model);

@@ -1,6 +1,7 @@
 /* ==== bitlinear: model files and safetensors (public declarations) ======= */
-/* Model files (".blm"): named ternary layers in one little-endian container, laid out
-   byte by byte in README ("Model files"). Payloads are 64-byte aligned, so a file that
+/* Model files (".blm"): named ternary layers (and, from container version 2, named float
+   tensors and key/value metadata: bl_model_save_contents) in one little-endian container,
+   laid out byte by byte in docs/models.md. Payloads are 64-byte aligned, so a file that
    is mapped into memory, or compiled into the binary, can be used in place. */
 #ifndef BITLINEAR_NO_STDIO
 #include <stdio.h>
@@ -10,9 +11,11 @@
 extern "C" {
 #endif
 
-#define BITLINEAR_MODEL_VERSION 1           /* version of the container layout */
+#define BITLINEAR_MODEL_VERSION 2           /* newest container layout this build reads (docs/models.md) */
 #define BL_MODEL_MAX_LAYERS     65536
-#define BL_MODEL_MAX_NAME       1024        /* bytes of a layer name (no NUL inside) */
+#define BL_MODEL_MAX_TENSORS    1000000     /* float tensors in one file (version 2) */
+#define BL_MODEL_MAX_KV         1000000     /* key/value pairs in one file (version 2) */
+#define BL_MODEL_MAX_NAME       1024        /* bytes of a layer, tensor or key name (no NUL inside) */
 
 /* Per-layer flags stored in the file. HADAMARD marks a layer made with desc.hadamard:
    its weights were quantized after a randomised Hadamard rotation R of the input
@@ -35,13 +38,16 @@ typedef struct bl_model_entry {
                                    caller keeps alive and unchanged until bl_model_destroy.
                                    Big-endian hosts copy (and byte-swap) only scales and bias. */
 
-/* Writes `count` layers as one model file into dst. dst == NULL: only *size is set (the
+/* Writes `count` layers as one model file into dst (container version 1, which every
+   build reads: a file with layers only needs nothing newer). dst == NULL: only *size is set (the
    bytes needed). Otherwise dst_size must be at least that (else BL_ERR_INVALID, nothing
    written) and *size gets the bytes written. The output is the same on every host. */
 BITLINEAR_API bl_status bl_model_save(const bl_model_entry *entries, int count, void *dst, size_t dst_size,
                                       size_t *size);
 /* Validates every field, the checksum and every packed byte, then builds the model; on
-   any error *out is untouched and nothing stays allocated. Copies (BL_MODEL_LOAD_COPY). */
+   any error *out is untouched and nothing stays allocated. Copies (BL_MODEL_LOAD_COPY).
+   Reads container versions 1 and 2; a newer container (or packed format) version is
+   BL_ERR_UNSUPPORTED, and bl_model_file_version says which version the file has. */
 BITLINEAR_API bl_status bl_model_load(const void *bytes, size_t size, bl_model **out);
 /* flags: BL_MODEL_LOAD_COPY or BL_MODEL_LOAD_VIEW; alloc may be NULL (BITLINEAR_MALLOC). */
 BITLINEAR_API bl_status bl_model_load_with(const void *bytes, size_t size, unsigned flags,
@@ -53,6 +59,11 @@ BITLINEAR_API const bl_linear *bl_model_layer(const bl_model *model, int index);
 /* BL_LAYER_FLAG_* of layer index (0 if out of range); *hadamard_seed (may be NULL) gets its seed. */
 BITLINEAR_API uint32_t         bl_model_flags(const bl_model *model, int index, uint64_t *hadamard_seed);
 BITLINEAR_API void             bl_model_destroy(bl_model *model);                      /* NULL is fine */
+/* The container and packed format versions a model file says it has (without validating
+   anything else), to report "version N, this build reads up to BITLINEAR_MODEL_VERSION".
+   BL_ERR_FORMAT if the bytes do not start like a model file. Either pointer may be NULL. */
+BITLINEAR_API bl_status        bl_model_file_version(const void *bytes, size_t size, uint32_t *version,
+                                                     uint32_t *format_version);
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the model files' checksum.
    Pass 0 to start; feed the previous result to continue. */
@@ -60,7 +71,9 @@ BITLINEAR_API uint32_t bl_crc32c(uint32_t crc, const void *data, size_t size);
 
 #ifndef BITLINEAR_NO_STDIO
 /* The same through stdio. Loading a file reads it into one 64-byte-aligned buffer that
-   the model owns and uses in place (no second copy). */
+   the model owns and uses in place (no second copy). Failing to open, read or write is
+   BL_ERR_IO with errno as the failing call left it (strerror(errno) says why); a save
+   that fails while writing removes the file it created. */
 BITLINEAR_API bl_status bl_model_save_file(const bl_model_entry *entries, int count, FILE *f);
 BITLINEAR_API bl_status bl_model_save_path(const bl_model_entry *entries, int count, const char *path);
 BITLINEAR_API bl_status bl_model_load_file(FILE *f, bl_model **out);

@@ -167,10 +167,10 @@ static int bl__dtype_parse(const char *s, size_t len, bl_dtype *dt, int *bytes)
 {
     static const struct { const char *name; int bytes; bl_dtype dtype; } table[] = {
         { "F32", 4, BL_DTYPE_F32 }, { "F16", 2, BL_DTYPE_F16 }, { "BF16", 2, BL_DTYPE_BF16 },
-        { "F64", 8, BL_DTYPE_OTHER }, { "I64", 8, BL_DTYPE_OTHER }, { "I32", 4, BL_DTYPE_OTHER },
-        { "I16", 2, BL_DTYPE_OTHER }, { "I8", 1, BL_DTYPE_OTHER }, { "U64", 8, BL_DTYPE_OTHER },
-        { "U32", 4, BL_DTYPE_OTHER }, { "U16", 2, BL_DTYPE_OTHER }, { "U8", 1, BL_DTYPE_OTHER },
-        { "BOOL", 1, BL_DTYPE_OTHER }, { "F8_E4M3", 1, BL_DTYPE_OTHER }, { "F8_E5M2", 1, BL_DTYPE_OTHER },
+        { "F64", 8, BL_DTYPE_F64 }, { "I64", 8, BL_DTYPE_I64 }, { "I32", 4, BL_DTYPE_I32 },
+        { "I16", 2, BL_DTYPE_I16 }, { "I8", 1, BL_DTYPE_I8 }, { "U64", 8, BL_DTYPE_U64 },
+        { "U32", 4, BL_DTYPE_U32 }, { "U16", 2, BL_DTYPE_U16 }, { "U8", 1, BL_DTYPE_U8 },
+        { "BOOL", 1, BL_DTYPE_BOOL }, { "F8_E4M3", 1, BL_DTYPE_OTHER }, { "F8_E5M2", 1, BL_DTYPE_OTHER },
     };
     size_t i;
     for (i = 0; i < sizeof table / sizeof table[0]; ++i)
@@ -408,19 +408,32 @@ static float bl__f16_to_f32(uint32_t h)
     return f;
 }
 
+/* F64 -> float rounds to nearest (values beyond float's range become infinities, as
+   the conversion defines); the others are exact. */
 BITLINEAR_DEF bl_status bl_tensor_to_f32(const bl_tensor *t, float *dst, size_t count)
 {
     const uint8_t *p;
     size_t i;
+    int want;
     if (!t || !dst || t->elem_bytes <= 0) return BL_ERR_INVALID;
-    if (t->dtype != BL_DTYPE_F32 && t->dtype != BL_DTYPE_F16 && t->dtype != BL_DTYPE_BF16) return BL_ERR_UNSUPPORTED;
-    if (t->elem_bytes != (t->dtype == BL_DTYPE_F32 ? 4 : 2) || count != t->nbytes / (size_t)t->elem_bytes ||
-        t->nbytes % (size_t)t->elem_bytes != 0)
+    switch (t->dtype) {
+    case BL_DTYPE_F32: want = 4; break;
+    case BL_DTYPE_F16: case BL_DTYPE_BF16: want = 2; break;
+    case BL_DTYPE_F64: want = 8; break;
+    default: return BL_ERR_UNSUPPORTED;
+    }
+    if (t->elem_bytes != want || count != t->nbytes / (size_t)t->elem_bytes ||
+        t->nbytes % (size_t)t->elem_bytes != 0 || (count && !t->data))
         return BL_ERR_INVALID;
     p = (const uint8_t *)t->data;
     for (i = 0; i < count; ++i) {
         if (t->dtype == BL_DTYPE_F32) {
             dst[i] = bl__rdf32(p + 4 * i);
+        } else if (t->dtype == BL_DTYPE_F64) {
+            uint64_t bits = bl__rd64(p + 8 * i);
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            dst[i] = (float)v;
         } else {
             uint32_t h = (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8;
             if (t->dtype == BL_DTYPE_F16) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# libFuzzer runs of the model loader, the safetensors and GGUF readers, bl_unpack and bl_linear_import
+# libFuzzer runs of the model loader, the safetensors and GGUF readers, bl_unpack and
+# bl_linear_import
 # (clang -fsanitize=fuzzer,address,undefined), each from its seed corpus in tests/fuzz/corpus/.
 #   bash tests/run_fuzz.sh [OUT] [SECONDS]
 # SECONDS per target: the argument, else $FUZZ_SECONDS, else 60 under CI (CI=true) and a

@@ -2,6 +2,7 @@
 #define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 #include "test.h"
+#include <errno.h>
 
 #define GOLDEN_PATH "tests/data/golden.blm"
 
@@ -382,7 +383,9 @@ static void test_corruption(void)
     CASE(w[0] = 'X', BL_ERR_FORMAT);                         /* magic */
     CASE(w[7] = 0, BL_ERR_FORMAT);
     CASE(wr32(w + 8, 0), BL_ERR_FORMAT);                     /* version */
-    CASE(wr32(w + 8, 2), BL_ERR_UNSUPPORTED);
+    CASE(wr32(w + 8, 3), BL_ERR_UNSUPPORTED);                /* newer than this build */
+    CASE(wr32(w + 8, 0xFFFFFFFFu), BL_ERR_UNSUPPORTED);
+    CASE((wr32(w + 8, 2), wr32(w + 56, 1)), BL_ERR_FORMAT);  /* version 2 reserved */
     CASE(wr32(w + 12, 0), BL_ERR_FORMAT);                    /* packed format version */
     CASE(wr32(w + 12, 2), BL_ERR_UNSUPPORTED);
     CASE(wr32(w + 16, 3), BL_ERR_FORMAT);                    /* count */
@@ -574,7 +577,7 @@ static void test_allocator_and_files(void)
             fclose(f);
         }
         m = SENTINEL;
-        CHECK_EQ_INT(bl_model_load_path("build/test/does-not-exist.blm", &m), BL_ERR_INVALID);
+        CHECK_EQ_INT(bl_model_load_path("build/test/does-not-exist.blm", &m), BL_ERR_IO);
         CHECK(m == SENTINEL);
         e.name = "";
         CHECK_EQ_INT(bl_model_save_path(&e, 1, path), BL_ERR_INVALID);
@@ -743,7 +746,7 @@ static void test_safetensors(void)
     t = bl_safetensors_find(st, "b");
     CHECK(t && t->dtype == BL_DTYPE_BF16 && bl_tensor_to_f32(t, got, 2) == BL_OK && got[0] == 1.0f && got[1] == -123.5f);
     t = bl_safetensors_find(st, "pos");
-    CHECK(t && t->dtype == BL_DTYPE_OTHER && t->elem_bytes == 8 && bl_tensor_to_f32(t, got, 1) == BL_ERR_UNSUPPORTED);
+    CHECK(t && t->dtype == BL_DTYPE_I64 && t->elem_bytes == 8 && bl_tensor_to_f32(t, got, 1) == BL_ERR_UNSUPPORTED);
     t = bl_safetensors_find(st, "empty");
     CHECK(t && t->nbytes == 0 && t->ndim == 2 && t->shape[1] == 5);
     CHECK(bl_safetensors_get(st, 0) == bl_safetensors_find(st, "w")); /* file order */
@@ -894,6 +897,595 @@ static void test_safetensors(void)
     }
 }
 
+/* ---- container version 2: float tensors and key/value metadata ---- */
+
+/* A save of whole contents into a fresh 64-byte-aligned buffer; *block is what to free. */
+static uint8_t *save_contents(const bl_model_contents *c, size_t *size, void **block)
+{
+    uint8_t *buf;
+    size_t need = 0, wrote = 0;
+    CHECK_EQ_INT(bl_model_save_contents(c, NULL, 0, &need), BL_OK);
+    *block = bt_alloc(need + 64);
+    buf = (uint8_t *)(((uintptr_t)*block + 63) & ~(uintptr_t)63);
+    CHECK_EQ_INT(bl_model_save_contents(c, buf, need, &wrote), BL_OK);
+    CHECK(wrote == need);
+    *size = need;
+    return buf;
+}
+
+static int same_tensor(const bl_tensor *a, const bl_tensor *b)
+{
+    int d;
+    if (!a || !b || strcmp(a->name, b->name) != 0 || a->dtype != b->dtype || a->ndim != b->ndim ||
+        a->nbytes != b->nbytes || b->ggml_type != -1)
+        return 0;
+    for (d = 0; d < a->ndim; ++d)
+        if (a->shape[d] != b->shape[d]) return 0;
+    return a->nbytes == 0 || memcmp(a->data, b->data, a->nbytes) == 0;
+}
+
+static size_t value_bytes(bl_value_type t)
+{
+    switch (t) {
+    case BL_VALUE_U8: case BL_VALUE_I8: case BL_VALUE_BOOL: return 1;
+    case BL_VALUE_U16: case BL_VALUE_I16: return 2;
+    case BL_VALUE_U32: case BL_VALUE_I32: case BL_VALUE_F32: return 4;
+    default: return 8;
+    }
+}
+
+static int same_kv(const bl_kv *a, const bl_kv *b)
+{
+    bl_value_type elem = a->type == BL_VALUE_ARRAY ? a->elem_type : a->type;
+    uint64_t n = a->type == BL_VALUE_ARRAY ? a->count : 1, i;
+    if (!a || !b || strcmp(a->key, b->key) != 0 || a->type != b->type || b->elem_type != elem || b->count != n)
+        return 0;
+    if (elem == BL_VALUE_STRING) {
+        const bl_str *x = (const bl_str *)a->data, *y = (const bl_str *)b->data;
+        for (i = 0; i < n; ++i)
+            if (x[i].size != y[i].size || (x[i].size && memcmp(x[i].data, y[i].data, (size_t)x[i].size) != 0)) return 0;
+        return 1;
+    }
+    return n == 0 || memcmp(a->data, b->data, (size_t)n * value_bytes(elem)) == 0;
+}
+
+/* The contents used below: two layers, tensors of every stored type and rank, and one
+   key of every value type (scalars, strings, numeric arrays, arrays of strings). */
+typedef struct v2_fixture {
+    bl_linear *L[2];
+    bl_model_entry e[2];
+    bl_tensor t[5];
+    bl_kv kv[17];
+    float f32[15];
+    uint16_t f16[7], bf16[8];
+    float scalar;
+    uint8_t u8, i8, b1, bools[3];
+    uint16_t u16, i16;
+    uint32_t u32, i32, fl32, u32s[4];
+    uint64_t u64, i64, f64, i64s[2];
+    bl_str str, strs[3];
+    bl_model_contents c;
+} v2_fixture;
+
+static void kv_set(bl_kv *kv, const char *key, bl_value_type type, bl_value_type elem, uint64_t count, const void *data)
+{
+    memset(kv, 0, sizeof *kv);
+    kv->key = key;
+    kv->type = type;
+    kv->elem_type = elem;
+    kv->count = count;
+    kv->data = data;
+}
+
+static void tensor_set(bl_tensor *t, const char *name, bl_dtype dt, int ndim, const int64_t *shape, const void *data,
+                       size_t nbytes)
+{
+    int d;
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->dtype = dt;
+    t->elem_bytes = dt == BL_DTYPE_F32 ? 4 : 2;
+    t->ndim = ndim;
+    for (d = 0; d < ndim; ++d) t->shape[d] = shape[d];
+    t->data = data;
+    t->nbytes = nbytes;
+    t->ggml_type = -1;
+}
+
+static void v2_make(v2_fixture *x)
+{
+    static const int64_t s35[2] = { 3, 5 }, s7[1] = { 7 }, s222[3] = { 2, 2, 2 }, s04[2] = { 0, 4 };
+    int i;
+    memset(x, 0, sizeof *x);
+    x->L[0] = make_layer(37, 5, 2, BL_FORMAT_BASE3, 1, BL_ACT_INT8, 8);
+    x->L[1] = make_layer(130, 3, 1, BL_FORMAT_2BIT, 0, BL_ACT_FLOAT, 8);
+    x->e[0].name = "blk.0.attn_q.weight";
+    x->e[0].layer = x->L[0];
+    x->e[1].name = "output.weight";
+    x->e[1].layer = x->L[1];
+    for (i = 0; i < 15; ++i) x->f32[i] = bt_gauss();
+    for (i = 0; i < 7; ++i) x->f16[i] = (uint16_t)(bt_u32() & 0x7BFF);
+    for (i = 0; i < 8; ++i) x->bf16[i] = (uint16_t)bt_u32();
+    x->scalar = 0.5f;
+    tensor_set(&x->t[0], "token_embd.weight", BL_DTYPE_F32, 2, s35, x->f32, sizeof x->f32);
+    tensor_set(&x->t[1], "blk.0.attn_norm.weight", BL_DTYPE_F16, 1, s7, x->f16, sizeof x->f16);
+    tensor_set(&x->t[2], "cube", BL_DTYPE_BF16, 3, s222, x->bf16, sizeof x->bf16);
+    tensor_set(&x->t[3], "empty", BL_DTYPE_F32, 2, s04, NULL, 0);
+    tensor_set(&x->t[4], "scalar", BL_DTYPE_F32, 0, NULL, &x->scalar, 4);
+    x->u8 = 200; x->i8 = 0x80; x->b1 = 1; x->u16 = 65535; x->i16 = 0x8000; x->u32 = 4000000000u;
+    x->i32 = 0xFFFFFFFFu; x->fl32 = 0x3FC00000u; x->u64 = ~(uint64_t)0; x->i64 = (uint64_t)1 << 63;
+    x->f64 = 0x400921FB54442D18ull;
+    /* values are little-endian bytes, as the file holds them: build them byte by byte */
+    wr32((uint8_t *)&x->u32, 4000000000u);
+    wr32((uint8_t *)&x->fl32, 0x3FC00000u);
+    wr64((uint8_t *)&x->u64, ~(uint64_t)0);
+    wr64((uint8_t *)&x->i64, (uint64_t)1 << 63);
+    wr64((uint8_t *)&x->f64, 0x400921FB54442D18ull);
+    for (i = 0; i < 4; ++i) wr32((uint8_t *)&x->u32s[i], (uint32_t)i * 1000u + 1u);
+    wr64((uint8_t *)&x->i64s[0], (uint64_t)-5);
+    wr64((uint8_t *)&x->i64s[1], 12345);
+    x->bools[0] = 1; x->bools[1] = 0; x->bools[2] = 1;
+    x->str.data = "llama";
+    x->str.size = 5;
+    x->strs[0].data = "<s>";
+    x->strs[0].size = 3;
+    x->strs[1].data = NULL;  /* the empty string */
+    x->strs[1].size = 0;
+    x->strs[2].data = "h\0i"; /* bytes, not C strings */
+    x->strs[2].size = 3;
+    kv_set(&x->kv[0], "general.architecture", BL_VALUE_STRING, BL_VALUE_STRING, 1, &x->str);
+    kv_set(&x->kv[1], "u8", BL_VALUE_U8, BL_VALUE_U8, 1, &x->u8);
+    kv_set(&x->kv[2], "i8", BL_VALUE_I8, BL_VALUE_I8, 1, &x->i8);
+    kv_set(&x->kv[3], "u16", BL_VALUE_U16, BL_VALUE_U16, 1, &x->u16);
+    kv_set(&x->kv[4], "i16", BL_VALUE_I16, BL_VALUE_I16, 1, &x->i16);
+    kv_set(&x->kv[5], "u32", BL_VALUE_U32, BL_VALUE_U32, 1, &x->u32);
+    kv_set(&x->kv[6], "i32", BL_VALUE_I32, BL_VALUE_I32, 1, &x->i32);
+    kv_set(&x->kv[7], "f32", BL_VALUE_F32, BL_VALUE_F32, 1, &x->fl32);
+    kv_set(&x->kv[8], "bool", BL_VALUE_BOOL, BL_VALUE_BOOL, 1, &x->b1);
+    kv_set(&x->kv[9], "u64", BL_VALUE_U64, BL_VALUE_U64, 1, &x->u64);
+    kv_set(&x->kv[10], "i64", BL_VALUE_I64, BL_VALUE_I64, 1, &x->i64);
+    kv_set(&x->kv[11], "f64", BL_VALUE_F64, BL_VALUE_F64, 1, &x->f64);
+    kv_set(&x->kv[12], "tokenizer.ggml.tokens", BL_VALUE_ARRAY, BL_VALUE_STRING, 3, x->strs);
+    kv_set(&x->kv[13], "u32s", BL_VALUE_ARRAY, BL_VALUE_U32, 4, x->u32s);
+    kv_set(&x->kv[14], "i64s", BL_VALUE_ARRAY, BL_VALUE_I64, 2, x->i64s);
+    kv_set(&x->kv[15], "bools", BL_VALUE_ARRAY, BL_VALUE_BOOL, 3, x->bools);
+    kv_set(&x->kv[16], "none", BL_VALUE_ARRAY, BL_VALUE_F32, 0, NULL);
+    x->c.layers = x->e;
+    x->c.layer_count = 2;
+    x->c.tensors = x->t;
+    x->c.tensor_count = 5;
+    x->c.kvs = x->kv;
+    x->c.kv_count = 17;
+}
+
+static void v2_free(v2_fixture *x)
+{
+    bl_linear_destroy(x->L[0]);
+    bl_linear_destroy(x->L[1]);
+}
+
+/* everything in c is in m, in order, and found by name */
+static int v2_same(const bl_model_contents *c, const bl_model *m)
+{
+    int i;
+    if (bl_model_count(m) != c->layer_count || bl_model_tensor_count(m) != c->tensor_count ||
+        bl_model_kv_count(m) != c->kv_count)
+        return 0;
+    for (i = 0; i < c->layer_count; ++i)
+        if (!same_layer(c->layers[i].layer, bl_model_find(m, c->layers[i].name))) return 0;
+    for (i = 0; i < c->tensor_count; ++i)
+        if (!same_tensor(&c->tensors[i], bl_model_tensor(m, i)) ||
+            bl_model_tensor_find(m, c->tensors[i].name) != bl_model_tensor(m, i))
+            return 0;
+    for (i = 0; i < c->kv_count; ++i)
+        if (!same_kv(&c->kvs[i], bl_model_kv(m, i)) || bl_model_kv_find(m, c->kvs[i].key) != bl_model_kv(m, i))
+            return 0;
+    return 1;
+}
+
+static void test_v2_round_trip(void)
+{
+    v2_fixture x;
+    void *block, *block2;
+    uint8_t *f, *f2;
+    size_t size, size2, i;
+    bl_model *m = NULL, *v = NULL;
+    uint32_t ver = 0, pver = 0;
+    int j;
+    v2_make(&x);
+    f = save_contents(&x.c, &size, &block);
+    CHECK_EQ_INT(rd32(f + 8), 2);
+    CHECK(size % 64 == 0);
+    CHECK_EQ_INT(bl_model_file_version(f, size, &ver, &pver), BL_OK);
+    CHECK(ver == 2 && pver == BITLINEAR_FORMAT_VERSION);
+    CHECK_EQ_INT(bl_model_load(f, size, &m), BL_OK);
+    CHECK_EQ_INT(bl_model_load_with(f, size, BL_MODEL_LOAD_VIEW, NULL, &v), BL_OK);
+    CHECK(m && v && v2_same(&x.c, m) && v2_same(&x.c, v));
+    if (m && v) {
+        /* a copy owns its bytes; a view points into the file, 64-byte aligned */
+        for (j = 0; j < 5; ++j) {
+            const bl_tensor *tc = bl_model_tensor(m, j), *tv = bl_model_tensor(v, j);
+            if (!tc->nbytes) continue;
+            CHECK((const uint8_t *)tc->data < f || (const uint8_t *)tc->data >= f + size);
+            CHECK((const uint8_t *)tv->data >= f && (const uint8_t *)tv->data + tv->nbytes <= f + size);
+            CHECK((uintptr_t)tv->data % 64 == 0);
+        }
+        CHECK(bl_model_tensor_find(m, "output.weight") == NULL); /* a layer, not a tensor */
+        CHECK(bl_model_find(m, "cube") == NULL);
+        CHECK(bl_model_tensor_find(m, "nope") == NULL && bl_model_kv_find(m, "nope") == NULL);
+        CHECK(bl_model_tensor(m, 5) == NULL && bl_model_tensor(m, -1) == NULL && bl_model_kv(m, 17) == NULL);
+        CHECK(bl_model_tensor_count(NULL) == 0 && bl_model_kv_count(NULL) == 0 && bl_model_kv_find(NULL, "u8") == NULL);
+        CHECK(same_forward(x.L[0], bl_model_find(v, "blk.0.attn_q.weight"), 37, 5));
+        {   /* the model's own contents save to the same bytes */
+            bl_model_contents c2;
+            bl_model_entry e2[2];
+            bl_tensor t2[5];
+            bl_kv kv2[17];
+            memset(&c2, 0, sizeof c2);
+            for (j = 0; j < 2; ++j) {
+                memset(&e2[j], 0, sizeof e2[j]);
+                e2[j].name = bl_model_name(v, j);
+                e2[j].layer = bl_model_layer(v, j);
+            }
+            for (j = 0; j < 5; ++j) t2[j] = *bl_model_tensor(v, j);
+            for (j = 0; j < 17; ++j) kv2[j] = *bl_model_kv(v, j);
+            c2.layers = e2; c2.layer_count = 2; c2.tensors = t2; c2.tensor_count = 5; c2.kvs = kv2; c2.kv_count = 17;
+            f2 = save_contents(&c2, &size2, &block2);
+            CHECK(size2 == size && memcmp(f, f2, size) == 0);
+            free(block2);
+        }
+    }
+    bl_model_destroy(m);
+    bl_model_destroy(v);
+    /* every single-byte change (checksum fixed) loads the same as a copy and a view, or is refused */
+    {
+        void *wb = bt_alloc(size + 64);
+        uint8_t *w = (uint8_t *)(((uintptr_t)wb + 63) & ~(uintptr_t)63);
+        int refused = 0;
+        for (i = 0; i < size; ++i) {
+            bl_status a, b;
+            if (i >= 60 && i < 64) continue;
+            memcpy(w, f, size);
+            w[i] ^= (uint8_t)(1u << (i % 8));
+            wr32(w + 60, bl_crc32c(bl_crc32c(0, w, 60), w + 64, size - 64)); /* the size field may be the changed one */
+            m = v = NULL;
+            a = bl_model_load(w, size, &m);
+            b = bl_model_load_with(w, size, BL_MODEL_LOAD_VIEW, NULL, &v);
+            CHECK(a == b);
+            refused += a != BL_OK;
+            bl_model_destroy(m);
+            bl_model_destroy(v);
+        }
+        CHECK(refused > 0);
+        free(wb);
+    }
+    /* every truncation is refused */
+    for (i = 0; i < size; i += 7) {
+        m = NULL;
+        CHECK_EQ_INT(bl_model_load(f, i, &m) != BL_OK, 1);
+        CHECK(m == NULL);
+    }
+    free(block);
+    v2_free(&x);
+}
+
+/* The layout as docs/models.md states it, assembled here byte by byte: no layers, one
+   F32 tensor "t" [2] = {1, 2}, keys "a" (U32 7) and "s" (STRING "hi"). */
+static void test_v2_layout(void)
+{
+    static const int64_t shape[1] = { 2 };
+    float vals[2] = { 1.0f, 2.0f };
+    bl_tensor t;
+    bl_kv kv[2];
+    uint8_t a[4], want[320];
+    bl_str hi;
+    bl_model_contents c;
+    void *block;
+    uint8_t *f;
+    size_t size;
+    bl_model *m = NULL;
+    memset(want, 0, sizeof want);
+    want[0] = 0x89; want[1] = 'B'; want[2] = 'L'; want[3] = 'M'; want[4] = 0x0D; want[5] = 0x0A; want[6] = 0x1A; want[7] = 0x0A;
+    wr32(want + 8, 2);
+    wr32(want + 12, BITLINEAR_FORMAT_VERSION);
+    wr32(want + 16, 0);         /* layers */
+    wr64(want + 24, 320);       /* file size */
+    wr64(want + 32, 2);         /* names: "t\0" at 176 */
+    wr32(want + 40, 1);         /* tensors */
+    wr32(want + 44, 2);         /* keys */
+    wr64(want + 48, 256 - 178); /* kv area from 178 up to the payload at 256 */
+    wr64(want + 64, 176);       /* tensor entry: name offset, length, dtype F32, ndim 1 */
+    wr32(want + 72, 1);
+    wr32(want + 76, 0);
+    wr32(want + 80, 1);
+    wr64(want + 88, 256);       /* data offset, size, shape */
+    wr64(want + 96, 8);
+    wr64(want + 104, 2);
+    want[176] = 't';
+    wr32(want + 178, 1);        /* "a" U32 7 */
+    want[182] = 'a';
+    wr32(want + 184, 4);
+    wr32(want + 188, 7);
+    wr32(want + 192, 1);        /* "s" STRING "hi" */
+    want[196] = 's';
+    wr32(want + 198, 8);
+    wr64(want + 202, 2);
+    want[210] = 'h';
+    want[211] = 'i';
+    wr32(want + 256, 0x3F800000u);
+    wr32(want + 260, 0x40000000u);
+    wr32(want + 60, bl_crc32c(bl_crc32c(0, want, 60), want + 64, 320 - 64));
+
+    tensor_set(&t, "t", BL_DTYPE_F32, 1, shape, NULL, 8);
+    {   /* the tensor's bytes little-endian, as the reader gives them */
+        static uint8_t le[8];
+        wr32(le, 0x3F800000u);
+        wr32(le + 4, 0x40000000u);
+        t.data = le;
+        (void)vals;
+    }
+    wr32(a, 7);
+    hi.data = "hi";
+    hi.size = 2;
+    kv_set(&kv[0], "a", BL_VALUE_U32, BL_VALUE_U32, 1, a);
+    kv_set(&kv[1], "s", BL_VALUE_STRING, BL_VALUE_STRING, 1, &hi);
+    memset(&c, 0, sizeof c);
+    c.tensors = &t;
+    c.tensor_count = 1;
+    c.kvs = kv;
+    c.kv_count = 2;
+    f = save_contents(&c, &size, &block);
+    CHECK(size == sizeof want && memcmp(f, want, sizeof want) == 0);
+    CHECK_EQ_INT(bl_model_load(want, sizeof want, &m), BL_OK);
+    if (m) {
+        const bl_kv *k = bl_model_kv_find(m, "s");
+        CHECK(k && k->type == BL_VALUE_STRING && ((const bl_str *)k->data)->size == 2 &&
+              memcmp(((const bl_str *)k->data)->data, "hi", 2) == 0);
+        CHECK(bl_model_count(m) == 0 && bl_model_tensor_count(m) == 1);
+    }
+    bl_model_destroy(m);
+    free(block);
+}
+
+/* Field by field corruptions of a version-2 file (checksum fixed, so the checks behind it
+   are reached), each refused with BL_ERR_FORMAT; and refused contents on save. */
+static void test_v2_corruption(void)
+{
+    v2_fixture x;
+    void *block, *wb;
+    uint8_t *f, *w, *t0, *kva;
+    size_t size;
+    uint64_t names_begin, names_size, kv_begin;
+    v2_make(&x);
+    f = save_contents(&x.c, &size, &block);
+    wb = bt_alloc(size + 64);
+    w = (uint8_t *)(((uintptr_t)wb + 63) & ~(uintptr_t)63);
+    names_begin = 64 + 2 * 96 + 5 * 112;
+    names_size = rd64(f + 32);
+    kv_begin = names_begin + names_size;
+    t0 = w + 64 + 2 * 96; /* the first tensor entry (token_embd.weight, F32 [3, 5]) */
+    kva = w + kv_begin;   /* the first kv record (general.architecture) */
+#define V2CASE(edit, want)               \
+    do {                                 \
+        memcpy(w, f, size);              \
+        edit;                            \
+        fix_crc(w);                      \
+        expect_load(w, size, want, __LINE__); \
+    } while (0)
+#define V2OK(edit)                                          \
+    do {                                                    \
+        bl_model *ok_m = NULL;                              \
+        memcpy(w, f, size);                                 \
+        edit;                                               \
+        fix_crc(w);                                         \
+        CHECK_EQ_INT(bl_model_load(w, size, &ok_m), BL_OK); \
+        bl_model_destroy(ok_m);                             \
+    } while (0)
+    {   /* the file itself loads */
+        bl_model *m = NULL;
+        CHECK_EQ_INT(bl_model_load(f, size, &m), BL_OK);
+        bl_model_destroy(m);
+    }
+    V2CASE(wr32(w + 8, 3), BL_ERR_UNSUPPORTED);                 /* a newer container */
+    V2CASE(wr32(w + 8, 1), BL_ERR_FORMAT);                      /* version 1 has no tensors */
+    V2CASE(wr32(w + 40, 6), BL_ERR_FORMAT);                     /* tensor count */
+    V2CASE(wr32(w + 40, 0xFFFFFFFFu), BL_ERR_FORMAT);
+    V2CASE(wr32(w + 44, 18), BL_ERR_FORMAT);                    /* kv count */
+    V2CASE(wr32(w + 44, 16), BL_ERR_FORMAT);                    /* one record left over (not zero) */
+    V2CASE(wr64(w + 48, rd64(w + 48) + 64), BL_ERR_FORMAT);     /* kv area into the payloads */
+    V2CASE(wr64(w + 48, ~(uint64_t)0), BL_ERR_FORMAT);
+    V2CASE(wr32(w + 56, 1), BL_ERR_FORMAT);                     /* reserved */
+    V2CASE(wr32(t0 + 12, 3), BL_ERR_FORMAT);                    /* dtype */
+    V2CASE(wr32(t0 + 12, BL_DTYPE_F16), BL_ERR_FORMAT);         /* dtype against size */
+    V2CASE(wr32(t0 + 16, 9), BL_ERR_FORMAT);                    /* ndim */
+    V2CASE(wr32(t0 + 16, 1), BL_ERR_FORMAT);                    /* a shape entry past ndim */
+    V2CASE(wr32(t0 + 20, 1), BL_ERR_FORMAT);                    /* reserved */
+    V2CASE(t0[104] = 1, BL_ERR_FORMAT);
+    V2CASE(wr64(t0 + 40, 4), BL_ERR_FORMAT);                    /* shape against size */
+    V2CASE((wr64(t0 + 40, (uint64_t)1 << 62), wr64(t0 + 48, 4)), BL_ERR_FORMAT); /* element count overflows */
+    V2CASE(wr64(t0 + 40, (uint64_t)1 << 63), BL_ERR_FORMAT);
+    V2CASE(wr64(t0 + 24, rd64(t0 + 24) + 4), BL_ERR_FORMAT);    /* misaligned payload */
+    V2CASE(wr64(t0 + 24, size), BL_ERR_FORMAT);                 /* payload past the end */
+    V2CASE(wr64(t0 + 24, rd64(w + 64 + 32)), BL_ERR_FORMAT);    /* onto a layer's packed bytes */
+    V2CASE(wr64(t0 + 24, 64), BL_ERR_FORMAT);                   /* into the tables */
+    V2CASE(wr64(t0 + 24, 0), BL_ERR_FORMAT);
+    V2CASE(wr64(t0 + 0, kv_begin), BL_ERR_FORMAT);              /* name outside the names area */
+    V2CASE(wr32(t0 + 8, 0), BL_ERR_FORMAT);                     /* empty name */
+    V2CASE(wr64(t0 + 0, rd64(t0 + 112)), BL_ERR_FORMAT);        /* two tensors share a name's bytes */
+    V2CASE((wr32(t0 + 8, 13), memcpy(w + (size_t)rd64(t0), "output.weight", 14)), BL_ERR_FORMAT); /* a layer's name */
+    V2CASE((wr32(t0 + 112 + 8, 4), memcpy(w + (size_t)rd64(t0 + 112), "cube", 5)), BL_ERR_FORMAT); /* duplicate */
+    V2CASE(wr32(kva, 0), BL_ERR_FORMAT);                        /* key length */
+    V2CASE(wr32(kva, 2000), BL_ERR_FORMAT);
+    V2CASE(kva[4] = 0, BL_ERR_FORMAT);                          /* NUL in the key */
+    V2CASE(kva[4 + 20] = 'x', BL_ERR_FORMAT);                   /* no 0 after the key */
+    V2CASE(wr32(kva + 25, 13), BL_ERR_FORMAT);                  /* value type */
+    V2CASE(wr32(kva + 25, BL_VALUE_ARRAY), BL_ERR_FORMAT);      /* reread as an array: lengths don't fit */
+    V2CASE(wr64(kva + 29, 1000000), BL_ERR_FORMAT);             /* string length */
+    V2CASE(wr64(kva + 29, ~(uint64_t)0), BL_ERR_FORMAT);
+    {   /* a duplicate key: "u8" renamed "i8" (the next record) */
+        size_t at = (size_t)kv_begin + 4 + 20 + 1 + 4 + 8 + 5, i; /* the "u8" record */
+        static const uint8_t bool_rec[13] = { 4, 0, 0, 0, 'b', 'o', 'o', 'l', 0, 7, 0, 0, 0 };
+        V2CASE(w[at + 4] = 'i', BL_ERR_FORMAT);
+        V2OK(w[at + 4 + 3 + 4] = 2);                            /* a U8 may be 2 ... */
+        for (i = (size_t)kv_begin; i + 14 < size && memcmp(f + i, bool_rec, 13) != 0; ++i) {}
+        CHECK(i + 14 < size);
+        V2CASE(w[i + 13] = 2, BL_ERR_FORMAT);                   /* ... a BOOL may not */
+        V2OK(w[i + 13] = 1);
+    }
+    free(wb);
+    free(block);
+    v2_free(&x);
+}
+#undef V2CASE
+#undef V2OK
+
+/* Contents that cannot be saved: BL_ERR_INVALID, nothing written. */
+static void test_v2_save_errors(void)
+{
+    v2_fixture x;
+    bl_tensor t;
+    bl_kv kv;
+    size_t size = 12345;
+    uint8_t bad = 2, buf[64];
+    bl_str nul_str;
+    v2_make(&x);
+#define SAVE_REFUSED(edit, restore)                                                     \
+    do {                                                                                \
+        edit;                                                                           \
+        size = 12345;                                                                   \
+        CHECK_EQ_INT(bl_model_save_contents(&x.c, NULL, 0, &size), BL_ERR_INVALID);     \
+        CHECK(size == 12345);                                                           \
+        restore;                                                                        \
+    } while (0)
+    t = x.t[0];
+    SAVE_REFUSED(x.t[0].dtype = BL_DTYPE_I32, x.t[0] = t);
+    SAVE_REFUSED(x.t[0].dtype = BL_DTYPE_TQ2_0, x.t[0] = t);
+    SAVE_REFUSED(x.t[0].nbytes = 56, x.t[0] = t);
+    SAVE_REFUSED(x.t[0].ndim = 9, x.t[0] = t);
+    SAVE_REFUSED(x.t[0].shape[0] = -3, x.t[0] = t);
+    SAVE_REFUSED(x.t[0].data = NULL, x.t[0] = t);
+    SAVE_REFUSED(x.t[0].name = NULL, x.t[0] = t);
+    SAVE_REFUSED(x.t[0].name = "", x.t[0] = t);
+    SAVE_REFUSED(x.t[0].name = "cube", x.t[0] = t);           /* two tensors of one name */
+    SAVE_REFUSED(x.t[0].name = "output.weight", x.t[0] = t);  /* a layer's name */
+    kv = x.kv[1];
+    SAVE_REFUSED(x.kv[1].key = "u16", x.kv[1] = kv);          /* duplicate key */
+    SAVE_REFUSED(x.kv[1].key = NULL, x.kv[1] = kv);
+    SAVE_REFUSED(x.kv[1].type = (bl_value_type)13, x.kv[1] = kv);
+    SAVE_REFUSED(x.kv[1].data = NULL, x.kv[1] = kv);
+    SAVE_REFUSED(x.kv[8].data = &bad, x.kv[8].data = &x.b1);  /* BOOL 2 */
+    kv = x.kv[13];
+    SAVE_REFUSED(x.kv[13].elem_type = BL_VALUE_ARRAY, x.kv[13] = kv); /* arrays of arrays */
+    SAVE_REFUSED(x.kv[13].data = NULL, x.kv[13] = kv);
+    nul_str.data = NULL;
+    nul_str.size = 4;
+    SAVE_REFUSED(x.kv[0].data = &nul_str, x.kv[0].data = &x.str);
+    SAVE_REFUSED(x.c.tensor_count = -1, x.c.tensor_count = 5);
+    SAVE_REFUSED(x.c.kvs = NULL, x.c.kvs = x.kv);
+#undef SAVE_REFUSED
+    CHECK_EQ_INT(bl_model_save_contents(NULL, NULL, 0, &size), BL_ERR_INVALID);
+    CHECK_EQ_INT(bl_model_save_contents(&x.c, NULL, 0, NULL), BL_ERR_INVALID);
+    CHECK_EQ_INT(bl_model_save_contents(&x.c, NULL, 0, &size), BL_OK);
+    memset(buf, 0xAB, sizeof buf);
+    CHECK_EQ_INT(bl_model_save_contents(&x.c, buf, sizeof buf, &size), BL_ERR_INVALID); /* too small */
+    CHECK(buf[0] == 0xAB && buf[63] == 0xAB);
+    /* a non-ARRAY value reads neither elem_type nor count */
+    x.kv[1].elem_type = BL_VALUE_F64;
+    x.kv[1].count = 99;
+    CHECK_EQ_INT(bl_model_save_contents(&x.c, NULL, 0, &size), BL_OK);
+    v2_free(&x);
+}
+
+/* The stdio helpers: BL_ERR_IO for what the system refuses (errno says why), and a
+   newer container reported as such. */
+static void test_io_errors(void)
+{
+    v2_fixture x;
+    bl_model *m = NULL;
+    void *block;
+    uint8_t *f;
+    size_t size;
+    uint32_t ver = 0, pver = 0;
+    FILE *fp;
+    v2_make(&x);
+    errno = 0;
+    CHECK_EQ_INT(bl_model_load_path("build/test/no-such-dir/missing.blm", &m), BL_ERR_IO);
+    CHECK(errno == ENOENT && m == NULL);
+    errno = 0;
+    CHECK_EQ_INT(bl_model_save_contents_path(&x.c, "build/test/no-such-dir/out.blm"), BL_ERR_IO);
+    CHECK(errno == ENOENT);
+    CHECK_EQ_INT(bl_model_save_path(x.e, 2, "build/test/no-such-dir/out.blm"), BL_ERR_IO);
+    CHECK_EQ_INT(bl_model_save_contents_path(&x.c, "build/test"), BL_ERR_IO); /* a directory */
+    CHECK_EQ_INT(bl_model_load_path("build/test", &m), BL_ERR_IO);           /* reading a directory */
+    CHECK(m == NULL);
+    /* round trip through a file */
+    CHECK_EQ_INT(bl_model_save_contents_path(&x.c, "build/test/v2.blm"), BL_OK);
+    CHECK_EQ_INT(bl_model_load_path("build/test/v2.blm", &m), BL_OK);
+    CHECK(m && v2_same(&x.c, m));
+    bl_model_destroy(m);
+    m = NULL;
+    /* a newer container version: unsupported, and the version is there to report */
+    f = save_contents(&x.c, &size, &block);
+    wr32(f + 8, BITLINEAR_MODEL_VERSION + 1);
+    fix_crc(f);
+    fp = fopen("build/test/v3.blm", "wb");
+    CHECK(fp && fwrite(f, 1, size, fp) == size);
+    if (fp) fclose(fp);
+    CHECK_EQ_INT(bl_model_load_path("build/test/v3.blm", &m), BL_ERR_UNSUPPORTED);
+    CHECK(m == NULL);
+    CHECK_EQ_INT(bl_model_file_version(f, size, &ver, &pver), BL_OK);
+    CHECK(ver == BITLINEAR_MODEL_VERSION + 1 && pver == BITLINEAR_FORMAT_VERSION);
+    CHECK_EQ_INT(bl_model_file_version(f, 15, &ver, NULL), BL_ERR_FORMAT);
+    f[0] = 0;
+    CHECK_EQ_INT(bl_model_file_version(f, size, NULL, NULL), BL_ERR_FORMAT);
+    CHECK_EQ_INT(bl_model_file_version(NULL, size, NULL, NULL), BL_ERR_INVALID);
+    free(block);
+    v2_free(&x);
+}
+
+/* Every safetensors dtype is named; F64 converts to the nearest float. */
+static void test_st_dtypes(void)
+{
+    static const struct { const char *name; bl_dtype dtype; int bytes; } types[] = {
+        { "F64", BL_DTYPE_F64, 8 }, { "I64", BL_DTYPE_I64, 8 }, { "U64", BL_DTYPE_U64, 8 },
+        { "I32", BL_DTYPE_I32, 4 }, { "U32", BL_DTYPE_U32, 4 }, { "I16", BL_DTYPE_I16, 2 },
+        { "U16", BL_DTYPE_U16, 2 }, { "I8", BL_DTYPE_I8, 1 }, { "U8", BL_DTYPE_U8, 1 },
+        { "BOOL", BL_DTYPE_BOOL, 1 }, { "F8_E4M3", BL_DTYPE_OTHER, 1 }, { "F8_E5M2", BL_DTYPE_OTHER, 1 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof types / sizeof types[0]; ++i) {
+        char json[200];
+        uint8_t data[24];
+        st_file f;
+        bl_safetensors *st = NULL;
+        const bl_tensor *t;
+        float got[3] = { 0.0f, 0.0f, 0.0f };
+        double d[3] = { 1.0, -0.1, 1e300 };
+        int j;
+        memset(data, 0, sizeof data);
+        if (types[i].dtype == BL_DTYPE_F64)
+            for (j = 0; j < 3; ++j) { /* little-endian doubles */
+                uint64_t bits;
+                memcpy(&bits, &d[j], 8);
+                wr64(data + 8 * j, bits);
+            }
+        sprintf(json, "{\"x\":{\"dtype\":\"%s\",\"shape\":[3],\"data_offsets\":[0,%d]}}", types[i].name, 3 * types[i].bytes);
+        f = st_make(json, data, (size_t)(3 * types[i].bytes));
+        CHECK_EQ_INT(bl_safetensors_open(f.bytes, f.size, &st), BL_OK);
+        t = bl_safetensors_find(st, "x");
+        CHECK(t && t->dtype == types[i].dtype && t->elem_bytes == types[i].bytes && t->ggml_type == -1);
+        if (t && types[i].dtype == BL_DTYPE_F64) {
+            CHECK_EQ_INT(bl_tensor_to_f32(t, got, 3), BL_OK);
+            CHECK(got[0] == 1.0f && got[1] == (float)-0.1 && got[2] > 3.4e38f); /* beyond float: infinity */
+            CHECK_EQ_INT(bl_tensor_to_f32(t, got, 2), BL_ERR_INVALID);
+        } else if (t) {
+            CHECK_EQ_INT(bl_tensor_to_f32(t, got, 3), BL_ERR_UNSUPPORTED);
+        }
+        bl_safetensors_close(st);
+        free(f.bytes);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *write_golden = argc == 3 && strcmp(argv[1], "--write-golden") == 0 ? argv[2] : NULL;
@@ -906,5 +1498,11 @@ int main(int argc, char **argv)
     test_allocator_and_files();
     test_golden(write_golden);
     test_safetensors();
+    test_st_dtypes();
+    test_v2_round_trip();
+    test_v2_layout();
+    test_v2_corruption();
+    test_v2_save_errors();
+    test_io_errors();
     return bt_summary("test_io");
 }

@@ -1,7 +1,9 @@
-/* libFuzzer target: the model-file loader. Any bytes must load or fail cleanly; a model
-   that loads must run a forward, survive a save/load round trip, and load the same as
-   a view (zero-copy) as a copy. Each input is tried as it is and with its checksum
-   recomputed, so mutations reach the field checks behind the CRC. */
+/* libFuzzer target: the model-file loader (container versions 1 and 2). Any bytes must
+   load or fail cleanly; a model that loads must run a forward, hand out its float
+   tensors and key/value pairs (every byte of them read), survive a save/load round trip
+   of all its contents, and load the same as a view (zero-copy) as a copy. Each input is
+   tried as it is and with its checksum recomputed, so mutations reach the field checks
+   behind the CRC. */
 #define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 #include <stdlib.h>
@@ -18,6 +20,35 @@ static int same(const bl_linear *a, const bl_linear *b)
            memcmp(x.scales, y.scales, (size_t)x.k * (size_t)x.out_features * sizeof(float)) == 0 &&
            (x.bias == NULL) == (y.bias == NULL) &&
            (!x.bias || memcmp(x.bias, y.bias, (size_t)x.out_features * sizeof(float)) == 0);
+}
+
+static int same_tensor(const bl_tensor *a, const bl_tensor *b)
+{
+    int d;
+    if (strcmp(a->name, b->name) != 0 || a->dtype != b->dtype || a->ndim != b->ndim || a->nbytes != b->nbytes)
+        return 0;
+    for (d = 0; d < a->ndim; ++d)
+        if (a->shape[d] != b->shape[d]) return 0;
+    return a->nbytes == 0 || memcmp(a->data, b->data, a->nbytes) == 0;
+}
+
+/* reads every byte a key/value pair points at (ASan sees an overread), returns a checksum */
+static unsigned touch_kv(const bl_kv *kv)
+{
+    static const unsigned sizes[13] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+    unsigned sum = (unsigned)strlen(kv->key);
+    bl_value_type elem = kv->type == BL_VALUE_ARRAY ? kv->elem_type : kv->type;
+    uint64_t n = kv->type == BL_VALUE_ARRAY ? kv->count : 1, i, j;
+    if ((unsigned)elem > 12u || elem == BL_VALUE_ARRAY || (kv->type != BL_VALUE_ARRAY && kv->count != 1)) abort();
+    for (i = 0; i < n; ++i) {
+        if (elem == BL_VALUE_STRING) {
+            const bl_str *s = (const bl_str *)kv->data + i;
+            for (j = 0; j < s->size; ++j) sum += (unsigned char)s->data[j];
+        } else {
+            for (j = 0; j < sizes[elem]; ++j) sum += ((const unsigned char *)kv->data)[i * sizes[elem] + j];
+        }
+    }
+    return sum;
 }
 
 static void try_load(const uint8_t *data, size_t size, int fix_crc)
@@ -60,19 +91,54 @@ static void try_load(const uint8_t *data, size_t size, int fix_crc)
             e[i].name = bl_model_name(m, i);
             e[i].layer = L;
         }
-        if (bl_model_save(e, n, NULL, 0, &need) != BL_OK) abort();
         {
-            void *b2 = malloc(need + 64);
-            uint8_t *out = (uint8_t *)(((uintptr_t)b2 + 63) & ~(uintptr_t)63);
+            int nt = bl_model_tensor_count(m), nk = bl_model_kv_count(m);
+            bl_tensor *t = (bl_tensor *)malloc(sizeof *t * (size_t)(nt + 1));
+            bl_kv *kv = (bl_kv *)malloc(sizeof *kv * (size_t)(nk + 1));
+            bl_model_contents c;
+            void *b2;
+            uint8_t *out;
             bl_model *r = NULL;
-            if (bl_model_save(e, n, out, need, &wrote) != BL_OK || wrote != need) abort();
-            if (bl_model_load(out, wrote, &r) != BL_OK || bl_model_count(r) != n) abort();
+            volatile unsigned sink = 0;
+            for (i = 0; i < nt; ++i) {
+                t[i] = *bl_model_tensor(m, i);
+                if (bl_model_tensor_find(m, t[i].name) != bl_model_tensor(m, i) ||
+                    !same_tensor(&t[i], bl_model_tensor(v, i)))
+                    abort();
+            }
+            for (i = 0; i < nk; ++i) {
+                kv[i] = *bl_model_kv(m, i);
+                if (bl_model_kv_find(m, kv[i].key) != bl_model_kv(m, i) || touch_kv(&kv[i]) != touch_kv(bl_model_kv(v, i)))
+                    abort();
+                sink += touch_kv(&kv[i]);
+            }
+            (void)sink;
+            memset(&c, 0, sizeof c);
+            c.layers = e;
+            c.layer_count = n;
+            c.tensors = t;
+            c.tensor_count = nt;
+            c.kvs = kv;
+            c.kv_count = nk;
+            if (bl_model_save_contents(&c, NULL, 0, &need) != BL_OK) abort();
+            b2 = malloc(need + 64);
+            out = (uint8_t *)(((uintptr_t)b2 + 63) & ~(uintptr_t)63);
+            if (bl_model_save_contents(&c, out, need, &wrote) != BL_OK || wrote != need) abort();
+            if (bl_model_load(out, wrote, &r) != BL_OK || bl_model_count(r) != n || bl_model_tensor_count(r) != nt ||
+                bl_model_kv_count(r) != nk)
+                abort();
             for (i = 0; i < n; ++i)
                 if (!same(bl_model_layer(m, i), bl_model_layer(r, i)) ||
                     bl_model_flags(m, i, NULL) != bl_model_flags(r, i, NULL))
                     abort();
+            for (i = 0; i < nt; ++i)
+                if (!same_tensor(&t[i], bl_model_tensor(r, i))) abort();
+            for (i = 0; i < nk; ++i)
+                if (touch_kv(&kv[i]) != touch_kv(bl_model_kv(r, i))) abort();
             bl_model_destroy(r);
             free(b2);
+            free(t);
+            free(kv);
         }
         free(e);
     }
