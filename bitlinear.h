@@ -3296,13 +3296,13 @@ BL__FORCE_INLINE void bl__neon_gemm_float(int d, const bl_linear *L, const bl__i
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * L->out_features + r];
+                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     if (T == 1) bl__neon_row_float(d, row, L->in_features, x, in->stride, 1, dot);
                     else bl__neon_row_float(d, row, L->in_features, x, in->stride, 2, dot);
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * L->out_features + r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }
