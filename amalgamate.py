@@ -25,6 +25,7 @@ IMPLEMENTATION = [                          # under BITLINEAR_IMPLEMENTATION, in
     "decompose.c",
     "kernels_scalar.c",
     "cpu.c",
+    "kernels_simd.c",
     "kernels_avx2.c",
     "kernels_avx512.c",
     "kernels_neon.c",

@@ -7,11 +7,11 @@
 #ifdef BL__HAVE_AVX2
 BL__TARGET_BEGIN("avx2")
 
-#define BL__X256_TOKENS 4  /* INT8 tokens per decoded block */
-#define BL__X256_FTOKENS 2 /* FLOAT tokens per decoded block */
+#define BL__AVX2_TOKENS 4  /* INT8 tokens per decoded block */
+#define BL__AVX2_FTOKENS 2 /* FLOAT tokens per decoded block */
 
 /* the bytes of a tail block, zero past `bytes` */
-static const uint8_t *bl__x256_tail(const uint8_t *row, int bytes, uint8_t *buf)
+static const uint8_t *bl__avx2_tail(const uint8_t *row, int bytes, uint8_t *buf)
 {
     memset(buf, 0, 64);
     memcpy(buf, row, (size_t)bytes);
@@ -19,7 +19,7 @@ static const uint8_t *bl__x256_tail(const uint8_t *row, int bytes, uint8_t *buf)
 }
 
 /* codes 0..2 of digit m, halves h = 0, 1: c[2m + h]; zero bytes give codes 0 */
-BL__FORCE_INLINE void bl__x256_codes(int d, const uint8_t *p, __m256i c[10])
+BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
 {
     __m256i w[2];
     int h, m;
@@ -54,13 +54,13 @@ BL__FORCE_INLINE void bl__x256_codes(int d, const uint8_t *p, __m256i c[10])
 }
 
 /* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step` */
-BL__FORCE_INLINE void bl__x256_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off,
+BL__FORCE_INLINE void bl__avx2_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off,
                                           int step, int T, __m256i *acc)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i c[10];
     int t, m;
-    bl__x256_codes(d, p, c);
+    bl__avx2_codes(d, p, c);
     BL__UNROLL
     for (t = 0; t < T; ++t) {
         const int8_t *at = a + (size_t)t * stride + off;
@@ -74,7 +74,7 @@ BL__FORCE_INLINE void bl__x256_block_int8(int d, const uint8_t *p, const int8_t 
     }
 }
 
-static int32_t bl__x256_hsum(__m256i v)
+static int32_t bl__avx2_hsum(__m256i v)
 {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -83,24 +83,24 @@ static int32_t bl__x256_hsum(__m256i v)
 }
 
 /* out[t] = sum_i code_i * a_t[i] over one packed row */
-BL__FORCE_INLINE void bl__x256_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx2_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
                                         int32_t *out)
 {
-    __m256i acc[BL__X256_TOKENS];
+    __m256i acc[BL__AVX2_TOKENS];
     int pos = 0, t, span = 64 * d;
     BL__UNROLL
     for (t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
-    for (; pos + span <= n; pos += span, row += 64) bl__x256_block_int8(d, row, a, stride, pos, 64, T, acc);
+    for (; pos + span <= n; pos += span, row += 64) bl__avx2_block_int8(d, row, a, stride, pos, 64, T, acc);
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__x256_block_int8(d, bl__x256_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+        bl__avx2_block_int8(d, bl__avx2_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
     }
     BL__UNROLL
-    for (t = 0; t < T; ++t) out[t] = bl__x256_hsum(acc[t]);
+    for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
 }
 
-BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+BL__FORCE_INLINE void bl__avx2_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
@@ -109,15 +109,15 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__X256_TOKENS);
+            T = bl__simd_tokens(batch - b0, BL__AVX2_TOKENS);
             for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__X256_TOKENS];
+                int32_t dot[BL_MAX_K][BL__AVX2_TOKENS];
                 if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
                     int32_t d4[BL_MAX_K][4];
                     int g;
                     for (j = 0; j < L->k; ++j)
                         for (g = 0; g < 4; ++g)
-                            bl__x256_row_int8(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
+                            bl__avx2_row_int8(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
                                               L->in_features, a, in->stride, 1, &d4[j][g]);
                     bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
                     r += 3;
@@ -126,12 +126,12 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
-                    case 1: bl__x256_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__x256_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    default: bl__x256_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    case 1: bl__avx2_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
+                    case 2: bl__avx2_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    default: bl__avx2_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
                     }
                 }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__X256_TOKENS, b0, T, r, y);
+                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX2_TOKENS, b0, T, r, y);
             }
         }
     }
@@ -139,18 +139,18 @@ BL__FORCE_INLINE void bl__x256_gemm_int8(int d, const bl_linear *L, const bl__in
 
 static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__x256_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__x256_gemm_int8(4, L, in, batch, y, r0, r1);
+    if (L->format == BL_FORMAT_BASE3) bl__avx2_gemm_int8(5, L, in, batch, y, r0, r1);
+    else bl__avx2_gemm_int8(4, L, in, batch, y, r0, r1);
 }
 
 /* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens
    to 8 dwords once; every digit then selects +x and -x lanes from it: 2BIT by moving the
    digit's bits into the sign (vblendvps), BASE3 by the y = byte * 3^m comparisons. A tail
    is copied into a block padded with "all digits 0" bytes, which select nothing. */
-BL__FORCE_INLINE void bl__x256_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx2_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
                                          float *out)
 {
-    __m256 accp[2 * BL__X256_FTOKENS], accm[2 * BL__X256_FTOKENS];
+    __m256 accp[2 * BL__AVX2_FTOKENS], accm[2 * BL__AVX2_FTOKENS];
     const __m256 zero = _mm256_setzero_ps();
     int pos = 0, t, m, q, span = 64 * d;
     BL__UNROLL
@@ -202,7 +202,7 @@ BL__FORCE_INLINE void bl__x256_row_float(int d, const uint8_t *row, int n, const
     }
 }
 
-BL__FORCE_INLINE void bl__x256_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                           int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
@@ -211,15 +211,15 @@ BL__FORCE_INLINE void bl__x256_gemm_float(int d, const bl_linear *L, const bl__i
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__X256_FTOKENS);
+            T = bl__simd_tokens(batch - b0, BL__AVX2_FTOKENS);
             for (r = rt; r < rend; ++r) {
-                float dot[BL__X256_FTOKENS], acc[BL__X256_FTOKENS];
+                float dot[BL__AVX2_FTOKENS], acc[BL__AVX2_FTOKENS];
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    if (T == 1) bl__x256_row_float(d, row, L->in_features, x, in->stride, 1, dot);
-                    else bl__x256_row_float(d, row, L->in_features, x, in->stride, 2, dot);
+                    if (T == 1) bl__avx2_row_float(d, row, L->in_features, x, in->stride, 1, dot);
+                    else bl__avx2_row_float(d, row, L->in_features, x, in->stride, 2, dot);
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
                 for (t = 0; t < T; ++t)
@@ -231,8 +231,8 @@ BL__FORCE_INLINE void bl__x256_gemm_float(int d, const bl_linear *L, const bl__i
 
 static void bl__gemm_float_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__x256_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__x256_gemm_float(4, L, in, batch, y, r0, r1);
+    if (L->format == BL_FORMAT_BASE3) bl__avx2_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__avx2_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
 /* Activation quantization, 8 (abs_max) or 32 (quantize) floats a step, the rest by the
@@ -272,7 +272,7 @@ static int32_t bl__quantize_avx2(const float *x, size_t n, float inverse, int qm
         p = _mm256_packs_epi16(_mm256_packs_epi32(c[0], c[1]), _mm256_packs_epi32(c[2], c[3]));
         _mm256_storeu_si256((__m256i *)(void *)(q + i), _mm256_permutevar8x32_epi32(p, order));
     }
-    return bl__x256_hsum(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
+    return bl__avx2_hsum(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
 }
 
 static const bl__backend_kernels bl__kernels_avx2 = { bl__gemm_int8_avx2, bl__gemm_float_avx2, bl__abs_max_avx2,

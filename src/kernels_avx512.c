@@ -8,8 +8,8 @@
 #ifdef BL__HAVE_AVX512
 BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 
-#define BL__X512_TOKENS 8  /* INT8 tokens per decoded block */
-#define BL__X512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
+#define BL__AVX512_TOKENS 8  /* INT8 tokens per decoded block */
+#define BL__AVX512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
 
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
    reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart;
@@ -18,46 +18,46 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
    lines must not evict the activations from L1. Past the end of the weights it is a
    harmless hint: prefetches never fault. Figures: docs/performance.md, "Kernel tuning
    record". */
-#define BL__X512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
-#define BL__X512_PREFETCH_L1(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T0)
+#define BL__AVX512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
+#define BL__AVX512_PREFETCH_L1(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T0)
 
 /* acc += u (unsigned bytes) . s (signed bytes) in groups of four, updating acc in place.
    With the intrinsic, GCC 12 copies the 16 accumulators of the four-row loops through
    other registers and the stack every iteration; this one-instruction asm keeps them in
    place. Clang keeps them in place by itself. */
 #if defined(__GNUC__) && !defined(__clang__)
-BL__FORCE_INLINE __m512i bl__x512_dpbusd(__m512i acc, __m512i u, __m512i s)
+BL__FORCE_INLINE __m512i bl__avx512_dpbusd(__m512i acc, __m512i u, __m512i s)
 {
     __asm__("vpdpbusd {%2, %1, %0|%0, %1, %2}" : "+v"(acc) : "v"(u), "vm"(s));
     return acc;
 }
 #else
-#  define bl__x512_dpbusd _mm512_dpbusd_epi32
+#  define bl__avx512_dpbusd _mm512_dpbusd_epi32
 #endif
 
 /* byte * 3 mod 256 in every lane: the next BASE3 digit's y */
-BL__FORCE_INLINE __m512i bl__x512_times3(__m512i y)
+BL__FORCE_INLINE __m512i bl__avx512_times3(__m512i y)
 {
     y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
     BL__KEEP(y);
     return y;
 }
 
-static inline __mmask64 bl__x512_valid(int bytes)
+static inline __mmask64 bl__avx512_valid(int bytes)
 {
     return bytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
 }
 
 /* the block's bytes; bytes past `bytes` read as 0 and never touch memory */
-BL__FORCE_INLINE __m512i bl__x512_load_block(const uint8_t *p, int bytes)
+BL__FORCE_INLINE __m512i bl__avx512_load_block(const uint8_t *p, int bytes)
 {
-    return bytes >= 64 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(bl__x512_valid(bytes), p);
+    return bytes >= 64 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(bl__avx512_valid(bytes), p);
 }
 
 /* Horizontal sums and maxima by in-register shuffles, in their zero-masking forms: the
    unmasked and extract/cast intrinsics trip g++ 12's -W(maybe-)uninitialized inside its
    own headers. */
-static inline int32_t bl__x512_hsum(__m512i v)
+static inline int32_t bl__avx512_hsum(__m512i v)
 {
     const __mmask16 all = 0xFFFF;
     v = _mm512_add_epi32(v, _mm512_maskz_shuffle_i32x4(all, v, v, 0x4E));
@@ -66,7 +66,7 @@ static inline int32_t bl__x512_hsum(__m512i v)
     v = _mm512_add_epi32(v, _mm512_maskz_shuffle_epi32(all, v, (_MM_PERM_ENUM)0xB1));
     return _mm512_cvtsi512_si32(v);
 }
-static inline uint32_t bl__x512_hmax_epu32(__m512i v)
+static inline uint32_t bl__avx512_hmax_epu32(__m512i v)
 {
     const __mmask16 all = 0xFFFF;
     v = _mm512_maskz_max_epu32(all, v, _mm512_maskz_shuffle_i32x4(all, v, v, 0x4E));
@@ -75,7 +75,7 @@ static inline uint32_t bl__x512_hmax_epu32(__m512i v)
     v = _mm512_maskz_max_epu32(all, v, _mm512_maskz_shuffle_epi32(all, v, (_MM_PERM_ENUM)0xB1));
     return (uint32_t)_mm512_cvtsi512_si32(v);
 }
-static inline float bl__x512_hsum_ps(__m512 v)
+static inline float bl__avx512_hsum_ps(__m512 v)
 {
     const __mmask16 all = 0xFFFF;
     v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(all, v, v, 0x4E));
@@ -86,7 +86,7 @@ static inline float bl__x512_hsum_ps(__m512 v)
 }
 
 /* codes 0..2 of each digit; a zero byte gives codes 0 (no contribution) in both formats */
-BL__FORCE_INLINE void bl__x512_codes(int d, __m512i w, __m512i c[5])
+BL__FORCE_INLINE void bl__avx512_codes(int d, __m512i w, __m512i c[5])
 {
     if (d == 4) {
         const __m512i three = _mm512_set1_epi8(3);
@@ -102,7 +102,7 @@ BL__FORCE_INLINE void bl__x512_codes(int d, __m512i w, __m512i c[5])
         for (m = 0; m < 5; ++m) {
             __m512i v = _mm512_maskz_mov_epi8(_mm512_cmpgt_epu8_mask(w, lo), one);
             c[m] = _mm512_mask_add_epi8(v, _mm512_cmpgt_epu8_mask(w, hi), v, one);
-            w = bl__x512_times3(w);
+            w = bl__avx512_times3(w);
         }
     }
 }
@@ -110,7 +110,7 @@ BL__FORCE_INLINE void bl__x512_codes(int d, __m512i w, __m512i c[5])
 /* out[t] = sum_i code_i * a_t[i] over one packed row, tokens a_t = a + t * stride.
    A = 8 / T accumulators per token (digit m feeds m % A) keep 8 vpdpbusd chains in
    flight whatever the token count, so the adds' latency never limits. */
-BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
+BL__FORCE_INLINE void bl__avx512_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
                                         int T, int32_t *out)
 {
     __m512i acc[8], c[5];
@@ -118,23 +118,23 @@ BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const 
     BL__UNROLL
     for (t = 0; t < T * A; ++t) acc[t] = _mm512_setzero_si512();
     for (; pos + span <= n; pos += span, row += 64) {
-        bl__x512_codes(d, bl__x512_load_block(row, 64), c);
+        bl__avx512_codes(d, bl__avx512_load_block(row, 64), c);
         BL__UNROLL
         for (m = 0; m < d; ++m) {
             BL__UNROLL
             for (t = 0; t < T; ++t)
-                acc[t * A + m % A] = bl__x512_dpbusd(acc[t * A + m % A], c[m],
+                acc[t * A + m % A] = bl__avx512_dpbusd(acc[t * A + m % A], c[m],
                     _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + 64 * m)));
         }
     }
     if (pos < n) {
         int bytes = (n - pos + d - 1) / d;
-        bl__x512_codes(d, bl__x512_load_block(row, bytes), c);
+        bl__avx512_codes(d, bl__avx512_load_block(row, bytes), c);
         BL__UNROLL
         for (m = 0; m < d; ++m) {
             BL__UNROLL
             for (t = 0; t < T; ++t)
-                acc[t * A + m % A] = bl__x512_dpbusd(acc[t * A + m % A], c[m],
+                acc[t * A + m % A] = bl__avx512_dpbusd(acc[t * A + m % A], c[m],
                     _mm512_loadu_si512((const void *)(a + (size_t)t * stride + pos + bytes * m)));
         }
     }
@@ -143,18 +143,18 @@ BL__FORCE_INLINE void bl__x512_row_int8(int d, const uint8_t *row, int n, const 
         __m512i s = acc[t * A];
         BL__UNROLL
         for (m = 1; m < A; ++m) s = _mm512_add_epi32(s, acc[t * A + m]);
-        out[t] = bl__x512_hsum(s);
+        out[t] = bl__avx512_hsum(s);
     }
 }
 
 /* the same for T = 2, 4 or 8 tokens, each count compiled on its own (unrolled) */
-BL__FORCE_INLINE void bl__x512_row_int8_tokens(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
+BL__FORCE_INLINE void bl__avx512_row_int8_tokens(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
                                                int T, int32_t *out)
 {
     switch (T) {
-    case 2: bl__x512_row_int8(d, row, n, a, stride, 2, out); break;
-    case 4: bl__x512_row_int8(d, row, n, a, stride, 4, out); break;
-    default: bl__x512_row_int8(d, row, n, a, stride, 8, out); break;
+    case 2: bl__avx512_row_int8(d, row, n, a, stride, 2, out); break;
+    case 4: bl__avx512_row_int8(d, row, n, a, stride, 4, out); break;
+    default: bl__avx512_row_int8(d, row, n, a, stride, 8, out); break;
     }
 }
 
@@ -164,52 +164,52 @@ BL__FORCE_INLINE void bl__x512_row_int8_tokens(int d, const uint8_t *row, int n,
    digit (short dependency chains), folded into the total every 64 blocks so that
    3 * acc1 (< 3 * 64 * 4 * 255 * 127 < 2^31) cannot overflow in int32. A pair's
    partial dot, (3 acc1 - acc2) / 256: */
-BL__FORCE_INLINE __m512i bl__x512_base3_dot(__m512i acc1, __m512i acc2)
+BL__FORCE_INLINE __m512i bl__avx512_base3_dot(__m512i acc1, __m512i acc2)
 {
     return _mm512_srai_epi32(_mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc1, acc1), acc1), acc2), 8);
 }
 
-BL__FORCE_INLINE __m512i bl__x512_base3_flush(__m512i total, __m512i *acc1, __m512i *acc2)
+BL__FORCE_INLINE __m512i bl__avx512_base3_flush(__m512i total, __m512i *acc1, __m512i *acc2)
 {
     int m;
     BL__UNROLL
     for (m = 0; m < 5; ++m) {
-        total = _mm512_add_epi32(total, bl__x512_base3_dot(acc1[m], acc2[m]));
+        total = _mm512_add_epi32(total, bl__avx512_base3_dot(acc1[m], acc2[m]));
         acc1[m] = acc2[m] = _mm512_setzero_si512();
     }
     return total;
 }
 
-BL__FORCE_INLINE void bl__x512_base3_block(__m512i y, const int8_t *a, int step, __m512i *acc1, __m512i *acc2)
+BL__FORCE_INLINE void bl__avx512_base3_block(__m512i y, const int8_t *a, int step, __m512i *acc1, __m512i *acc2)
 {
     int m;
     BL__UNROLL
     for (m = 0; m < 5; ++m) {
         __m512i av = _mm512_loadu_si512((const void *)(a + step * m));
-        acc1[m] = bl__x512_dpbusd(acc1[m], y, av);
-        y = bl__x512_times3(y);
-        acc2[m] = bl__x512_dpbusd(acc2[m], y, av);
+        acc1[m] = bl__avx512_dpbusd(acc1[m], y, av);
+        y = bl__avx512_times3(y);
+        acc2[m] = bl__avx512_dpbusd(acc2[m], y, av);
     }
 }
 
-static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int8_t *a)
+static int32_t bl__avx512_row_int8_base3_gemv(const uint8_t *row, int n, const int8_t *a)
 {
     __m512i total = _mm512_setzero_si512(), acc1[5], acc2[5];
     int pos = 0, m, blocks = 0;
     BL__UNROLL
     for (m = 0; m < 5; ++m) acc1[m] = acc2[m] = total;
     for (; pos + 320 <= n; pos += 320, row += 64) {
-        bl__x512_base3_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc1, acc2);
+        bl__avx512_base3_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc1, acc2);
         if (++blocks == 64) {
-            total = bl__x512_base3_flush(total, acc1, acc2);
+            total = bl__avx512_base3_flush(total, acc1, acc2);
             blocks = 0;
         }
     }
     if (pos < n) {
         int bytes = (n - pos + 4) / 5;
-        bl__x512_base3_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc1, acc2);
+        bl__avx512_base3_block(bl__avx512_load_block(row, bytes), a + pos, bytes, acc1, acc2);
     }
-    return bl__x512_hsum(bl__x512_base3_flush(total, acc1, acc2));
+    return bl__avx512_hsum(bl__avx512_base3_flush(total, acc1, acc2));
 }
 
 /* Batch-1 2BIT: digit m masked in place (byte & 3 << 2m) feeds vpdpbusd as 4^m * code,
@@ -217,24 +217,24 @@ static int32_t bl__x512_row_int8_base3_gemv(const uint8_t *row, int n, const int
    Two accumulator sets (even and odd blocks) keep 8 chains in flight. No lane can
    overflow: at most BL_MAX_IN_FEATURES / 512 + 1 blocks per set, each adding
    < 4 * 192 * 127 per lane, stays below 2^30. */
-BL__FORCE_INLINE void bl__x512_2bit_digits(__m512i w, const __m512i av[4], __m512i *acc)
+BL__FORCE_INLINE void bl__avx512_2bit_digits(__m512i w, const __m512i av[4], __m512i *acc)
 {
     int m;
     BL__UNROLL
     for (m = 0; m < 4; ++m)
-        acc[m] = bl__x512_dpbusd(acc[m], _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))), av[m]);
+        acc[m] = bl__avx512_dpbusd(acc[m], _mm512_and_si512(w, _mm512_set1_epi8((char)(3 << (2 * m)))), av[m]);
 }
 
-BL__FORCE_INLINE void bl__x512_2bit_block(__m512i w, const int8_t *a, int step, __m512i *acc)
+BL__FORCE_INLINE void bl__avx512_2bit_block(__m512i w, const int8_t *a, int step, __m512i *acc)
 {
     __m512i av[4];
     int m;
     BL__UNROLL
     for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + step * m));
-    bl__x512_2bit_digits(w, av, acc);
+    bl__avx512_2bit_digits(w, av, acc);
 }
 
-BL__FORCE_INLINE __m512i bl__x512_2bit_sum(__m512i *acc)
+BL__FORCE_INLINE __m512i bl__avx512_2bit_sum(__m512i *acc)
 {
     __m512i total = _mm512_add_epi32(acc[0], acc[4]);
     total = _mm512_add_epi32(total, _mm512_srai_epi32(_mm512_add_epi32(acc[1], acc[5]), 2));
@@ -243,32 +243,32 @@ BL__FORCE_INLINE __m512i bl__x512_2bit_sum(__m512i *acc)
     return total;
 }
 
-static int32_t bl__x512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8_t *a)
+static int32_t bl__avx512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8_t *a)
 {
     __m512i total = _mm512_setzero_si512(), acc[8];
     int pos = 0, m;
     BL__UNROLL
     for (m = 0; m < 8; ++m) acc[m] = total;
     for (; pos + 512 <= n; pos += 512, row += 128) {
-        BL__X512_PREFETCH(row, 4096);
-        BL__X512_PREFETCH(row, 4096 + 64);
-        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
-        bl__x512_2bit_block(_mm512_loadu_si512((const void *)(row + 64)), a + pos + 256, 64, acc + 4);
+        BL__AVX512_PREFETCH(row, 4096);
+        BL__AVX512_PREFETCH(row, 4096 + 64);
+        bl__avx512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        bl__avx512_2bit_block(_mm512_loadu_si512((const void *)(row + 64)), a + pos + 256, 64, acc + 4);
     }
     if (pos + 256 <= n) {
-        bl__x512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        bl__avx512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
         pos += 256;
         row += 64;
     }
     if (pos < n) {
         int bytes = (n - pos + 3) / 4;
-        bl__x512_2bit_block(bl__x512_load_block(row, bytes), a + pos, bytes, acc + 4);
+        bl__avx512_2bit_block(bl__avx512_load_block(row, bytes), a + pos, bytes, acc + 4);
     }
-    return bl__x512_hsum(bl__x512_2bit_sum(acc));
+    return bl__avx512_hsum(bl__avx512_2bit_sum(acc));
 }
 
 /* four rows' horizontal sums together: interleave, then fold the 128-bit lanes */
-BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
+BL__FORCE_INLINE void bl__avx512_hsum4(const __m512i v[4], int32_t out[4])
 {
     __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
     __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
@@ -287,31 +287,31 @@ BL__FORCE_INLINE void bl__x512_hsum4(const __m512i v[4], int32_t out[4])
    streams stay within few pages. BASE3 (compute-bound) takes four rows while they span
    at most 64 KiB, else pairs, whose three groups of prefetch distance stay within L2.
    The constants' measurements: docs/performance.md, "Kernel tuning record". */
-#define BL__X512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
-#define BL__X512_AHEAD_BASE3 32768 /* bytes; chosen from 8, 16 and 32 KiB */
-#define BL__X512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
+#define BL__AVX512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
+#define BL__AVX512_AHEAD_BASE3 32768 /* bytes; chosen from 8, 16 and 32 KiB */
+#define BL__AVX512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
 
 /* a whole number of R-row groups, at least `bytes` and at least three groups */
-static inline size_t bl__x512_ahead(int R, size_t rb, size_t bytes)
+static inline size_t bl__avx512_ahead(int R, size_t rb, size_t bytes)
 {
     size_t group = (size_t)R * rb, groups = (bytes + group - 1) / group;
     return group * (groups < 3 ? 3 : groups);
 }
 
 /* split: the rows are not whole cache lines long, so loads straddle two lines */
-BL__FORCE_INLINE void bl__x512_prefetch_row(const uint8_t *p, int split, size_t ahead)
+BL__FORCE_INLINE void bl__avx512_prefetch_row(const uint8_t *p, int split, size_t ahead)
 {
-    BL__X512_PREFETCH(p, ahead);
-    if (split) BL__X512_PREFETCH(p, ahead + 63);
+    BL__AVX512_PREFETCH(p, ahead);
+    if (split) BL__AVX512_PREFETCH(p, ahead + 63);
 }
 
 /* 2BIT: one accumulator set per row: at most BL_MAX_IN_FEATURES / 256 = 2^14 blocks, each
    adding < 4 * 192 * 128 per lane, stays below 2^31. */
-BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, size_t rb, int n, const int8_t *a,
+BL__FORCE_INLINE void bl__avx512_2bit_rows(int R, int split, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                          int32_t out[4])
 {
     __m512i acc[16], av[4];
-    size_t ahead = bl__x512_ahead(R, rb, BL__X512_AHEAD_2BIT);
+    size_t ahead = bl__avx512_ahead(R, rb, BL__AVX512_AHEAD_2BIT);
     int pos = 0, m, r;
     BL__UNROLL
     for (m = 0; m < 4 * R; ++m) acc[m] = _mm512_setzero_si512();
@@ -320,8 +320,8 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
         BL__UNROLL
         for (r = 0; r < R; ++r) {
-            bl__x512_prefetch_row(row + (size_t)r * rb, split, ahead);
-            bl__x512_2bit_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc[4 * r]);
+            bl__avx512_prefetch_row(row + (size_t)r * rb, split, ahead);
+            bl__avx512_2bit_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc[4 * r]);
         }
     }
     if (pos < n) {
@@ -329,7 +329,7 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         BL__UNROLL
         for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
         BL__UNROLL
-        for (r = 0; r < R; ++r) bl__x512_2bit_digits(bl__x512_load_block(row + (size_t)r * rb, bytes), av, &acc[4 * r]);
+        for (r = 0; r < R; ++r) bl__avx512_2bit_digits(bl__avx512_load_block(row + (size_t)r * rb, bytes), av, &acc[4 * r]);
     }
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
@@ -341,36 +341,36 @@ BL__FORCE_INLINE void bl__x512_2bit_rows(int R, int split, const uint8_t *row, s
         }
         av[r] = s;
     }
-    bl__x512_hsum4(av, out);
+    bl__avx512_hsum4(av, out);
 }
 
 /* One row's block: per digit m, acc1 += y . a_m, y = 3y, acc2 += y . a_m. Written as one asm
    block for GCC and clang, which otherwise reorder the same instructions so that the
    vpdpbusd chain waits on the byte adds; the bound is one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
-#  define BL__X512_DIGIT(k) "vpdpbusd {%[a" #k "], %[y], %[p]|%[p], %[y], %[a" #k "]}\n\t" \
+#  define BL__AVX512_DIGIT(k) "vpdpbusd {%[a" #k "], %[y], %[p]|%[p], %[y], %[a" #k "]}\n\t" \
                             "vpaddb {%[y], %[y], %[t]|%[t], %[y], %[y]}\n\t"              \
                             "vpaddb {%[y], %[t], %[y]|%[y], %[t], %[y]}\n\t"              \
                             "vpdpbusd {%[a" #k "], %[y], %[q]|%[q], %[y], %[a" #k "]}\n\t"
-BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m512i *acc1, __m512i *acc2)
+BL__FORCE_INLINE void bl__avx512_base3_digits(__m512i y, const __m512i av[5], __m512i *acc1, __m512i *acc2)
 {
     __m512i p = *acc1, q = *acc2, t = y; /* t: scratch, read-write so nvcc sees it used */
-    __asm__(BL__X512_DIGIT(0) BL__X512_DIGIT(1) BL__X512_DIGIT(2) BL__X512_DIGIT(3) BL__X512_DIGIT(4)
+    __asm__(BL__AVX512_DIGIT(0) BL__AVX512_DIGIT(1) BL__AVX512_DIGIT(2) BL__AVX512_DIGIT(3) BL__AVX512_DIGIT(4)
             : [p] "+v"(p), [q] "+v"(q), [y] "+v"(y), [t] "+v"(t)
             : [a0] "v"(av[0]), [a1] "v"(av[1]), [a2] "v"(av[2]), [a3] "v"(av[3]), [a4] "v"(av[4]));
     *acc1 = p;
     *acc2 = q;
 }
-#  undef BL__X512_DIGIT
+#  undef BL__AVX512_DIGIT
 #else
-BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m512i *acc1, __m512i *acc2)
+BL__FORCE_INLINE void bl__avx512_base3_digits(__m512i y, const __m512i av[5], __m512i *acc1, __m512i *acc2)
 {
     int m;
     BL__UNROLL
     for (m = 0; m < 5; ++m) {
-        *acc1 = bl__x512_dpbusd(*acc1, y, av[m]);
-        y = bl__x512_times3(y);
-        *acc2 = bl__x512_dpbusd(*acc2, y, av[m]);
+        *acc1 = bl__avx512_dpbusd(*acc1, y, av[m]);
+        y = bl__avx512_times3(y);
+        *acc2 = bl__avx512_dpbusd(*acc2, y, av[m]);
     }
 }
 #endif
@@ -380,46 +380,46 @@ BL__FORCE_INLINE void bl__x512_base3_digits(__m512i y, const __m512i av[5], __m5
    acc2[s]. The streams' instructions are interleaved in one asm block, so each vpdpbusd
    finds its inputs ready and the loop approaches its bound, one vpdpbusd a cycle. */
 #if defined(__GNUC__) || defined(__clang__)
-#  define BL__X512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
-#  define BL__X512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
-#  define BL__X512_PLUS(t, y) "vpaddb {%[" y "], %%" t ", %[" y "]|%[" y "], " t ", %[" y "]}\n\t"
+#  define BL__AVX512_DP(a, y, acc) "vpdpbusd {%[" a "], %[" y "], %[" acc "]|%[" acc "], %[" y "], %[" a "]}\n\t"
+#  define BL__AVX512_TWICE(y, t) "vpaddb {%[" y "], %[" y "], %%" t "|" t ", %[" y "], %[" y "]}\n\t"
+#  define BL__AVX512_PLUS(t, y) "vpaddb {%[" y "], %%" t ", %[" y "]|%[" y "], " t ", %[" y "]}\n\t"
 /* zmm28-31 are the scratch registers: as write-only operands nvcc warns they are never
    used, and as read-write ones they pass the 30 operands asm allows */
-BL__FORCE_INLINE void bl__x512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
+BL__FORCE_INLINE void bl__avx512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
 {
-    __asm__(BL__X512_DP("lo", "y0", "p0") BL__X512_DP("lo", "y1", "p1") BL__X512_DP("hi", "y2", "p2") BL__X512_DP("hi", "y3", "p3")
-            BL__X512_TWICE("y0", "zmm28") BL__X512_TWICE("y1", "zmm29") BL__X512_TWICE("y2", "zmm30") BL__X512_TWICE("y3", "zmm31")
-            BL__X512_PLUS("zmm28", "y0") BL__X512_PLUS("zmm29", "y1") BL__X512_PLUS("zmm30", "y2") BL__X512_PLUS("zmm31", "y3")
-            BL__X512_DP("lo", "y0", "q0") BL__X512_DP("lo", "y1", "q1") BL__X512_DP("hi", "y2", "q2") BL__X512_DP("hi", "y3", "q3")
+    __asm__(BL__AVX512_DP("lo", "y0", "p0") BL__AVX512_DP("lo", "y1", "p1") BL__AVX512_DP("hi", "y2", "p2") BL__AVX512_DP("hi", "y3", "p3")
+            BL__AVX512_TWICE("y0", "zmm28") BL__AVX512_TWICE("y1", "zmm29") BL__AVX512_TWICE("y2", "zmm30") BL__AVX512_TWICE("y3", "zmm31")
+            BL__AVX512_PLUS("zmm28", "y0") BL__AVX512_PLUS("zmm29", "y1") BL__AVX512_PLUS("zmm30", "y2") BL__AVX512_PLUS("zmm31", "y3")
+            BL__AVX512_DP("lo", "y0", "q0") BL__AVX512_DP("lo", "y1", "q1") BL__AVX512_DP("hi", "y2", "q2") BL__AVX512_DP("hi", "y3", "q3")
             : [p0] "+v"(acc1[0]), [p1] "+v"(acc1[1]), [p2] "+v"(acc1[2]), [p3] "+v"(acc1[3]),
               [q0] "+v"(acc2[0]), [q1] "+v"(acc2[1]), [q2] "+v"(acc2[2]), [q3] "+v"(acc2[3]),
               [y0] "+v"(y[0]), [y1] "+v"(y[1]), [y2] "+v"(y[2]), [y3] "+v"(y[3])
             : [lo] "v"(lo), [hi] "v"(hi)
             : "xmm28", "xmm29", "xmm30", "xmm31");
 }
-#  undef BL__X512_DP
-#  undef BL__X512_TWICE
-#  undef BL__X512_PLUS
+#  undef BL__AVX512_DP
+#  undef BL__AVX512_TWICE
+#  undef BL__AVX512_PLUS
 #else
-BL__FORCE_INLINE void bl__x512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
+BL__FORCE_INLINE void bl__avx512_base3_digit4(__m512i y[4], __m512i lo, __m512i hi, __m512i acc1[4], __m512i acc2[4])
 {
     int s;
     BL__UNROLL
     for (s = 0; s < 4; ++s) {
         __m512i a = s < 2 ? lo : hi;
-        acc1[s] = bl__x512_dpbusd(acc1[s], y[s], a);
-        y[s] = bl__x512_times3(y[s]);
-        acc2[s] = bl__x512_dpbusd(acc2[s], y[s], a);
+        acc1[s] = bl__avx512_dpbusd(acc1[s], y[s], a);
+        y[s] = bl__avx512_times3(y[s]);
+        acc2[s] = bl__avx512_dpbusd(acc2[s], y[s], a);
     }
 }
 #endif
 
-BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i *total)
+BL__FORCE_INLINE void bl__avx512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i *total)
 {
     int r;
     BL__UNROLL
     for (r = 0; r < 4; ++r) {
-        total[r] = _mm512_add_epi32(total[r], bl__x512_base3_dot(acc1[r], acc2[r]));
+        total[r] = _mm512_add_epi32(total[r], bl__avx512_base3_dot(acc1[r], acc2[r]));
         acc1[r] = acc2[r] = _mm512_setzero_si512();
     }
 }
@@ -432,7 +432,7 @@ BL__FORCE_INLINE void bl__x512_base3_fold4(__m512i *acc1, __m512i *acc2, __m512i
    block: at most 1025 blocks between folds). Whole blocks go as four streams: four rows a block, or two rows
    two blocks at a time (stream s: row s % 2, block s / 2), so each vpdpbusd of one digit
    finds its inputs ready. */
-BL__FORCE_INLINE void bl__x512_base3_step(int R, const uint8_t *row, size_t rb, const int8_t *a, size_t ahead,
+BL__FORCE_INLINE void bl__avx512_base3_step(int R, const uint8_t *row, size_t rb, const int8_t *a, size_t ahead,
                                           size_t second, __m512i acc1[4], __m512i acc2[4])
 {
     __m512i lo[5], hi[5], y[4];
@@ -445,19 +445,19 @@ BL__FORCE_INLINE void bl__x512_base3_step(int R, const uint8_t *row, size_t rb, 
     BL__UNROLL
     for (s = 0; s < 4; ++s) {
         const uint8_t *p = row + (R == 4 ? (size_t)s * rb : (size_t)(s % 2) * rb + (size_t)(64 * (s / 2)));
-        BL__X512_PREFETCH(p, ahead);
-        BL__X512_PREFETCH(p, second);
+        BL__AVX512_PREFETCH(p, ahead);
+        BL__AVX512_PREFETCH(p, second);
         y[s] = _mm512_loadu_si512((const void *)p);
     }
     BL__UNROLL
-    for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, lo[m], hi[m], acc1, acc2);
+    for (m = 0; m < 5; ++m) bl__avx512_base3_digit4(y, lo[m], hi[m], acc1, acc2);
 }
 
-BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+BL__FORCE_INLINE void bl__avx512_base3_rows(int R, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
 {
     __m512i acc1[4], acc2[4], total[4], av[5];
     /* rows that straddle cache lines prefetch the next line too; else the same line twice */
-    size_t ahead = bl__x512_ahead(R, rb, BL__X512_AHEAD_BASE3), second = ahead + (rb & 63 ? 63 : 0);
+    size_t ahead = bl__avx512_ahead(R, rb, BL__AVX512_AHEAD_BASE3), second = ahead + (rb & 63 ? 63 : 0);
     int full = n / 320, b = 0, end, m, r, per = 4 / R;
     BL__UNROLL
     for (r = 0; r < 4; ++r) acc1[r] = acc2[r] = total[r] = _mm512_setzero_si512();
@@ -466,8 +466,8 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
     if (R == 4) {
         BL__UNROLL
         for (r = 4; r < 8; ++r) {
-            BL__X512_PREFETCH_L1(row, (size_t)r * rb + 64 * (size_t)full);
-            BL__X512_PREFETCH_L1(row, (size_t)r * rb);
+            BL__AVX512_PREFETCH_L1(row, (size_t)r * rb + 64 * (size_t)full);
+            BL__AVX512_PREFETCH_L1(row, (size_t)r * rb);
         }
     }
     if (n > 320 * full) { /* the tail block first: its latency hides under the whole blocks */
@@ -478,56 +478,56 @@ BL__FORCE_INLINE void bl__x512_base3_rows(int R, const uint8_t *row, size_t rb, 
         if (R == 4) {
             __m512i y[4];
             BL__UNROLL
-            for (r = 0; r < 4; ++r) y[r] = bl__x512_load_block(tail + (size_t)r * rb, bytes);
+            for (r = 0; r < 4; ++r) y[r] = bl__avx512_load_block(tail + (size_t)r * rb, bytes);
             BL__UNROLL
-            for (m = 0; m < 5; ++m) bl__x512_base3_digit4(y, av[m], av[m], acc1, acc2);
+            for (m = 0; m < 5; ++m) bl__avx512_base3_digit4(y, av[m], av[m], acc1, acc2);
         } else {
             BL__UNROLL
-            for (r = 0; r < 2; ++r) bl__x512_base3_digits(bl__x512_load_block(tail + (size_t)r * rb, bytes), av, &acc1[r], &acc2[r]);
+            for (r = 0; r < 2; ++r) bl__avx512_base3_digits(bl__avx512_load_block(tail + (size_t)r * rb, bytes), av, &acc1[r], &acc2[r]);
         }
     }
     while (b < full) {
-        if (b) bl__x512_base3_fold4(acc1, acc2, total);
+        if (b) bl__avx512_base3_fold4(acc1, acc2, total);
         end = full - b > 1024 ? b + 1024 : full;
         for (; b + per <= end; b += per, row += 64 * per, a += 320 * per)
-            bl__x512_base3_step(R, row, rb, a, ahead, second, acc1, acc2);
+            bl__avx512_base3_step(R, row, rb, a, ahead, second, acc1, acc2);
         if (b < end) { /* two rows, one block left */
             BL__UNROLL
             for (m = 0; m < 5; ++m) av[m] = _mm512_loadu_si512((const void *)(a + 64 * m));
             BL__UNROLL
             for (r = 0; r < 2; ++r)
-                bl__x512_base3_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc1[r], &acc2[r]);
+                bl__avx512_base3_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc1[r], &acc2[r]);
             ++b, row += 64, a += 320;
         }
     }
     if (full <= 1024) { /* one run, nothing folded yet: the totals are still zero */
         BL__UNROLL
-        for (r = 0; r < 4; ++r) total[r] = bl__x512_base3_dot(acc1[r], acc2[r]);
+        for (r = 0; r < 4; ++r) total[r] = bl__avx512_base3_dot(acc1[r], acc2[r]);
     } else {
-        bl__x512_base3_fold4(acc1, acc2, total);
+        bl__avx512_base3_fold4(acc1, acc2, total);
     }
     if (R == 2) {
         total[0] = _mm512_add_epi32(total[0], total[2]);
         total[1] = _mm512_add_epi32(total[1], total[3]);
     }
-    bl__x512_hsum4(total, out);
+    bl__avx512_hsum4(total, out);
 }
 
 /* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
    so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
    stay there, the partial dots summed in int32 (exact). Returns 0 (nothing done) when
    all the tokens' activations fit in 32 KiB (L1) already. */
-#define BL__X512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
-#define BL__X512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
-BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
+#define BL__AVX512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
+#define BL__AVX512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
+BL__FORCE_INLINE int bl__avx512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
                                                 int rt, int rend, float *y)
 {
-    int32_t part[BL__X512_CHUNK_ROWS][BL__X512_TOKENS], tmp[BL__X512_TOKENS];
+    int32_t part[BL__AVX512_CHUNK_ROWS][BL__AVX512_TOKENS], tmp[BL__AVX512_TOKENS];
     size_t plane = (size_t)L->out_features * L->row_bytes;
     const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
     int span = 64 * d, n = L->in_features, chunks, cw, c0, r, j, t, i;
-    if ((size_t)T * (size_t)n <= 2 * BL__X512_CHUNK_BYTES || (rend - rt) * L->k > BL__X512_CHUNK_ROWS) return 0;
-    chunks = (int)(((size_t)T * (size_t)n + BL__X512_CHUNK_BYTES - 1) / BL__X512_CHUNK_BYTES);
+    if ((size_t)T * (size_t)n <= 2 * BL__AVX512_CHUNK_BYTES || (rend - rt) * L->k > BL__AVX512_CHUNK_ROWS) return 0;
+    chunks = (int)(((size_t)T * (size_t)n + BL__AVX512_CHUNK_BYTES - 1) / BL__AVX512_CHUNK_BYTES);
     cw = ((n + chunks - 1) / chunks + span - 1) / span * span;
     memset(part, 0, sizeof part);
     for (c0 = 0; c0 < n; c0 += cw) {
@@ -536,27 +536,27 @@ BL__FORCE_INLINE int bl__x512_gemm_int8_chunked(int d, const bl_linear *L, const
         for (r = rt, i = 0; r < rend; ++r)
             for (j = 0; j < L->k; ++j, ++i) {
                 const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes + off;
-                bl__x512_row_int8_tokens(d, row, cn, a + c0, in->stride, T, tmp);
+                bl__avx512_row_int8_tokens(d, row, cn, a + c0, in->stride, T, tmp);
                 for (t = 0; t < T; ++t) part[i][t] += tmp[t];
             }
     }
-    for (r = rt, i = 0; r < rend; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], BL__X512_TOKENS, b0, T, r, y);
+    for (r = rt, i = 0; r < rend; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], BL__AVX512_TOKENS, b0, T, r, y);
     return 1;
 }
 
 /* the code dots of four consecutive rows with one token, as R-row groups */
-BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
+BL__FORCE_INLINE void bl__avx512_rows4_int8(int d, int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                           int32_t out[4])
 {
     int32_t pair[4]; /* a two-row kernel's sums: the first two of its four lanes */
     int h;
-    if (R == 4 && d == 5) bl__x512_base3_rows(4, row, rb, n, a, out);
-    else if (R == 4) bl__x512_2bit_rows(4, 0, row, rb, n, a, out);
+    if (R == 4 && d == 5) bl__avx512_base3_rows(4, row, rb, n, a, out);
+    else if (R == 4) bl__avx512_2bit_rows(4, 0, row, rb, n, a, out);
     else
         for (h = 0; h < 4; h += 2, row += 2 * rb) {
-            if (d == 5) bl__x512_base3_rows(2, row, rb, n, a, pair);
-            else if (rb % 64 == 0) bl__x512_2bit_rows(2, 0, row, rb, n, a, pair);
-            else bl__x512_2bit_rows(2, 1, row, rb, n, a, pair);
+            if (d == 5) bl__avx512_base3_rows(2, row, rb, n, a, pair);
+            else if (rb % 64 == 0) bl__avx512_2bit_rows(2, 0, row, rb, n, a, pair);
+            else bl__avx512_2bit_rows(2, 1, row, rb, n, a, pair);
             out[h] = pair[0];
             out[h + 1] = pair[1];
         }
@@ -565,31 +565,31 @@ BL__FORCE_INLINE void bl__x512_rows4_int8(int d, int R, const uint8_t *row, size
 /* Batch 1 BASE3 turns the dots of up to 16 four-row groups into outputs together, so the
    conversion's chain of double operations does not hold up the next group's decode.
    2BIT (memory-bound, the decode is short) converts per group, as do the AVX2 kernels. */
-#define BL__X512_GROUPS 16
+#define BL__AVX512_GROUPS 16
 
-BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+BL__FORCE_INLINE void bl__avx512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    /* batch-1 rows per step (see bl__x512_2bit_rows). A batch of one walks all its rows as one
+    /* batch-1 rows per step (see bl__avx512_2bit_rows). A batch of one walks all its rows as one
        tile: tiles exist for token reuse, and each tile's last rows (out of a group) run slower. */
     int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j;
-    int R = d == 5 ? (4 * L->row_bytes <= BL__X512_SPAN_BASE3 ? 4 : 2)
+    int R = d == 5 ? (4 * L->row_bytes <= BL__AVX512_SPAN_BASE3 ? 4 : 2)
                    : (L->row_bytes <= 1024 && L->row_bytes % 64 == 0 ? 4 : 2);
     for (rt = r0; rt < r1; rt += tile) {
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__X512_TOKENS);
-            if (T > 1 && bl__x512_gemm_int8_chunked(d, L, in, T, b0, rt, rend, y)) continue;
+            T = bl__simd_tokens(batch - b0, BL__AVX512_TOKENS);
+            if (T > 1 && bl__avx512_gemm_int8_chunked(d, L, in, T, b0, rt, rend, y)) continue;
             for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__X512_TOKENS];
+                int32_t dot[BL_MAX_K][BL__AVX512_TOKENS];
                 if (T == 1 && rend - r >= 4) {
-                    int32_t dots[BL__X512_GROUPS][BL_MAX_K][4];
+                    int32_t dots[BL__AVX512_GROUPS][BL_MAX_K][4];
                     int g, groups;
-                    for (groups = 0; groups < (d == 5 ? BL__X512_GROUPS : 1) && rend - r - 4 * groups >= 4; ++groups)
+                    for (groups = 0; groups < (d == 5 ? BL__AVX512_GROUPS : 1) && rend - r - 4 * groups >= 4; ++groups)
                         for (j = 0; j < L->k; ++j)
-                            bl__x512_rows4_int8(d, R, L->packed + (size_t)j * plane +
+                            bl__avx512_rows4_int8(d, R, L->packed + (size_t)j * plane +
                                                           (size_t)(r + 4 * groups) * L->row_bytes,
                                                 L->row_bytes, L->in_features, a, dots[groups][j]);
                     for (g = 0; g < groups; ++g) bl__x86_store_rows4_int8(L, in, dots[g], b0, r + 4 * g, y);
@@ -598,11 +598,11 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
                 }
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    if (T > 1) bl__x512_row_int8_tokens(d, row, L->in_features, a, in->stride, T, dot[j]);
-                    else dot[j][0] = d == 5 ? bl__x512_row_int8_base3_gemv(row, L->in_features, a)
-                                            : bl__x512_row_int8_2bit_gemv(row, L->in_features, a);
+                    if (T > 1) bl__avx512_row_int8_tokens(d, row, L->in_features, a, in->stride, T, dot[j]);
+                    else dot[j][0] = d == 5 ? bl__avx512_row_int8_base3_gemv(row, L->in_features, a)
+                                            : bl__avx512_row_int8_2bit_gemv(row, L->in_features, a);
                 }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__X512_TOKENS, b0, T, r, y);
+                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX512_TOKENS, b0, T, r, y);
             }
         }
     }
@@ -610,8 +610,8 @@ BL__FORCE_INLINE void bl__x512_gemm_int8(int d, const bl_linear *L, const bl__in
 
 static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__x512_gemm_int8(4, L, in, batch, y, r0, r1);
+    if (L->format == BL_FORMAT_BASE3) bl__avx512_gemm_int8(5, L, in, batch, y, r0, r1);
+    else bl__avx512_gemm_int8(4, L, in, batch, y, r0, r1);
 }
 
 /* One block (`bytes` wide, all 64 readable at `src`) of one row against T tokens by masked
@@ -620,10 +620,10 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
    shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
    are 2BIT code 0, a subtraction): whole blocks skip that AND, a fifth of the mask
    operations. */
-BL__FORCE_INLINE void bl__x512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
+BL__FORCE_INLINE void bl__avx512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
                                            int T, __m512 *acc)
 {
-    __mmask64 valid = bl__x512_valid(bytes);
+    __mmask64 valid = bl__avx512_valid(bytes);
     int t, m, q;
     BL__UNROLL
     for (q = 0; q < 4; ++q) {
@@ -656,27 +656,27 @@ BL__FORCE_INLINE void bl__x512_block_float(int d, const uint8_t *src, int bytes,
 
 /* sum over one row, T tokens: whole blocks, then a zero-padded copy of the tail block so
    nothing past the row is read */
-BL__FORCE_INLINE void bl__x512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
                                          float *out)
 {
-    __m512 acc[BL__X512_FTOKENS * 4];
+    __m512 acc[BL__AVX512_FTOKENS * 4];
     int pos = 0, t, span = 64 * d;
     BL__UNROLL
     for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
-    for (; pos + span <= n; pos += span, row += 64) bl__x512_block_float(d, row, 64, x + pos, stride, T, acc);
+    for (; pos + span <= n; pos += span, row += 64) bl__avx512_block_float(d, row, 64, x + pos, stride, T, acc);
     if (pos < n) {
         int bytes = (n - pos + d - 1) / d;
         uint8_t tail[64];
-        _mm512_storeu_si512((void *)tail, bl__x512_load_block(row, bytes));
-        bl__x512_block_float(d, tail, bytes, x + pos, stride, T, acc);
+        _mm512_storeu_si512((void *)tail, bl__avx512_load_block(row, bytes));
+        bl__avx512_block_float(d, tail, bytes, x + pos, stride, T, acc);
     }
     BL__UNROLL
     for (t = 0; t < T; ++t)
-        out[t] = bl__x512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
+        out[t] = bl__avx512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
                                                 _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
 }
 
-BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                           int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
@@ -685,17 +685,17 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
         int rend = r1 - rt > tile ? rt + tile : r1;
         for (b0 = 0; b0 < batch; b0 += T) {
             const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__X512_FTOKENS);
+            T = bl__simd_tokens(batch - b0, BL__AVX512_FTOKENS);
             for (r = rt; r < rend; ++r) {
-                float dot[BL__X512_FTOKENS], acc[BL__X512_FTOKENS];
+                float dot[BL__AVX512_FTOKENS], acc[BL__AVX512_FTOKENS];
                 for (t = 0; t < T; ++t) acc[t] = 0.0f;
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
                     switch (T) {
-                    case 1: bl__x512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
-                    case 2: bl__x512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
-                    default: bl__x512_row_float(d, row, L->in_features, x, in->stride, 4, dot); break;
+                    case 1: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
+                    case 2: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
+                    default: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 4, dot); break;
                     }
                     for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
@@ -708,8 +708,8 @@ BL__FORCE_INLINE void bl__x512_gemm_float(int d, const bl_linear *L, const bl__i
 
 static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__x512_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__x512_gemm_float(4, L, in, batch, y, r0, r1);
+    if (L->format == BL_FORMAT_BASE3) bl__avx512_gemm_float(5, L, in, batch, y, r0, r1);
+    else bl__avx512_gemm_float(4, L, in, batch, y, r0, r1);
 }
 
 /* Activation quantization, 64 floats a step, then 16 with lanes past n loaded as 0 (code
@@ -733,10 +733,10 @@ static uint32_t bl__abs_max_avx512(const float *x, size_t n)
     }
     m[0] = _mm512_maskz_max_epu32(0xFFFF, m[0], m[1]);
     m[2] = _mm512_maskz_max_epu32(0xFFFF, m[2], m[3]);
-    return bl__x512_hmax_epu32(_mm512_maskz_max_epu32(0xFFFF, m[0], m[2]));
+    return bl__avx512_hmax_epu32(_mm512_maskz_max_epu32(0xFFFF, m[0], m[2]));
 }
 
-BL__FORCE_INLINE __m512i bl__x512_act_codes(__m512 x, __m512 inv, __m512 lo, __m512 hi)
+BL__FORCE_INLINE __m512i bl__avx512_act_codes(__m512 x, __m512 inv, __m512 lo, __m512 hi)
 {
     return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, inv), lo), hi));
 }
@@ -752,7 +752,7 @@ static int32_t bl__quantize_avx512(const float *x, size_t n, float inverse, int 
     for (; i + 64 <= n; i += 64) {
         BL__UNROLL
         for (j = 0; j < 4; ++j) {
-            c[j] = bl__x512_act_codes(_mm512_loadu_ps(x + i + 16 * j), inv, lo, hi);
+            c[j] = bl__avx512_act_codes(_mm512_loadu_ps(x + i + 16 * j), inv, lo, hi);
             sum = _mm512_add_epi32(sum, c[j]);
         }
         p = _mm512_packs_epi16(_mm512_packs_epi32(c[0], c[1]), _mm512_packs_epi32(c[2], c[3]));
@@ -760,11 +760,11 @@ static int32_t bl__quantize_avx512(const float *x, size_t n, float inverse, int 
     }
     for (; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        c[0] = bl__x512_act_codes(_mm512_maskz_loadu_ps(k, x + i), inv, lo, hi);
+        c[0] = bl__avx512_act_codes(_mm512_maskz_loadu_ps(k, x + i), inv, lo, hi);
         _mm512_mask_cvtepi32_storeu_epi8(q + i, k, c[0]);
         sum = _mm512_add_epi32(sum, c[0]);
     }
-    return bl__x512_hsum(sum);
+    return bl__avx512_hsum(sum);
 }
 
 static const bl__backend_kernels bl__kernels_avx512 = { bl__gemm_int8_avx512, bl__gemm_float_avx512,
