@@ -4965,6 +4965,195 @@ BITLINEAR_DEF uint32_t bl_crc32c(uint32_t crc, const void *data, size_t size)
 }
 /* ---- end src/crc.c ---- */
 
+/* ---- begin src/dtype.c ---- */
+/* ==== bitlinear: tensor element types (sizes, names, ggml type ids) ===== */
+/* One row per bl_dtype, in enum order. Block types store `block` elements in
+   `block_bytes` bytes; I2_S adds one `tail` of 32 bytes per tensor. Sources:
+   - ggml type ids: ggml/include/ggml.h (enum ggml_type); I2_S = 36 is bitnet.cpp's
+     (3rdparty/llama.cpp/ggml/include/ggml.h of microsoft/BitNet).
+   - Q8_0 (32 elements, fp16 d + 32 int8 = 34 bytes), TQ1_0 (256 elements, qs[48] qh[4]
+     fp16 d = 54 bytes), TQ2_0 (256 elements, qs[64] fp16 d = 66 bytes):
+     ggml/src/ggml-common.h (block_q8_0, block_tq1_0, block_tq2_0).
+   - I2_S: n/4 bytes of 2-bit codes (blocks of 128 weights in 32 bytes), then 32 bytes
+     whose first 4 hold the float32 tensor scale: microsoft/BitNet src/ggml-bitnet-mad.cpp
+     (quantize_i2_s: "nrow * row_size / 4 + 32") and its ggml fork's ggml_nbytes.
+   Types without a ggml id (unsigned integers, BOOL: safetensors only) have -1. */
+typedef struct bl__dtype_info {
+    const char *name;
+    int ggml_type;
+    uint32_t block, block_bytes, tail;
+} bl__dtype_info;
+
+static const bl__dtype_info bl__dtypes[] = {
+    { "F32", 0, 1, 4, 0 },       { "F16", 1, 1, 2, 0 },       { "BF16", 30, 1, 2, 0 },
+    { "other", -1, 0, 0, 0 },    { "F64", 28, 1, 8, 0 },      { "I8", 24, 1, 1, 0 },
+    { "U8", -1, 1, 1, 0 },       { "BOOL", -1, 1, 1, 0 },     { "I16", 25, 1, 2, 0 },
+    { "U16", -1, 1, 2, 0 },      { "I32", 26, 1, 4, 0 },      { "U32", -1, 1, 4, 0 },
+    { "I64", 27, 1, 8, 0 },      { "U64", -1, 1, 8, 0 },      { "Q8_0", 8, 32, 34, 0 },
+    { "TQ1_0", 34, 256, 54, 0 }, { "TQ2_0", 35, 256, 66, 0 }, { "I2_S", 36, 128, 32, 32 },
+};
+#define BL__DTYPE_COUNT ((int)(sizeof bl__dtypes / sizeof bl__dtypes[0]))
+
+static const bl__dtype_info *bl__dtype(bl_dtype d)
+{
+    return (int)d >= 0 && (int)d < BL__DTYPE_COUNT ? &bl__dtypes[(int)d] : NULL;
+}
+
+/* The bl_dtype of a ggml type id; BL_DTYPE_OTHER for any id not in the table. */
+static bl_dtype bl__dtype_from_ggml(int64_t ggml_type)
+{
+    int i;
+    for (i = 0; i < BL__DTYPE_COUNT; ++i)
+        if (bl__dtypes[i].ggml_type >= 0 && bl__dtypes[i].ggml_type == ggml_type) return (bl_dtype)i;
+    return BL_DTYPE_OTHER;
+}
+
+/* Bytes per element for types of one element per block; 0 for block types and OTHER. */
+static int bl__dtype_elem_bytes(bl_dtype d)
+{
+    const bl__dtype_info *t = bl__dtype(d);
+    return t && t->block == 1 ? (int)t->block_bytes : 0;
+}
+
+BITLINEAR_DEF size_t bl_dtype_size(bl_dtype dtype, uint64_t count)
+{
+    const bl__dtype_info *t = bl__dtype(dtype);
+    uint64_t blocks;
+    if (!t || !t->block || count == 0 || count % t->block != 0) return 0;
+    blocks = count / t->block;
+    if (blocks > (UINT64_MAX - t->tail) / t->block_bytes) return 0;
+    if (blocks * t->block_bytes + t->tail > (uint64_t)(size_t)-1) return 0;
+    return (size_t)(blocks * t->block_bytes + t->tail);
+}
+
+BITLINEAR_DEF const char *bl_dtype_name(bl_dtype dtype)
+{
+    const bl__dtype_info *t = bl__dtype(dtype);
+    return t ? t->name : "invalid";
+}
+/* ---- end src/dtype.c ---- */
+
+/* ---- begin src/kv.c ---- */
+/* ==== bitlinear: metadata values (bl_kv) ================================== */
+/* A bl_kv's numbers are the file's little-endian bytes at any alignment, so they are
+   read a byte at a time (bl__rd32/bl__rd64) and mean the same on every host. Strings
+   are bl_str records (bytes and length, no NUL); arrays of strings are count of them. */
+
+/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown types. */
+static size_t bl__value_size(bl_value_type t)
+{
+    switch (t) {
+    case BL_VALUE_U8: case BL_VALUE_I8: case BL_VALUE_BOOL: return 1;
+    case BL_VALUE_U16: case BL_VALUE_I16: return 2;
+    case BL_VALUE_U32: case BL_VALUE_I32: case BL_VALUE_F32: return 4;
+    case BL_VALUE_U64: case BL_VALUE_I64: case BL_VALUE_F64: return 8;
+    default: return 0;
+    }
+}
+
+static int bl__value_is_int(bl_value_type t)
+{
+    return t == BL_VALUE_U8 || t == BL_VALUE_I8 || t == BL_VALUE_U16 || t == BL_VALUE_I16 || t == BL_VALUE_U32 ||
+           t == BL_VALUE_I32 || t == BL_VALUE_U64 || t == BL_VALUE_I64 || t == BL_VALUE_BOOL;
+}
+
+/* Value i of type t at p: sign-extended or zero-extended to 64 bits (two's complement). */
+static uint64_t bl__value_bits(bl_value_type t, const uint8_t *p)
+{
+    switch (t) {
+    case BL_VALUE_U8: return p[0];
+    case BL_VALUE_I8: return (uint64_t)(int64_t)(int8_t)p[0];
+    case BL_VALUE_BOOL: return p[0] != 0;
+    case BL_VALUE_U16: return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+    case BL_VALUE_I16: return (uint64_t)(int64_t)(int16_t)(uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8);
+    case BL_VALUE_U32: case BL_VALUE_F32: return bl__rd32(p);
+    case BL_VALUE_I32: return (uint64_t)(int64_t)(int32_t)bl__rd32(p);
+    default: return bl__rd64(p);
+    }
+}
+
+static bl_status bl__value_int(bl_value_type t, const uint8_t *p, int64_t *value)
+{
+    uint64_t v;
+    if (!bl__value_is_int(t)) return BL_ERR_INVALID;
+    v = bl__value_bits(t, p);
+    if (t == BL_VALUE_U64 && v > (uint64_t)INT64_MAX) return BL_ERR_OVERFLOW;
+    /* the bits are two's complement: convert without relying on out-of-range casts */
+    *value = v <= (uint64_t)INT64_MAX ? (int64_t)v : -(int64_t)(~v) - 1;
+    return BL_OK;
+}
+
+static bl_status bl__value_float(bl_value_type t, const uint8_t *p, double *value)
+{
+    if (t == BL_VALUE_F32) {
+        *value = (double)bl__rdf32(p);
+    } else if (t == BL_VALUE_F64) {
+        uint64_t u = bl__rd64(p);
+        memcpy(value, &u, sizeof u);
+    } else if (t == BL_VALUE_U64) {
+        *value = (double)bl__rd64(p);
+    } else if (bl__value_is_int(t)) {
+        int64_t v;
+        (void)bl__value_int(t, p, &v);
+        *value = (double)v;
+    } else {
+        return BL_ERR_INVALID;
+    }
+    return BL_OK;
+}
+
+BITLINEAR_DEF bl_status bl_kv_int(const bl_kv *kv, int64_t *value)
+{
+    if (!kv || !value || !kv->data || kv->type == BL_VALUE_ARRAY) return BL_ERR_INVALID;
+    return bl__value_int(kv->type, (const uint8_t *)kv->data, value);
+}
+
+BITLINEAR_DEF bl_status bl_kv_float(const bl_kv *kv, double *value)
+{
+    if (!kv || !value || !kv->data || kv->type == BL_VALUE_ARRAY) return BL_ERR_INVALID;
+    return bl__value_float(kv->type, (const uint8_t *)kv->data, value);
+}
+
+BITLINEAR_DEF bl_status bl_kv_string(const bl_kv *kv, bl_str *value)
+{
+    if (!kv || !value || !kv->data || kv->type != BL_VALUE_STRING) return BL_ERR_INVALID;
+    *value = *(const bl_str *)kv->data;
+    return BL_OK;
+}
+
+/* Element i of an ARRAY kv, or NULL (not an array, i out of range, no data). */
+static const uint8_t *bl__kv_elem(const bl_kv *kv, uint64_t i)
+{
+    size_t size;
+    if (!kv || !kv->data || kv->type != BL_VALUE_ARRAY || i >= kv->count) return NULL;
+    size = kv->elem_type == BL_VALUE_STRING ? sizeof(bl_str) : bl__value_size(kv->elem_type);
+    if (!size || i > (uint64_t)((size_t)-1 / size)) return NULL;
+    return (const uint8_t *)kv->data + (size_t)i * size;
+}
+
+BITLINEAR_DEF bl_status bl_kv_array_int(const bl_kv *kv, uint64_t i, int64_t *value)
+{
+    const uint8_t *p = bl__kv_elem(kv, i);
+    if (!p || !value) return BL_ERR_INVALID;
+    return bl__value_int(kv->elem_type, p, value);
+}
+
+BITLINEAR_DEF bl_status bl_kv_array_float(const bl_kv *kv, uint64_t i, double *value)
+{
+    const uint8_t *p = bl__kv_elem(kv, i);
+    if (!p || !value) return BL_ERR_INVALID;
+    return bl__value_float(kv->elem_type, p, value);
+}
+
+BITLINEAR_DEF bl_status bl_kv_array_string(const bl_kv *kv, uint64_t i, bl_str *value)
+{
+    const uint8_t *p = bl__kv_elem(kv, i);
+    if (!p || !value || kv->elem_type != BL_VALUE_STRING) return BL_ERR_INVALID;
+    memcpy(value, p, sizeof *value);
+    return BL_OK;
+}
+/* ---- end src/kv.c ---- */
+
 /* ---- begin src/model.c ---- */
 /* ==== bitlinear: model files ============================================== */
 /* The container, byte by byte (every integer little-endian; docs/models.md has the
@@ -5100,16 +5289,11 @@ static int bl__model_dtype_bytes(uint32_t dtype)
     return dtype == BL_DTYPE_F32 ? 4 : dtype == BL_DTYPE_F16 || dtype == BL_DTYPE_BF16 ? 2 : 0;
 }
 
-/* Bytes of one value of a scalar metadata type; 0 for STRING, ARRAY and unknown types. */
+/* Bytes of one value of a scalar metadata type read from a file; 0 for STRING, ARRAY and
+   unknown types (checked before the conversion, so no out-of-range enum is formed). */
 static uint64_t bl__value_bytes(uint32_t type)
 {
-    switch (type) {
-    case BL_VALUE_U8: case BL_VALUE_I8: case BL_VALUE_BOOL: return 1;
-    case BL_VALUE_U16: case BL_VALUE_I16: return 2;
-    case BL_VALUE_U32: case BL_VALUE_I32: case BL_VALUE_F32: return 4;
-    case BL_VALUE_U64: case BL_VALUE_I64: case BL_VALUE_F64: return 8;
-    default: return 0;
-    }
+    return type > (uint32_t)BL_VALUE_F64 ? 0 : (uint64_t)bl__value_size((bl_value_type)type);
 }
 
 /* The key/value area: `count` records back to back, then zero bytes to its end.
@@ -6619,195 +6803,6 @@ BITLINEAR_DEF bl_status bl_tensor_to_f32(const bl_tensor *t, float *dst, size_t 
     return BL_OK;
 }
 /* ---- end src/safetensors.c ---- */
-
-/* ---- begin src/dtype.c ---- */
-/* ==== bitlinear: tensor element types (sizes, names, ggml type ids) ===== */
-/* One row per bl_dtype, in enum order. Block types store `block` elements in
-   `block_bytes` bytes; I2_S adds one `tail` of 32 bytes per tensor. Sources:
-   - ggml type ids: ggml/include/ggml.h (enum ggml_type); I2_S = 36 is bitnet.cpp's
-     (3rdparty/llama.cpp/ggml/include/ggml.h of microsoft/BitNet).
-   - Q8_0 (32 elements, fp16 d + 32 int8 = 34 bytes), TQ1_0 (256 elements, qs[48] qh[4]
-     fp16 d = 54 bytes), TQ2_0 (256 elements, qs[64] fp16 d = 66 bytes):
-     ggml/src/ggml-common.h (block_q8_0, block_tq1_0, block_tq2_0).
-   - I2_S: n/4 bytes of 2-bit codes (blocks of 128 weights in 32 bytes), then 32 bytes
-     whose first 4 hold the float32 tensor scale: microsoft/BitNet src/ggml-bitnet-mad.cpp
-     (quantize_i2_s: "nrow * row_size / 4 + 32") and its ggml fork's ggml_nbytes.
-   Types without a ggml id (unsigned integers, BOOL: safetensors only) have -1. */
-typedef struct bl__dtype_info {
-    const char *name;
-    int ggml_type;
-    uint32_t block, block_bytes, tail;
-} bl__dtype_info;
-
-static const bl__dtype_info bl__dtypes[] = {
-    { "F32", 0, 1, 4, 0 },       { "F16", 1, 1, 2, 0 },       { "BF16", 30, 1, 2, 0 },
-    { "other", -1, 0, 0, 0 },    { "F64", 28, 1, 8, 0 },      { "I8", 24, 1, 1, 0 },
-    { "U8", -1, 1, 1, 0 },       { "BOOL", -1, 1, 1, 0 },     { "I16", 25, 1, 2, 0 },
-    { "U16", -1, 1, 2, 0 },      { "I32", 26, 1, 4, 0 },      { "U32", -1, 1, 4, 0 },
-    { "I64", 27, 1, 8, 0 },      { "U64", -1, 1, 8, 0 },      { "Q8_0", 8, 32, 34, 0 },
-    { "TQ1_0", 34, 256, 54, 0 }, { "TQ2_0", 35, 256, 66, 0 }, { "I2_S", 36, 128, 32, 32 },
-};
-#define BL__DTYPE_COUNT ((int)(sizeof bl__dtypes / sizeof bl__dtypes[0]))
-
-static const bl__dtype_info *bl__dtype(bl_dtype d)
-{
-    return (int)d >= 0 && (int)d < BL__DTYPE_COUNT ? &bl__dtypes[(int)d] : NULL;
-}
-
-/* The bl_dtype of a ggml type id; BL_DTYPE_OTHER for any id not in the table. */
-static bl_dtype bl__dtype_from_ggml(int64_t ggml_type)
-{
-    int i;
-    for (i = 0; i < BL__DTYPE_COUNT; ++i)
-        if (bl__dtypes[i].ggml_type >= 0 && bl__dtypes[i].ggml_type == ggml_type) return (bl_dtype)i;
-    return BL_DTYPE_OTHER;
-}
-
-/* Bytes per element for types of one element per block; 0 for block types and OTHER. */
-static int bl__dtype_elem_bytes(bl_dtype d)
-{
-    const bl__dtype_info *t = bl__dtype(d);
-    return t && t->block == 1 ? (int)t->block_bytes : 0;
-}
-
-BITLINEAR_DEF size_t bl_dtype_size(bl_dtype dtype, uint64_t count)
-{
-    const bl__dtype_info *t = bl__dtype(dtype);
-    uint64_t blocks;
-    if (!t || !t->block || count == 0 || count % t->block != 0) return 0;
-    blocks = count / t->block;
-    if (blocks > (UINT64_MAX - t->tail) / t->block_bytes) return 0;
-    if (blocks * t->block_bytes + t->tail > (uint64_t)(size_t)-1) return 0;
-    return (size_t)(blocks * t->block_bytes + t->tail);
-}
-
-BITLINEAR_DEF const char *bl_dtype_name(bl_dtype dtype)
-{
-    const bl__dtype_info *t = bl__dtype(dtype);
-    return t ? t->name : "invalid";
-}
-/* ---- end src/dtype.c ---- */
-
-/* ---- begin src/kv.c ---- */
-/* ==== bitlinear: metadata values (bl_kv) ================================== */
-/* A bl_kv's numbers are the file's little-endian bytes at any alignment, so they are
-   read a byte at a time (bl__rd32/bl__rd64) and mean the same on every host. Strings
-   are bl_str records (bytes and length, no NUL); arrays of strings are count of them. */
-
-/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown types. */
-static size_t bl__value_size(bl_value_type t)
-{
-    switch (t) {
-    case BL_VALUE_U8: case BL_VALUE_I8: case BL_VALUE_BOOL: return 1;
-    case BL_VALUE_U16: case BL_VALUE_I16: return 2;
-    case BL_VALUE_U32: case BL_VALUE_I32: case BL_VALUE_F32: return 4;
-    case BL_VALUE_U64: case BL_VALUE_I64: case BL_VALUE_F64: return 8;
-    default: return 0;
-    }
-}
-
-static int bl__value_is_int(bl_value_type t)
-{
-    return t == BL_VALUE_U8 || t == BL_VALUE_I8 || t == BL_VALUE_U16 || t == BL_VALUE_I16 || t == BL_VALUE_U32 ||
-           t == BL_VALUE_I32 || t == BL_VALUE_U64 || t == BL_VALUE_I64 || t == BL_VALUE_BOOL;
-}
-
-/* Value i of type t at p: sign-extended or zero-extended to 64 bits (two's complement). */
-static uint64_t bl__value_bits(bl_value_type t, const uint8_t *p)
-{
-    switch (t) {
-    case BL_VALUE_U8: return p[0];
-    case BL_VALUE_I8: return (uint64_t)(int64_t)(int8_t)p[0];
-    case BL_VALUE_BOOL: return p[0] != 0;
-    case BL_VALUE_U16: return (uint64_t)p[0] | (uint64_t)p[1] << 8;
-    case BL_VALUE_I16: return (uint64_t)(int64_t)(int16_t)(uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8);
-    case BL_VALUE_U32: case BL_VALUE_F32: return bl__rd32(p);
-    case BL_VALUE_I32: return (uint64_t)(int64_t)(int32_t)bl__rd32(p);
-    default: return bl__rd64(p);
-    }
-}
-
-static bl_status bl__value_int(bl_value_type t, const uint8_t *p, int64_t *value)
-{
-    uint64_t v;
-    if (!bl__value_is_int(t)) return BL_ERR_INVALID;
-    v = bl__value_bits(t, p);
-    if (t == BL_VALUE_U64 && v > (uint64_t)INT64_MAX) return BL_ERR_OVERFLOW;
-    /* the bits are two's complement: convert without relying on out-of-range casts */
-    *value = v <= (uint64_t)INT64_MAX ? (int64_t)v : -(int64_t)(~v) - 1;
-    return BL_OK;
-}
-
-static bl_status bl__value_float(bl_value_type t, const uint8_t *p, double *value)
-{
-    if (t == BL_VALUE_F32) {
-        *value = (double)bl__rdf32(p);
-    } else if (t == BL_VALUE_F64) {
-        uint64_t u = bl__rd64(p);
-        memcpy(value, &u, sizeof u);
-    } else if (t == BL_VALUE_U64) {
-        *value = (double)bl__rd64(p);
-    } else if (bl__value_is_int(t)) {
-        int64_t v;
-        (void)bl__value_int(t, p, &v);
-        *value = (double)v;
-    } else {
-        return BL_ERR_INVALID;
-    }
-    return BL_OK;
-}
-
-BITLINEAR_DEF bl_status bl_kv_int(const bl_kv *kv, int64_t *value)
-{
-    if (!kv || !value || !kv->data || kv->type == BL_VALUE_ARRAY) return BL_ERR_INVALID;
-    return bl__value_int(kv->type, (const uint8_t *)kv->data, value);
-}
-
-BITLINEAR_DEF bl_status bl_kv_float(const bl_kv *kv, double *value)
-{
-    if (!kv || !value || !kv->data || kv->type == BL_VALUE_ARRAY) return BL_ERR_INVALID;
-    return bl__value_float(kv->type, (const uint8_t *)kv->data, value);
-}
-
-BITLINEAR_DEF bl_status bl_kv_string(const bl_kv *kv, bl_str *value)
-{
-    if (!kv || !value || !kv->data || kv->type != BL_VALUE_STRING) return BL_ERR_INVALID;
-    *value = *(const bl_str *)kv->data;
-    return BL_OK;
-}
-
-/* Element i of an ARRAY kv, or NULL (not an array, i out of range, no data). */
-static const uint8_t *bl__kv_elem(const bl_kv *kv, uint64_t i)
-{
-    size_t size;
-    if (!kv || !kv->data || kv->type != BL_VALUE_ARRAY || i >= kv->count) return NULL;
-    size = kv->elem_type == BL_VALUE_STRING ? sizeof(bl_str) : bl__value_size(kv->elem_type);
-    if (!size || i > (uint64_t)((size_t)-1 / size)) return NULL;
-    return (const uint8_t *)kv->data + (size_t)i * size;
-}
-
-BITLINEAR_DEF bl_status bl_kv_array_int(const bl_kv *kv, uint64_t i, int64_t *value)
-{
-    const uint8_t *p = bl__kv_elem(kv, i);
-    if (!p || !value) return BL_ERR_INVALID;
-    return bl__value_int(kv->elem_type, p, value);
-}
-
-BITLINEAR_DEF bl_status bl_kv_array_float(const bl_kv *kv, uint64_t i, double *value)
-{
-    const uint8_t *p = bl__kv_elem(kv, i);
-    if (!p || !value) return BL_ERR_INVALID;
-    return bl__value_float(kv->elem_type, p, value);
-}
-
-BITLINEAR_DEF bl_status bl_kv_array_string(const bl_kv *kv, uint64_t i, bl_str *value)
-{
-    const uint8_t *p = bl__kv_elem(kv, i);
-    if (!p || !value || kv->elem_type != BL_VALUE_STRING) return BL_ERR_INVALID;
-    memcpy(value, p, sizeof *value);
-    return BL_OK;
-}
-/* ---- end src/kv.c ---- */
 
 /* ---- begin src/gguf.c ---- */
 /* ==== bitlinear: GGUF reading ============================================= */

@@ -132,16 +132,11 @@ static int bl__model_dtype_bytes(uint32_t dtype)
     return dtype == BL_DTYPE_F32 ? 4 : dtype == BL_DTYPE_F16 || dtype == BL_DTYPE_BF16 ? 2 : 0;
 }
 
-/* Bytes of one value of a scalar metadata type; 0 for STRING, ARRAY and unknown types. */
+/* Bytes of one value of a scalar metadata type read from a file; 0 for STRING, ARRAY and
+   unknown types (checked before the conversion, so no out-of-range enum is formed). */
 static uint64_t bl__value_bytes(uint32_t type)
 {
-    switch (type) {
-    case BL_VALUE_U8: case BL_VALUE_I8: case BL_VALUE_BOOL: return 1;
-    case BL_VALUE_U16: case BL_VALUE_I16: return 2;
-    case BL_VALUE_U32: case BL_VALUE_I32: case BL_VALUE_F32: return 4;
-    case BL_VALUE_U64: case BL_VALUE_I64: case BL_VALUE_F64: return 8;
-    default: return 0;
-    }
+    return type > (uint32_t)BL_VALUE_F64 ? 0 : (uint64_t)bl__value_size((bl_value_type)type);
 }
 
 /* The key/value area: `count` records back to back, then zero bytes to its end.
