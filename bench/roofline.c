@@ -12,6 +12,7 @@
 #define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,7 +327,8 @@ static double peak_rate(int kind, int threads)
    The same pool as examples/threads.c. A worker waits for a new job generation: it
    spins on it with a pause instruction for POOL_SPIN seconds (consecutive forwards
    follow within microseconds, so it is still running when the next one comes), then
-   sleeps on a condition variable. Waking a sleeping thread costs the OS's wake-up and,
+   sleeps on a condition variable; spinning threads yield the core now and then, so
+   on a busy machine a thread with work runs instead of one that waits. Waking a sleeping thread costs the OS's wake-up and,
    on a virtual machine, the idle vCPU's; and a thread idle for a few milliseconds runs
    its first calls slower. Timing a forward with a sleeping barrier or a new thread
    measures that, not the kernel. No thread is created after pool_start. */
@@ -367,7 +369,10 @@ static void *pool_main(void *arg)
         int spin = 0;
         while ((g = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE)) == seen) {
             cpu_relax();
-            if ((++spin & 63) == 0 && now() - t0 > POOL_SPIN) break;
+            if ((++spin & 127) == 0) {
+                if (now() - t0 > POOL_SPIN) break;
+                sched_yield(); /* a busy machine: let a thread with work run */
+            }
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
@@ -401,6 +406,7 @@ static void pool_start(int n)
 static void pool_run(pool_fn fn, void *arg)
 {
     pool *p = &the_pool;
+    unsigned spin;
     p->fn = fn;
     p->arg = arg;
     __atomic_store_n(&p->pending, p->n - 1, __ATOMIC_RELAXED);
@@ -409,7 +415,10 @@ static void pool_run(pool_fn fn, void *arg)
     if (p->sleepers) pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
-    while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) != 0) cpu_relax();
+    for (spin = 1; __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) != 0; ++spin) {
+        cpu_relax();
+        if ((spin & 127) == 0) sched_yield();
+    }
 }
 
 static void pool_stop(void)

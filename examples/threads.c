@@ -21,11 +21,12 @@
    Rows are split in whole groups of four: the batch-1 kernels take four rows at a time,
    and a group cut in two would run row by row.
 
-     cc -O2 -I. examples/threads.c -lm -lpthread && ./a.out [threads]            */
+     cc -O2 -I. examples/threads.c -lm -lpthread && ./a.out [threads [passes]]   */
 #define _POSIX_C_SOURCE 200809L
 #define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,9 @@ static void cpu_relax(void) /* tells the core this is a spin loop: less power, n
 
 /* ---- the pool ---------------------------------------------------------------------
    pool_run publishes a job by bumping `gen`. A worker spins until gen changes or
-   POOL_SPIN_US pass, then sleeps on cv. No wake-up is lost: a worker counts itself in
+   POOL_SPIN_US pass, then sleeps on cv. Spinning threads yield the core now and then
+   (sched_yield): with more threads than free cores, a thread that still has rows to do
+   gets to run instead of one that only waits. No wake-up is lost: a worker counts itself in
    `sleepers` and checks gen again under mu before it waits, and pool_run bumps gen and
    reads `sleepers` under mu. The job's fields are written before gen is bumped (release)
    and read after gen is seen (acquire); pool_run returns when `pending` reaches zero. */
@@ -85,7 +88,10 @@ static void *pool_main(void *arg)
         int spin = 0;
         while ((g = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE)) == seen) {
             cpu_relax();
-            if ((++spin & 63) == 0 && now_us() - t0 > POOL_SPIN_US) break;
+            if ((++spin & 127) == 0) {
+                if (now_us() - t0 > POOL_SPIN_US) break;
+                sched_yield(); /* more threads than free cores: let one with work run */
+            }
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
@@ -123,6 +129,7 @@ static int pool_start(pool *p, int n)
 /* runs fn(arg, tid, n) for tid = 0..n-1, tid 0 on the caller; returns when all are done */
 static void pool_run(pool *p, pool_fn fn, void *arg)
 {
+    unsigned spin;
     if (p->n == 1) { fn(arg, 0, 1); return; }
     p->fn = fn;
     p->arg = arg;
@@ -132,7 +139,10 @@ static void pool_run(pool *p, pool_fn fn, void *arg)
     if (p->sleepers) pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
-    while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) != 0) cpu_relax();
+    for (spin = 1; __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) != 0; ++spin) {
+        cpu_relax();
+        if ((spin & 127) == 0) sched_yield();
+    }
 }
 
 static void pool_stop(pool *p)
@@ -188,7 +198,7 @@ static bl_status forward_layer(pool *p, const bl_linear *layer, const float *x, 
 }
 
 /* ---- the demo: a sequence of layers, each feeding the next -------------------------- */
-enum { NLAYERS = 5, BATCH = 1, CHECK_BATCH = 3, REPS = 60 };
+enum { NLAYERS = 5, BATCH = 1, CHECK_BATCH = 3, MAX_REPS = 1000 };
 static const int dims[NLAYERS + 1] = { 2048, 2048, 5632, 2048, 2048, 777 };
 
 typedef struct model {
@@ -228,7 +238,9 @@ int main(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int nthreads = argc > 1 ? atoi(argv[1]) : (int)(cpus > 1 ? cpus : 2), i, r, ok = 1;
-    double t1[REPS], tw[REPS], tc[REPS], t0;
+    int reps = argc > 2 ? atoi(argv[2]) : 60;
+    static double t1[MAX_REPS], tw[MAX_REPS], tc[MAX_REPS];
+    double t0;
     float *ref;
     model m;
     pool p;
@@ -236,6 +248,7 @@ int main(int argc, char **argv)
     struct timespec idle = { 0, 5000000 }; /* 5 ms */
 
     if (nthreads < 1 || nthreads > POOL_MAX) nthreads = 2;
+    if (reps < 1 || reps > MAX_REPS) reps = 60;
     memset(&m, 0, sizeof m);
     for (i = 0; i <= NLAYERS; ++i) {
         m.act[i] = (float *)malloc(sizeof(float) * (size_t)dims[i] * CHECK_BATCH);
@@ -243,18 +256,23 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < dims[0] * CHECK_BATCH; ++i) { seed = seed * 1103515245u + 12345u; m.act[0][i] = (float)(seed >> 16) / 32768.0f - 1.0f; }
     for (i = 0; i < NLAYERS; ++i) {
+        /* random ternary weights and per-row scales: a real model imports or quantizes them */
         size_t n = (size_t)dims[i] * (size_t)dims[i + 1], k, need;
-        float *w = (float *)malloc(sizeof(float) * n);
+        int8_t *trits = (int8_t *)malloc(n);
+        float *scales = (float *)malloc(sizeof(float) * (size_t)dims[i + 1]);
         bl_linear_desc desc;
-        if (!w) return 1;
-        for (k = 0; k < n; ++k) { seed = seed * 1103515245u + 12345u; w[k] = (float)(seed >> 16) / 65536.0f - 0.5f; }
-        memset(&desc, 0, sizeof desc); /* defaults: OPTIMAL ternary, INT8 activations */
+        if (!trits || !scales) return 1;
+        for (k = 0; k < n; ++k) { seed = seed * 1103515245u + 12345u; trits[k] = (int8_t)((int)(seed >> 16) % 3 - 1); }
+        for (k = 0; k < (size_t)dims[i + 1]; ++k) scales[k] = 0.01f + 0.001f * (float)(k % 7);
+        memset(&desc, 0, sizeof desc); /* defaults: INT8 activations */
         desc.in_features = dims[i];
         desc.out_features = dims[i + 1];
-        desc.weight = w;
+        desc.trits = trits;
+        desc.scales = scales;
         desc.format = i % 2 ? BL_FORMAT_BASE3 : BL_FORMAT_2BIT;
         if (bl_linear_create(&desc, &m.layer[i]) != BL_OK) return 1;
-        free(w);
+        free(trits);
+        free(scales);
         need = bl_linear_scratch_size(m.layer[i], CHECK_BATCH);
         if (need > m.work_size) m.work_size = need;
         need = bl_linear_input_size(m.layer[i], CHECK_BATCH);
@@ -277,7 +295,7 @@ int main(int argc, char **argv)
     /* timing, in alternation so that all three see the same machine: one thread; the
        pool warm (passes back to back, the first of each run not counted); the pool after
        5 ms of idling before every pass */
-    for (r = 0; r < REPS && ok; ++r) {
+    for (r = 0; r < reps && ok; ++r) {
         int k;
         for (k = 0; k < 2; ++k) { t0 = now_us(); ok &= run_1(&m, BATCH); t1[r] = now_us() - t0; }
         for (k = 0; k < 2; ++k) { t0 = now_us(); ok &= run_n(&p, &m, BATCH); tw[r] = now_us() - t0; }
@@ -290,7 +308,7 @@ int main(int argc, char **argv)
            dims[2], BATCH, bl_backend_name(bl_get_backend()), p.n);
     printf("  result (batch 1 and %d) %s\n", CHECK_BATCH, ok ? "identical to the single-thread forward" : "MISMATCH");
     if (ok) {
-        double a = median(t1, REPS), b = median(tw, REPS), c = median(tc, REPS);
+        double a = median(t1, reps), b = median(tw, reps), c = median(tc, reps);
         printf("  1 thread                 %8.1f us per pass\n", a);
         printf("  %2d threads, pool warm    %8.1f us per pass (%.2fx)\n", p.n, b, a / b);
         printf("  %2d threads, after idling %8.1f us per pass (%.2fx)\n", p.n, c, a / c);
