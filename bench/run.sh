@@ -22,3 +22,4 @@ for src in bench/*.c; do
     "./build/bench/$name" "$@"
     echo
 done
+echo "bench/results.json updated by roofline; 'make tables' renders the tables of README.md and docs/performance.md from it"
