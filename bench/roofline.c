@@ -490,8 +490,10 @@ static void forward_once(run_ctx *c, int it)
 }
 
 /* warm-up: forwards for at least 5 ms (a thread that was idle runs its first calls
-   slower), at least one; returns the last one's wall seconds */
-static double warm_up(run_ctx *c)
+   slower), at least one; returns the last one's wall seconds and in *count how many ran,
+   so that timed forwards continue the rotation where it stopped (the layers the warm-up
+   just read may still be in cache) */
+static double warm_up(run_ctx *c, int *count)
 {
     double start = now(), t0, last;
     int i = 0;
@@ -500,6 +502,7 @@ static double warm_up(run_ctx *c)
         forward_once(c, i++);
         last = now() - t0;
     } while (now() - start < 5e-3);
+    *count = i;
     return last;
 }
 
@@ -508,14 +511,14 @@ static double warm_up(run_ctx *c)
 static double time_forward(run_ctx *c, double budget, int min_reps, double *cpu)
 {
     double t[MAX_REPS], u[MAX_REPS], t0, u0, first;
-    int reps, i;
-    first = warm_up(c);
+    int reps, i, warm;
+    first = warm_up(c, &warm);
     reps = first > 0 ? (int)(budget / first) : MAX_REPS;
     reps = reps < min_reps ? min_reps : (reps > MAX_REPS ? MAX_REPS : reps);
     for (i = 0; i < reps; ++i) {
         t0 = now();
         u0 = cpu_now();
-        forward_once(c, i + 1);
+        forward_once(c, warm + i);
         u[i] = cpu_now() - u0;
         t[i] = now() - t0;
     }
@@ -530,14 +533,14 @@ static double time_forward(run_ctx *c, double budget, int min_reps, double *cpu)
 static void time_cold_pair(run_ctx c[2], int reps, double t[2])
 {
     double u[2][MAX_REPS], t0, u0;
-    int i, f;
+    int i, f, warm[2];
     reps = reps > MAX_REPS ? MAX_REPS : reps;
-    for (f = 0; f < 2; ++f) (void)warm_up(&c[f]);
+    for (f = 0; f < 2; ++f) (void)warm_up(&c[f], &warm[f]);
     for (i = 0; i < reps; ++i)
         for (f = 0; f < 2; ++f) {
             t0 = now();
             u0 = cpu_now();
-            forward_once(&c[f], i + 1);
+            forward_once(&c[f], warm[f] + i);
             u[f][i] = c[f].threads == 1 ? cpu_now() - u0 : now() - t0;
         }
     for (f = 0; f < 2; ++f) t[f] = median(u[f], reps);
