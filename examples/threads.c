@@ -18,6 +18,10 @@
    a core busy for longer than that. The timed comparison below shows the pool warm
    (layers back to back) and cold (the program idle before every pass).
 
+   Threads that wait for one another gain nothing on a machine whose cores are busy with
+   other programs (one of them is often not running): use at most as many threads as
+   there are free cores.
+
    Rows are split in whole groups of four: the batch-1 kernels take four rows at a time,
    and a group cut in two would run row by row.
 
