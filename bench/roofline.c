@@ -85,15 +85,13 @@ static uint64_t read_plain(const uint8_t *p, size_t n)
     for (i = 0; i + 4 <= n / 8; i += 4) { a += q[i]; b += q[i + 1]; c += q[i + 2]; d += q[i + 3]; }
     return a + b + c + d;
 }
+#ifdef BENCH_X86
 static int have_avx512(void)
 {
-#ifdef BENCH_X86
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vnni");
-#else
-    return 0;
-#endif
 }
+#endif
 static uint64_t read_bytes(const uint8_t *p, size_t n)
 {
 #ifdef BENCH_X86
