@@ -2019,6 +2019,123 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
             bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
     }
 }
+
+/* the bytes of a tail block, `fill` past `bytes`: kernels read whole 64-byte blocks, and
+   nothing past the packed row may be read */
+static BL__UNUSED const uint8_t *bl__simd_tail(const uint8_t *row, int bytes, uint8_t fill, uint8_t *buf)
+{
+    memset(buf, fill, 64);
+    memcpy(buf, row, (size_t)bytes);
+    return buf;
+}
+
+/* FLOAT outputs of row r for tokens b0 .. b0+T-1: the components' scaled sums in order j,
+   then the bias */
+BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc, int b0, int T, int r, float *y)
+{
+    int t;
+    for (t = 0; t < T; ++t)
+        y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+}
+
+/* The walk every SIMD backend shares, written once and expanded inside each backend's
+   target region (target attributes forbid inlining across regions, so a shared function
+   could not inline the backend's kernels). Output rows go in tiles of about 32 KiB of
+   packed weights (bl__simd_row_tile), which stay cached while every token group passes
+   over them; tokens go in groups of a power of two up to TOKENS (INT8) or FTOKENS (FLOAT)
+   that share each decoded block; each row's components j are summed in order, then the
+   epilogue (bl__simd_store_int8 / bl__simd_store_float) applies the pinned output rule.
+   A backend defines, before expanding BL__SIMD_WALK(isa, TOKENS, FTOKENS):
+     bl__<isa>_row_int8(d, row, n, a, stride, T, int32_t out[T])   code dots of one row
+     bl__<isa>_row_float(d, row, n, x, stride, T, float out[T])     signed sums of one row
+   with d = 4 (2BIT) or 5 (BASE3) trits per byte and tokens a + t * stride, t < T. The
+   expansion defines bl__<isa>_walk_int8 and bl__<isa>_walk_float, gemm functions of the
+   backend table. Every (format, token count) pair is a function of its own, so d and T are
+   constants in it and the row kernels unroll fully; it also keeps functions small for
+   engines that compile one function at a time (V8 runs a large function's baseline code
+   until its optimized code is ready). */
+#define BL__SIMD_WALK(isa, TOKENS, FTOKENS)                                                                    \
+    BL__FORCE_INLINE void bl__##isa##_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, \
+                                                float *y, int r0, int r1)                                      \
+    {                                                                                                          \
+        size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
+        const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;                                  \
+        int r, j;                                                                                              \
+        for (r = r0; r < r1; ++r) {                                                                            \
+            int32_t dot[BL_MAX_K][TOKENS];                                                                     \
+            for (j = 0; j < L->k; ++j)                                                                         \
+                bl__##isa##_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,              \
+                                     L->in_features, a, in->stride, T, dot[j]);                                \
+            bl__simd_store_int8(L, in, &dot[0][0], TOKENS, b0, T, r, y);                                       \
+        }                                                                                                      \
+    }                                                                                                          \
+    BL__FORCE_INLINE void bl__##isa##_rows_float(int d, int T, const bl_linear *L, const bl__input *in,         \
+                                                 int b0, float *y, int r0, int r1)                             \
+    {                                                                                                          \
+        size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
+        const float *x = (const float *)in->data + (size_t)b0 * in->stride;                                    \
+        int r, j, t;                                                                                           \
+        for (r = r0; r < r1; ++r) {                                                                            \
+            float dot[FTOKENS], acc[FTOKENS];                                                                  \
+            for (t = 0; t < T; ++t) acc[t] = 0.0f;                                                             \
+            for (j = 0; j < L->k; ++j) {                                                                       \
+                float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];                          \
+                bl__##isa##_row_float(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,             \
+                                      L->in_features, x, in->stride, T, dot);                                  \
+                for (t = 0; t < T; ++t) acc[t] += s * dot[t];                                                  \
+            }                                                                                                  \
+            bl__simd_store_float(L, acc, b0, T, r, y);                                                         \
+        }                                                                                                      \
+    }                                                                                                          \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
+    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
+    BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 1, 1)         \
+    BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 2, 2)         \
+    BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, FTOKENS, max)                                                   \
+    BL__SIMD_WALK_VARIANT(isa, float, base3, 5, FTOKENS, max)                                                  \
+    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))                                    \
+    BL__SIMD_WALK_GEMM(isa, float, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
+
+/* rows [r0, r1) of tokens b0 .. b0+T-1 for one format and token count. The backend's
+   maximum is a variant of its own (suffix max): with a maximum of 2 or 4 it repeats a
+   smaller one, and the copy the dispatch never calls is dropped as unused. */
+#define BL__SIMD_WALK_VARIANT(isa, act, fmt, d, T, suffix)                                                     \
+    static BL__UNUSED void bl__##isa##_rows_##act##_##fmt##_##suffix(const bl_linear *L, const bl__input *in,  \
+                                                                     int b0, float *y, int r0, int r1)         \
+    {                                                                                                          \
+        bl__##isa##_rows_##act(d, T, L, in, b0, y, r0, r1);                                                    \
+    }
+#define BL__SIMD_WALK_CALL(isa, act, suffix)                                                                   \
+    if (base3) bl__##isa##_rows_##act##_base3_##suffix(L, in, b0, y, rt, rend);                                \
+    else bl__##isa##_rows_##act##_2bit_##suffix(L, in, b0, y, rt, rend);
+
+/* Tiles of rows, then token groups of the largest power of two left, at most MAXT. A
+   group smaller than MAXT is 1 or 2 tokens, or 4 (INT8 with a maximum of 8): `rest`
+   calls that last variant (FLOAT maxima are at most 4, so there it is 2). */
+#define BL__SIMD_WALK_GEMM(isa, act, MAXT, rest)                                                               \
+    static void bl__##isa##_walk_##act(const bl_linear *L, const bl__input *in, int batch, float *y, int r0,   \
+                                       int r1)                                                                 \
+    {                                                                                                          \
+        int base3 = L->format == BL_FORMAT_BASE3, tile = bl__simd_row_tile(L), rt, b0, T;                      \
+        for (rt = r0; rt < r1; rt += tile) {                                                                   \
+            int rend = r1 - rt > tile ? rt + tile : r1;                                                        \
+            for (b0 = 0; b0 < batch; b0 += T) {                                                                \
+                T = bl__simd_tokens(batch - b0, MAXT);                                                         \
+                if (T == MAXT) {                                                                               \
+                    BL__SIMD_WALK_CALL(isa, act, max)                                                          \
+                } else if (T == 1) {                                                                           \
+                    BL__SIMD_WALK_CALL(isa, act, 1)                                                            \
+                } else if (T == 2) {                                                                           \
+                    BL__SIMD_WALK_CALL(isa, act, 2)                                                            \
+                } else {                                                                                       \
+                    rest                                                                                       \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
 #endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
@@ -3121,13 +3238,6 @@ BL__TARGET_END
 #define BL__NEON_TOKENS 4  /* INT8 tokens per decoded block */
 #define BL__NEON_FTOKENS 2 /* FLOAT tokens per decoded block */
 
-static const uint8_t *bl__neon_tail(const uint8_t *row, int bytes, uint8_t *buf)
-{
-    memset(buf, 0, 64);
-    memcpy(buf, row, (size_t)bytes);
-    return buf;
-}
-
 /* codes 0..2 of digit m, quarter h: c[4m + h]; zero bytes give codes 0 */
 BL__FORCE_INLINE void bl__neon_codes(int d, const uint8_t *p, uint8x16_t c[20])
 {
@@ -3189,41 +3299,9 @@ BL__FORCE_INLINE void bl__neon_row_int8(int d, const uint8_t *row, int n, const 
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__neon_block_int8(d, bl__neon_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+        bl__neon_block_int8(d, bl__simd_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, acc);
     }
     for (t = 0; t < T; ++t) out[t] = vaddvq_s32(acc[t]);
-}
-
-BL__FORCE_INLINE void bl__neon_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                         int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__NEON_TOKENS);
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__NEON_TOKENS];
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    default: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    }
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__NEON_TOKENS, b0, T, r, y);
-            }
-        }
-    }
-}
-
-static void bl__gemm_int8_neon(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__neon_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__neon_gemm_int8(4, L, in, batch, y, r0, r1);
 }
 
 /* and-masks of the +1 and -1 lanes, 4 floats each in storage order: plus[16m + i] */
@@ -3268,7 +3346,7 @@ BL__FORCE_INLINE void bl__neon_row_float(int d, const uint8_t *row, int n, const
     while (pos < n) {
         uint8_t buf[64];
         int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d, chunks = (bytes + 3) / 4;
-        bl__neon_masks(d, bytes == 64 ? row : bl__neon_tail(row, bytes, buf), bytes, plus, minus);
+        bl__neon_masks(d, bytes == 64 ? row : bl__simd_tail(row, bytes, 0, buf), bytes, plus, minus);
         for (m = 0; m < d; ++m)
             for (q = 0; q < chunks; ++q)
                 for (t = 0; t < T; ++t) {
@@ -3283,38 +3361,7 @@ BL__FORCE_INLINE void bl__neon_row_float(int d, const uint8_t *row, int n, const
         out[t] = vaddvq_f32(vsubq_f32(vaddq_f32(accp[2 * t], accp[2 * t + 1]), vaddq_f32(accm[2 * t], accm[2 * t + 1])));
 }
 
-BL__FORCE_INLINE void bl__neon_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__NEON_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__NEON_FTOKENS], acc[BL__NEON_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    if (T == 1) bl__neon_row_float(d, row, L->in_features, x, in->stride, 1, dot);
-                    else bl__neon_row_float(d, row, L->in_features, x, in->stride, 2, dot);
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
-                }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
-            }
-        }
-    }
-}
-
-static void bl__gemm_float_neon(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__neon_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__neon_gemm_float(4, L, in, batch, y, r0, r1);
-}
+BL__SIMD_WALK(neon, BL__NEON_TOKENS, BL__NEON_FTOKENS)
 
 /* Activation quantization, 4 (abs_max) or 8 (quantize) floats a step, the rest by the
    scalar code. vcvtnq rounds to nearest even, as bl__round_even does in the default mode. */
@@ -3345,7 +3392,7 @@ static int32_t bl__quantize_neon(const float *x, size_t n, float inverse, int qm
     return vaddvq_s32(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
 }
 
-static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__gemm_float_neon, bl__abs_max_neon,
+static const bl__backend_kernels bl__kernels_neon = { bl__neon_walk_int8, bl__neon_walk_float, bl__abs_max_neon,
                                                       bl__quantize_neon };
 
 #endif /* BL__HAVE_NEON */
@@ -3394,14 +3441,6 @@ static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__ge
 #    error "bitlinear: this compiler lacks relaxed SIMD's integer dot product (clang >= 16 has it)"
 #  endif
 #endif
-
-/* the bytes of a tail block, `fill` past `bytes` */
-static const uint8_t *bl__wasm_tail(const uint8_t *row, int bytes, uint8_t fill, uint8_t *buf)
-{
-    memset(buf, fill, 64);
-    memcpy(buf, row, (size_t)bytes);
-    return buf;
-}
 
 /* Code 0..2 of digit m of eight bytes held in 16-bit lanes `w`, digits in order: BASE3
    keeps y = byte * 3^m mod 256 in *y between calls (start with *y = w). Each digit's
@@ -3498,59 +3537,13 @@ BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const 
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__wasm_block_int8(d, bl__wasm_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, &acc0, &acc1, &acc2, &acc3);
+        bl__wasm_block_int8(d, bl__simd_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, &acc0, &acc1, &acc2, &acc3);
     }
     out[0] = bl__wasm_hsum_i32(acc0);
     if (T > 1) out[1] = bl__wasm_hsum_i32(acc1);
     if (T > 2) {
         out[2] = bl__wasm_hsum_i32(acc2);
         out[3] = bl__wasm_hsum_i32(acc3);
-    }
-}
-
-/* Rows [r0, r1) for tokens b0 .. b0+T-1. One function per format and token count (below):
-   V8 compiles a function at a time, and one function holding all six inlined variants
-   took long enough to optimize that timed forwards still ran its baseline code. */
-BL__FORCE_INLINE void bl__wasm_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, float *y,
-                                         int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-    int r, j;
-    for (r = r0; r < r1; ++r) {
-        int32_t dot[BL_MAX_K][BL__WASM_TOKENS];
-        for (j = 0; j < L->k; ++j)
-            bl__wasm_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes, L->in_features, a,
-                              in->stride, T, dot[j]);
-        bl__simd_store_int8(L, in, &dot[0][0], BL__WASM_TOKENS, b0, T, r, y);
-    }
-}
-
-typedef void (*bl__wasm_rows_fn)(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1);
-#define BL__WASM_ROWS_INT8(name, d, T)                                                                  \
-    static void name(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1)       \
-    {                                                                                                 \
-        bl__wasm_rows_int8(d, T, L, in, b0, y, r0, r1);                                               \
-    }
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_1, 4, 1)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_2, 4, 2)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_4, 4, 4)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_1, 5, 1)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_2, 5, 2)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_4, 5, 4)
-
-static void bl__gemm_int8_wasm(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    static const bl__wasm_rows_fn rows[2][3] = {
-        { bl__wasm_rows_int8_2bit_1, bl__wasm_rows_int8_2bit_2, bl__wasm_rows_int8_2bit_4 },
-        { bl__wasm_rows_int8_base3_1, bl__wasm_rows_int8_base3_2, bl__wasm_rows_int8_base3_4 } };
-    int tile = bl__simd_row_tile(L), f = L->format == BL_FORMAT_BASE3, rt, b0, T;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            T = bl__simd_tokens(batch - b0, BL__WASM_TOKENS);
-            rows[f][T == 1 ? 0 : T == 2 ? 1 : 2](L, in, b0, y, rt, rend);
-        }
     }
 }
 
@@ -3566,7 +3559,7 @@ BL__FORCE_INLINE void bl__wasm_row_float(int d, const uint8_t *row, int n, const
     while (pos < n) {
         uint8_t buf[64];
         int bytes = n - pos >= 64 * d ? 64 : (n - pos + d - 1) / d, groups = (bytes + 7) / 8;
-        const uint8_t *p = bytes == 64 ? row : bl__wasm_tail(row, bytes, zero_trits, buf);
+        const uint8_t *p = bytes == 64 ? row : bl__simd_tail(row, bytes, zero_trits, buf);
         for (g = 0; g < groups; ++g) {
             v128_t w = wasm_u16x8_load8x8(p + 8 * g), y = w;
             const float *xt = x + pos + 8 * g;
@@ -3596,38 +3589,7 @@ BL__FORCE_INLINE void bl__wasm_row_float(int d, const uint8_t *row, int n, const
     }
 }
 
-BL__FORCE_INLINE void bl__wasm_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__WASM_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__WASM_FTOKENS], acc[BL__WASM_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    if (T == 1) bl__wasm_row_float(d, row, L->in_features, x, in->stride, 1, dot);
-                    else bl__wasm_row_float(d, row, L->in_features, x, in->stride, 2, dot);
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
-                }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
-            }
-        }
-    }
-}
-
-static void bl__gemm_float_wasm(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__wasm_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__wasm_gemm_float(4, L, in, batch, y, r0, r1);
-}
+BL__SIMD_WALK(wasm, BL__WASM_TOKENS, BL__WASM_FTOKENS)
 
 /* Activation quantization, 4 (abs_max) or 8 (quantize) floats a step, the rest by the
    scalar code. f32x4.nearest rounds to nearest even, as bl__round_even does in the
@@ -3668,7 +3630,7 @@ static int32_t bl__quantize_wasm(const float *x, size_t n, float inverse, int qm
     return bl__wasm_hsum_i32(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
 }
 
-static const bl__backend_kernels bl__kernels_wasm = { bl__gemm_int8_wasm, bl__gemm_float_wasm, bl__abs_max_wasm,
+static const bl__backend_kernels bl__kernels_wasm = { bl__wasm_walk_int8, bl__wasm_walk_float, bl__abs_max_wasm,
                                                       bl__quantize_wasm };
 
 #endif /* BL__HAVE_WASM */

@@ -9,13 +9,6 @@
 #define BL__NEON_TOKENS 4  /* INT8 tokens per decoded block */
 #define BL__NEON_FTOKENS 2 /* FLOAT tokens per decoded block */
 
-static const uint8_t *bl__neon_tail(const uint8_t *row, int bytes, uint8_t *buf)
-{
-    memset(buf, 0, 64);
-    memcpy(buf, row, (size_t)bytes);
-    return buf;
-}
-
 /* codes 0..2 of digit m, quarter h: c[4m + h]; zero bytes give codes 0 */
 BL__FORCE_INLINE void bl__neon_codes(int d, const uint8_t *p, uint8x16_t c[20])
 {
@@ -77,41 +70,9 @@ BL__FORCE_INLINE void bl__neon_row_int8(int d, const uint8_t *row, int n, const 
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__neon_block_int8(d, bl__neon_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+        bl__neon_block_int8(d, bl__simd_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, acc);
     }
     for (t = 0; t < T; ++t) out[t] = vaddvq_s32(acc[t]);
-}
-
-BL__FORCE_INLINE void bl__neon_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                         int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__NEON_TOKENS);
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__NEON_TOKENS];
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    default: bl__neon_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    }
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__NEON_TOKENS, b0, T, r, y);
-            }
-        }
-    }
-}
-
-static void bl__gemm_int8_neon(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__neon_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__neon_gemm_int8(4, L, in, batch, y, r0, r1);
 }
 
 /* and-masks of the +1 and -1 lanes, 4 floats each in storage order: plus[16m + i] */
@@ -156,7 +117,7 @@ BL__FORCE_INLINE void bl__neon_row_float(int d, const uint8_t *row, int n, const
     while (pos < n) {
         uint8_t buf[64];
         int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d, chunks = (bytes + 3) / 4;
-        bl__neon_masks(d, bytes == 64 ? row : bl__neon_tail(row, bytes, buf), bytes, plus, minus);
+        bl__neon_masks(d, bytes == 64 ? row : bl__simd_tail(row, bytes, 0, buf), bytes, plus, minus);
         for (m = 0; m < d; ++m)
             for (q = 0; q < chunks; ++q)
                 for (t = 0; t < T; ++t) {
@@ -171,38 +132,7 @@ BL__FORCE_INLINE void bl__neon_row_float(int d, const uint8_t *row, int n, const
         out[t] = vaddvq_f32(vsubq_f32(vaddq_f32(accp[2 * t], accp[2 * t + 1]), vaddq_f32(accm[2 * t], accm[2 * t + 1])));
 }
 
-BL__FORCE_INLINE void bl__neon_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__NEON_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__NEON_FTOKENS], acc[BL__NEON_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    if (T == 1) bl__neon_row_float(d, row, L->in_features, x, in->stride, 1, dot);
-                    else bl__neon_row_float(d, row, L->in_features, x, in->stride, 2, dot);
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
-                }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
-            }
-        }
-    }
-}
-
-static void bl__gemm_float_neon(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__neon_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__neon_gemm_float(4, L, in, batch, y, r0, r1);
-}
+BL__SIMD_WALK(neon, BL__NEON_TOKENS, BL__NEON_FTOKENS)
 
 /* Activation quantization, 4 (abs_max) or 8 (quantize) floats a step, the rest by the
    scalar code. vcvtnq rounds to nearest even, as bl__round_even does in the default mode. */
@@ -233,7 +163,7 @@ static int32_t bl__quantize_neon(const float *x, size_t n, float inverse, int qm
     return vaddvq_s32(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
 }
 
-static const bl__backend_kernels bl__kernels_neon = { bl__gemm_int8_neon, bl__gemm_float_neon, bl__abs_max_neon,
+static const bl__backend_kernels bl__kernels_neon = { bl__neon_walk_int8, bl__neon_walk_float, bl__abs_max_neon,
                                                       bl__quantize_neon };
 
 #endif /* BL__HAVE_NEON */

@@ -30,6 +30,123 @@ BL__FORCE_INLINE void bl__simd_store_int8(const bl_linear *L, const bl__input *i
             bl__int8_output(dk, L->scales, L->k, L->out_features, r, in->act_scale[b0 + t], L->bias);
     }
 }
+
+/* the bytes of a tail block, `fill` past `bytes`: kernels read whole 64-byte blocks, and
+   nothing past the packed row may be read */
+static BL__UNUSED const uint8_t *bl__simd_tail(const uint8_t *row, int bytes, uint8_t fill, uint8_t *buf)
+{
+    memset(buf, fill, 64);
+    memcpy(buf, row, (size_t)bytes);
+    return buf;
+}
+
+/* FLOAT outputs of row r for tokens b0 .. b0+T-1: the components' scaled sums in order j,
+   then the bias */
+BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc, int b0, int T, int r, float *y)
+{
+    int t;
+    for (t = 0; t < T; ++t)
+        y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
+}
+
+/* The walk every SIMD backend shares, written once and expanded inside each backend's
+   target region (target attributes forbid inlining across regions, so a shared function
+   could not inline the backend's kernels). Output rows go in tiles of about 32 KiB of
+   packed weights (bl__simd_row_tile), which stay cached while every token group passes
+   over them; tokens go in groups of a power of two up to TOKENS (INT8) or FTOKENS (FLOAT)
+   that share each decoded block; each row's components j are summed in order, then the
+   epilogue (bl__simd_store_int8 / bl__simd_store_float) applies the pinned output rule.
+   A backend defines, before expanding BL__SIMD_WALK(isa, TOKENS, FTOKENS):
+     bl__<isa>_row_int8(d, row, n, a, stride, T, int32_t out[T])   code dots of one row
+     bl__<isa>_row_float(d, row, n, x, stride, T, float out[T])     signed sums of one row
+   with d = 4 (2BIT) or 5 (BASE3) trits per byte and tokens a + t * stride, t < T. The
+   expansion defines bl__<isa>_walk_int8 and bl__<isa>_walk_float, gemm functions of the
+   backend table. Every (format, token count) pair is a function of its own, so d and T are
+   constants in it and the row kernels unroll fully; it also keeps functions small for
+   engines that compile one function at a time (V8 runs a large function's baseline code
+   until its optimized code is ready). */
+#define BL__SIMD_WALK(isa, TOKENS, FTOKENS)                                                                    \
+    BL__FORCE_INLINE void bl__##isa##_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, \
+                                                float *y, int r0, int r1)                                      \
+    {                                                                                                          \
+        size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
+        const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;                                  \
+        int r, j;                                                                                              \
+        for (r = r0; r < r1; ++r) {                                                                            \
+            int32_t dot[BL_MAX_K][TOKENS];                                                                     \
+            for (j = 0; j < L->k; ++j)                                                                         \
+                bl__##isa##_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,              \
+                                     L->in_features, a, in->stride, T, dot[j]);                                \
+            bl__simd_store_int8(L, in, &dot[0][0], TOKENS, b0, T, r, y);                                       \
+        }                                                                                                      \
+    }                                                                                                          \
+    BL__FORCE_INLINE void bl__##isa##_rows_float(int d, int T, const bl_linear *L, const bl__input *in,         \
+                                                 int b0, float *y, int r0, int r1)                             \
+    {                                                                                                          \
+        size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
+        const float *x = (const float *)in->data + (size_t)b0 * in->stride;                                    \
+        int r, j, t;                                                                                           \
+        for (r = r0; r < r1; ++r) {                                                                            \
+            float dot[FTOKENS], acc[FTOKENS];                                                                  \
+            for (t = 0; t < T; ++t) acc[t] = 0.0f;                                                             \
+            for (j = 0; j < L->k; ++j) {                                                                       \
+                float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];                          \
+                bl__##isa##_row_float(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,             \
+                                      L->in_features, x, in->stride, T, dot);                                  \
+                for (t = 0; t < T; ++t) acc[t] += s * dot[t];                                                  \
+            }                                                                                                  \
+            bl__simd_store_float(L, acc, b0, T, r, y);                                                         \
+        }                                                                                                      \
+    }                                                                                                          \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
+    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
+    BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 1, 1)         \
+    BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 2, 2)         \
+    BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, FTOKENS, max)                                                   \
+    BL__SIMD_WALK_VARIANT(isa, float, base3, 5, FTOKENS, max)                                                  \
+    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))                                    \
+    BL__SIMD_WALK_GEMM(isa, float, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
+
+/* rows [r0, r1) of tokens b0 .. b0+T-1 for one format and token count. The backend's
+   maximum is a variant of its own (suffix max): with a maximum of 2 or 4 it repeats a
+   smaller one, and the copy the dispatch never calls is dropped as unused. */
+#define BL__SIMD_WALK_VARIANT(isa, act, fmt, d, T, suffix)                                                     \
+    static BL__UNUSED void bl__##isa##_rows_##act##_##fmt##_##suffix(const bl_linear *L, const bl__input *in,  \
+                                                                     int b0, float *y, int r0, int r1)         \
+    {                                                                                                          \
+        bl__##isa##_rows_##act(d, T, L, in, b0, y, r0, r1);                                                    \
+    }
+#define BL__SIMD_WALK_CALL(isa, act, suffix)                                                                   \
+    if (base3) bl__##isa##_rows_##act##_base3_##suffix(L, in, b0, y, rt, rend);                                \
+    else bl__##isa##_rows_##act##_2bit_##suffix(L, in, b0, y, rt, rend);
+
+/* Tiles of rows, then token groups of the largest power of two left, at most MAXT. A
+   group smaller than MAXT is 1 or 2 tokens, or 4 (INT8 with a maximum of 8): `rest`
+   calls that last variant (FLOAT maxima are at most 4, so there it is 2). */
+#define BL__SIMD_WALK_GEMM(isa, act, MAXT, rest)                                                               \
+    static void bl__##isa##_walk_##act(const bl_linear *L, const bl__input *in, int batch, float *y, int r0,   \
+                                       int r1)                                                                 \
+    {                                                                                                          \
+        int base3 = L->format == BL_FORMAT_BASE3, tile = bl__simd_row_tile(L), rt, b0, T;                      \
+        for (rt = r0; rt < r1; rt += tile) {                                                                   \
+            int rend = r1 - rt > tile ? rt + tile : r1;                                                        \
+            for (b0 = 0; b0 < batch; b0 += T) {                                                                \
+                T = bl__simd_tokens(batch - b0, MAXT);                                                         \
+                if (T == MAXT) {                                                                               \
+                    BL__SIMD_WALK_CALL(isa, act, max)                                                          \
+                } else if (T == 1) {                                                                           \
+                    BL__SIMD_WALK_CALL(isa, act, 1)                                                            \
+                } else if (T == 2) {                                                                           \
+                    BL__SIMD_WALK_CALL(isa, act, 2)                                                            \
+                } else {                                                                                       \
+                    rest                                                                                       \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
 #endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)

@@ -41,14 +41,6 @@
 #  endif
 #endif
 
-/* the bytes of a tail block, `fill` past `bytes` */
-static const uint8_t *bl__wasm_tail(const uint8_t *row, int bytes, uint8_t fill, uint8_t *buf)
-{
-    memset(buf, fill, 64);
-    memcpy(buf, row, (size_t)bytes);
-    return buf;
-}
-
 /* Code 0..2 of digit m of eight bytes held in 16-bit lanes `w`, digits in order: BASE3
    keeps y = byte * 3^m mod 256 in *y between calls (start with *y = w). Each digit's
    codes are consumed as they are made: an array of codes indexed by a digit loop that
@@ -144,59 +136,13 @@ BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const 
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__wasm_block_int8(d, bl__wasm_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, &acc0, &acc1, &acc2, &acc3);
+        bl__wasm_block_int8(d, bl__simd_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, &acc0, &acc1, &acc2, &acc3);
     }
     out[0] = bl__wasm_hsum_i32(acc0);
     if (T > 1) out[1] = bl__wasm_hsum_i32(acc1);
     if (T > 2) {
         out[2] = bl__wasm_hsum_i32(acc2);
         out[3] = bl__wasm_hsum_i32(acc3);
-    }
-}
-
-/* Rows [r0, r1) for tokens b0 .. b0+T-1. One function per format and token count (below):
-   V8 compiles a function at a time, and one function holding all six inlined variants
-   took long enough to optimize that timed forwards still ran its baseline code. */
-BL__FORCE_INLINE void bl__wasm_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, float *y,
-                                         int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-    int r, j;
-    for (r = r0; r < r1; ++r) {
-        int32_t dot[BL_MAX_K][BL__WASM_TOKENS];
-        for (j = 0; j < L->k; ++j)
-            bl__wasm_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes, L->in_features, a,
-                              in->stride, T, dot[j]);
-        bl__simd_store_int8(L, in, &dot[0][0], BL__WASM_TOKENS, b0, T, r, y);
-    }
-}
-
-typedef void (*bl__wasm_rows_fn)(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1);
-#define BL__WASM_ROWS_INT8(name, d, T)                                                                  \
-    static void name(const bl_linear *L, const bl__input *in, int b0, float *y, int r0, int r1)       \
-    {                                                                                                 \
-        bl__wasm_rows_int8(d, T, L, in, b0, y, r0, r1);                                               \
-    }
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_1, 4, 1)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_2, 4, 2)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_2bit_4, 4, 4)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_1, 5, 1)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_2, 5, 2)
-BL__WASM_ROWS_INT8(bl__wasm_rows_int8_base3_4, 5, 4)
-
-static void bl__gemm_int8_wasm(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    static const bl__wasm_rows_fn rows[2][3] = {
-        { bl__wasm_rows_int8_2bit_1, bl__wasm_rows_int8_2bit_2, bl__wasm_rows_int8_2bit_4 },
-        { bl__wasm_rows_int8_base3_1, bl__wasm_rows_int8_base3_2, bl__wasm_rows_int8_base3_4 } };
-    int tile = bl__simd_row_tile(L), f = L->format == BL_FORMAT_BASE3, rt, b0, T;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            T = bl__simd_tokens(batch - b0, BL__WASM_TOKENS);
-            rows[f][T == 1 ? 0 : T == 2 ? 1 : 2](L, in, b0, y, rt, rend);
-        }
     }
 }
 
@@ -212,7 +158,7 @@ BL__FORCE_INLINE void bl__wasm_row_float(int d, const uint8_t *row, int n, const
     while (pos < n) {
         uint8_t buf[64];
         int bytes = n - pos >= 64 * d ? 64 : (n - pos + d - 1) / d, groups = (bytes + 7) / 8;
-        const uint8_t *p = bytes == 64 ? row : bl__wasm_tail(row, bytes, zero_trits, buf);
+        const uint8_t *p = bytes == 64 ? row : bl__simd_tail(row, bytes, zero_trits, buf);
         for (g = 0; g < groups; ++g) {
             v128_t w = wasm_u16x8_load8x8(p + 8 * g), y = w;
             const float *xt = x + pos + 8 * g;
@@ -242,38 +188,7 @@ BL__FORCE_INLINE void bl__wasm_row_float(int d, const uint8_t *row, int n, const
     }
 }
 
-BL__FORCE_INLINE void bl__wasm_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__WASM_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__WASM_FTOKENS], acc[BL__WASM_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    if (T == 1) bl__wasm_row_float(d, row, L->in_features, x, in->stride, 1, dot);
-                    else bl__wasm_row_float(d, row, L->in_features, x, in->stride, 2, dot);
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
-                }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
-            }
-        }
-    }
-}
-
-static void bl__gemm_float_wasm(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__wasm_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__wasm_gemm_float(4, L, in, batch, y, r0, r1);
-}
+BL__SIMD_WALK(wasm, BL__WASM_TOKENS, BL__WASM_FTOKENS)
 
 /* Activation quantization, 4 (abs_max) or 8 (quantize) floats a step, the rest by the
    scalar code. f32x4.nearest rounds to nearest even, as bl__round_even does in the
@@ -314,7 +229,7 @@ static int32_t bl__quantize_wasm(const float *x, size_t n, float inverse, int qm
     return bl__wasm_hsum_i32(sum) + bl__quantize_scalar(x + i, n - i, inverse, qmax, q + i);
 }
 
-static const bl__backend_kernels bl__kernels_wasm = { bl__gemm_int8_wasm, bl__gemm_float_wasm, bl__abs_max_wasm,
+static const bl__backend_kernels bl__kernels_wasm = { bl__wasm_walk_int8, bl__wasm_walk_float, bl__abs_max_wasm,
                                                       bl__quantize_wasm };
 
 #endif /* BL__HAVE_WASM */
