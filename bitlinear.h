@@ -7646,7 +7646,9 @@ BITLINEAR_DEF bl_status bl_gguf_save_path(const bl_model_contents *c, bl_dtype t
    as codes trit+1 in bits 0-1, 2-3, 4-5, 6-7; src/layout.h). The peers use the same
    code (trit + 1) in 2-bit fields but another order, so a block is re-ordered with
    64-bit word operations whose masks keep every field inside its own byte: the result
-   is the same on little- and big-endian hosts, with no per-weight branch. */
+   is the same on little- and big-endian hosts, with no per-weight branch. BASE3 layers
+   are packed from a row of code bytes (bl__codes_to_base3), which TQ1_0 decodes to
+   directly and the other types reach through their 2BIT bytes. */
 
 #define BL__QK_K        256   /* weights per TQ1_0 / TQ2_0 block */
 #define BL__TQ2_BYTES   66    /* ggml block_tq2_0: qs[64], fp16 d */
@@ -7686,6 +7688,8 @@ typedef struct bl__source {
     int divide;                   /* HF: w = trit / scale */
     const float *hf_raw;          /* HF: the checkpoint's scales as stored */
     size_t hf_count;              /* 1 or rows */
+    uint8_t *codes;               /* TQ1_0 into BASE3: cols + 8 bytes of work memory */
+    const uint8_t *enc;           /* TQ1_0 into BASE3: the BASE3 byte of each base-3 value */
 } bl__source;
 
 /* Digit n (0..4) of a TQ1_0 byte as ggml reads it (ggml/src/ggml-quants.c,
@@ -7714,6 +7718,20 @@ static uint64_t bl__tq1_next(uint64_t *E, uint64_t *O)
 static int bl__half_finite(unsigned h) { return (h & 0x7C00u) != 0x7C00u; }
 static unsigned bl__rd16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
 
+/* A TQ row's scale (docs/import.md): the fp16 d, compared as raw bits, that every block
+   holding a nonzero trit shares; an all-zero row keeps its first block's d. */
+typedef struct bl__tq_scale {
+    unsigned ref;
+    int have, mixed;
+} bl__tq_scale;
+static void bl__tq_scale_block(bl__tq_scale *t, unsigned d, int nonzero)
+{
+    if (!nonzero) return;
+    if (!t->have) t->ref = d;
+    t->mixed |= t->have && d != t->ref;
+    t->have = 1;
+}
+
 /* Float of a double that may be out of float range (the plain conversion would be
    undefined there): at or above FLT_MAX + half an ulp it rounds to infinity. */
 static float bl__f64_to_f32(double v)
@@ -7735,8 +7753,11 @@ static float bl__f64_to_f32(double v)
 static int bl__row_tq2(const bl__source *s, int r, uint8_t *dst, float *scale)
 {
     const uint8_t *src = s->data + (size_t)r * s->row_bytes;
-    int nb = s->cols / BL__QK_K, b, w, have = 0, mixed = 0;
-    unsigned ref = bl__rd16(src + 64), bad = 0;
+    int nb = s->cols / BL__QK_K, b, w;
+    bl__tq_scale ts;
+    unsigned bad = 0;
+    ts.ref = bl__rd16(src + 64);
+    ts.have = ts.mixed = 0;
     for (b = 0; b < nb; ++b, src += BL__TQ2_BYTES, dst += 64) {
         unsigned d = bl__rd16(src + 64);
         uint64_t nz = 0, three = 0;
@@ -7751,14 +7772,10 @@ static int bl__row_tq2(const bl__source *s, int r, uint8_t *dst, float *scale)
         }
         if (!bl__half_finite(d)) return -1;
         bad |= three != 0;
-        if (nz) {
-            if (!have) ref = d;
-            mixed |= have && d != ref;
-            have = 1;
-        }
+        bl__tq_scale_block(&ts, d, nz != 0);
     }
-    *scale = bl__f16_to_f32(ref);
-    return !(bad || mixed);
+    *scale = bl__f16_to_f32(ts.ref);
+    return !(bad || ts.mixed);
 }
 
 /* TQ1_0 (ggml/src/ggml-common.h block_tq1_0: qs[48], qh[4], fp16 d; element order of
@@ -7773,8 +7790,10 @@ static int bl__row_tq1(const bl__source *s, int r, uint8_t *dst, float *scale)
     static const uint8_t first4[8] = { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0 };
     const uint8_t *src = s->data + (size_t)r * s->row_bytes;
     const uint64_t lead = bl__ld64(first4); /* the word's first four bytes in memory, on any host */
-    int nb = s->cols / BL__QK_K, b, w, n, have = 0, mixed = 0;
-    unsigned ref = bl__rd16(src + 52);
+    int nb = s->cols / BL__QK_K, b, w, n;
+    bl__tq_scale ts;
+    ts.ref = bl__rd16(src + 52);
+    ts.have = ts.mixed = 0;
     for (b = 0; b < nb; ++b, src += BL__TQ1_BYTES, dst += 64) {
         unsigned d = bl__rd16(src + 52);
         uint64_t e[2][5], q[4], x, E, O, d0, d1, d2, d3, d4, lo, hi, nz = 0;
@@ -7806,14 +7825,10 @@ static int bl__row_tq1(const bl__source *s, int r, uint8_t *dst, float *scale)
             nz |= (lo ^ BL__W55) | (hi ^ BL__W55);
         }
         if (!bl__half_finite(d)) return -1;
-        if (nz) {
-            if (!have) ref = d;
-            mixed |= have && d != ref;
-            have = 1;
-        }
+        bl__tq_scale_block(&ts, d, nz != 0);
     }
-    *scale = bl__f16_to_f32(ref);
-    return !mixed;
+    *scale = bl__f16_to_f32(ts.ref);
+    return !ts.mixed;
 }
 
 /* I2_S (bitnet.cpp: src/ggml-bitnet-mad.cpp quantize_i2_s, x86 ACT_PARALLEL branch, and
@@ -7882,44 +7897,133 @@ static int bl__row_hf(const bl__source *s, int r, uint8_t *dst, float *scale)
     return three == 0;
 }
 
-/* One 2BIT row of n trits repacked as BASE3 (src/layout.h). Both layouts are blocks of
-   64 bytes (a short last block of width w = ceil(left / digits)) whose byte j holds the
-   block's trits j, j + w, j + 2w, ...: 2BIT as 2-bit codes, BASE3 as the byte
-   enc[v] = ceil(v * 256 / 243) of the codes read in base 3, first most significant
+/* One row of n codes (one byte each, code = trit + 1, in row order) packed as BASE3
+   (src/layout.h): blocks of 64 bytes (a short last block of width w = ceil(left / 5))
+   whose byte j holds the block's trits j, j + w, ..., j + 4w as the byte
+   enc[v] = ceil(v * 256 / 243) of their codes read in base 3, first most significant
    (bl__base3_encode). Codes are at most 2, so eight base-3 sums form in one 64-bit word
-   with no carry between bytes. codes: n + 8 bytes of work memory (padding codes are 1,
-   trit 0, as both layouts require). */
+   with no carry between bytes; the word goes through memory so that its bytes are read in
+   memory order on any host, and its eight look-ups are written out so that no loop runs
+   per byte. codes: n + 8 bytes, the tail's padding codes set to 1 (trit 0) here, as BASE3
+   requires. */
+static void bl__codes_to_base3(uint8_t *codes, int n, const uint8_t *enc, uint8_t *dst)
+{
+    int full = n / 320, b, j, i, left, w;
+    for (b = 0; b < full; ++b, dst += 64) {
+        const uint8_t *c = codes + 320 * b;
+        for (j = 0; j < 64; j += 8) {
+            uint8_t v[8];
+            bl__st64(v, 81u * bl__ld64(c + j) + 27u * bl__ld64(c + j + 64) + 9u * bl__ld64(c + j + 128) +
+                            3u * bl__ld64(c + j + 192) + bl__ld64(c + j + 256));
+            dst[j] = enc[v[0]];
+            dst[j + 1] = enc[v[1]];
+            dst[j + 2] = enc[v[2]];
+            dst[j + 3] = enc[v[3]];
+            dst[j + 4] = enc[v[4]];
+            dst[j + 5] = enc[v[5]];
+            dst[j + 6] = enc[v[6]];
+            dst[j + 7] = enc[v[7]];
+        }
+    }
+    left = n - 320 * full;
+    if (left) {
+        uint8_t *c = codes + 320 * full;
+        w = (left + 4) / 5;
+        for (i = left; i < 5 * w; ++i) c[i] = 1;
+        for (j = 0; j < w; ++j)
+            dst[j] = enc[81u * c[j] + 27u * c[j + w] + 9u * c[j + 2 * w] + 3u * c[j + 3 * w] + c[j + 4 * w]];
+    }
+}
+
+/* One 2BIT row of n trits repacked as BASE3: its codes in row order first (2BIT block
+   byte j holds the block's trits j, j + w, j + 2w, j + 3w in bits 0-1, 2-3, 4-5, 6-7, w = 64
+   or the tail's ceil(left / 4)), then bl__codes_to_base3. codes: n + 8 bytes. */
 static void bl__2bit_to_base3(const uint8_t *src, int n, uint8_t *codes, const uint8_t *enc, uint8_t *dst)
 {
-    int full2 = n / 256, full3 = n / 320, b, j, m, i, left, w;
-    for (b = 0; b < full2; ++b)
+    int full = n / 256, b, j, m, left, w;
+    for (b = 0; b < full; ++b)
         for (m = 0; m < 4; ++m)
             for (j = 0; j < 64; j += 8)
                 bl__st64(codes + 256 * b + 64 * m + j, bl__ld64(src + 64 * b + j) >> (2 * m) & BL__W03);
-    left = n - 256 * full2;
+    left = n - 256 * full;
     if (left) {
         w = (left + 3) / 4;
         for (m = 0; m < 4; ++m)
-            for (j = 0; j < w; ++j) codes[256 * full2 + m * w + j] = (uint8_t)((src[64 * full2 + j] >> (2 * m)) & 3u);
+            for (j = 0; j < w; ++j) codes[256 * full + m * w + j] = (uint8_t)((src[64 * full + j] >> (2 * m)) & 3u);
     }
-    for (b = 0; b < full3; ++b) {
-        const uint8_t *c = codes + 320 * b;
-        for (j = 0; j < 64; j += 8) {
-            uint64_t v = 81u * bl__ld64(c + j) + 27u * bl__ld64(c + j + 64) + 9u * bl__ld64(c + j + 128) +
-                         3u * bl__ld64(c + j + 192) + bl__ld64(c + j + 256);
-            uint8_t bytes[8];
-            bl__st64(bytes, v);
-            for (i = 0; i < 8; ++i) dst[64 * b + j + i] = enc[bytes[i]];
-        }
+    bl__codes_to_base3(codes, n, enc, dst);
+}
+
+/* TQ1_0 straight into BASE3 (s->codes and s->enc set): each block's digits become one
+   code byte per weight in row order (element e at codes[256 b + e], the element order
+   of bl__row_tq1), then bl__codes_to_base3 packs the row: no 2BIT fields to shuffle and
+   unpack again. The digit words are stored as they come out, eight codes to a store, and
+   two source words advance side by side so that their digit chains overlap. */
+#define BL__ONES 0x0101010101010101ull  /* every byte holding code 1 (trit 0) */
+static void bl__tq1_split(const uint8_t *p, uint64_t *E, uint64_t *O)
+{
+    uint64_t x = bl__ld64(p);
+    *E = x & BL__L16;
+    *O = x >> 8 & BL__L16;
+}
+/* the next digit of the eight bytes in E, O stored as eight codes at c; nonzero if one is
+   not code 1 */
+static uint64_t bl__tq1_put(uint64_t *E, uint64_t *O, uint8_t *c)
+{
+    uint64_t v = bl__tq1_next(E, O);
+    bl__st64(c, v);
+    return v ^ BL__ONES;
+}
+/* Digits 0..4 of the 16 bytes at p: digit n of byte i as the code at c + n * stride + i.
+   Forced inline: the strides become constants and the two chains stay in registers. */
+BL__FORCE_INLINE uint64_t bl__tq1_codes16(const uint8_t *p, uint8_t *c, int stride)
+{
+    uint64_t E0, O0, E1, O1, nz;
+    bl__tq1_split(p, &E0, &O0);
+    bl__tq1_split(p + 8, &E1, &O1);
+    nz = bl__tq1_put(&E0, &O0, c) | bl__tq1_put(&E1, &O1, c + 8);
+    c += stride;
+    nz |= bl__tq1_put(&E0, &O0, c) | bl__tq1_put(&E1, &O1, c + 8);
+    c += stride;
+    nz |= bl__tq1_put(&E0, &O0, c) | bl__tq1_put(&E1, &O1, c + 8);
+    c += stride;
+    nz |= bl__tq1_put(&E0, &O0, c) | bl__tq1_put(&E1, &O1, c + 8);
+    c += stride;
+    return nz | bl__tq1_put(&E0, &O0, c) | bl__tq1_put(&E1, &O1, c + 8);
+}
+/* One block's 256 codes at c: qs[m] digit n is element 32n + m, qs[32 + m] digit n is
+   160 + 16n + m, qh[j] digit n (n < 4) is 240 + 4n + j. Writes up to c + 260 (the next
+   block's first four codes, which that block rewrites, or the buffer's slack); nonzero if
+   a trit is nonzero. */
+static uint64_t bl__tq1_codes(const uint8_t *src, uint8_t *c)
+{
+    uint64_t E, O, nz;
+    uint8_t qh[8];
+    nz = bl__tq1_codes16(src, c, 32) | bl__tq1_codes16(src + 16, c + 16, 32) | bl__tq1_codes16(src + 32, c + 160, 16);
+    memcpy(qh, src + 48, 4); /* qh[0..3] twice, so that every code stored is one of qh's */
+    memcpy(qh + 4, src + 48, 4);
+    bl__tq1_split(qh, &E, &O);
+    nz |= bl__tq1_put(&E, &O, c + 240); /* of each store the first four codes count */
+    nz |= bl__tq1_put(&E, &O, c + 244);
+    nz |= bl__tq1_put(&E, &O, c + 248);
+    return nz | bl__tq1_put(&E, &O, c + 252);
+}
+static int bl__row_tq1_base3(const bl__source *s, int r, uint8_t *dst, float *scale)
+{
+    const uint8_t *src = s->data + (size_t)r * s->row_bytes;
+    int nb = s->cols / BL__QK_K, b;
+    bl__tq_scale ts;
+    ts.ref = bl__rd16(src + 52);
+    ts.have = ts.mixed = 0;
+    for (b = 0; b < nb; ++b, src += BL__TQ1_BYTES) {
+        unsigned d = bl__rd16(src + 52);
+        uint64_t nz = bl__tq1_codes(src, s->codes + 256 * b);
+        if (!bl__half_finite(d)) return -1;
+        bl__tq_scale_block(&ts, d, nz != 0);
     }
-    left = n - 320 * full3;
-    if (left) {
-        const uint8_t *c = codes + 320 * full3;
-        w = (left + 4) / 5;
-        for (i = left; i < 5 * w; ++i) codes[320 * full3 + i] = 1;
-        for (j = 0; j < w; ++j)
-            dst[64 * full3 + j] = enc[81u * c[j] + 27u * c[j + w] + 9u * c[j + 2 * w] + 3u * c[j + 3 * w] + c[j + 4 * w]];
-    }
+    bl__codes_to_base3(s->codes, s->cols, s->enc, dst);
+    *scale = bl__f16_to_f32(ts.ref);
+    return !ts.mixed;
 }
 
 /* ---- dequantized rows (the peers' own float values) -------------------------------- */
@@ -8137,7 +8241,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
     bl_linear *L;
     bl_status st = BL_OK;
     int (*row_fn)(const bl__source *, int, uint8_t *, float *) = NULL;
-    int rows, cols, r, inexact = 0, hf;
+    int rows, cols, r, inexact = 0, hf, direct;
     size_t elems, row_bytes_2bit;
     void *memory = NULL;
     uint8_t *tmp2 = NULL, *packed;
@@ -8233,15 +8337,19 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
         break;
     }
     for (v = 0; v < 256; ++v) enc[v] = (uint8_t)(v < 243u ? (v * 256u + 242u) / 243u : 0u); /* BASE3 bytes */
+    /* the row decoder writes the layer's own format: 2BIT always, BASE3 from TQ1_0; the
+       others decode to 2BIT, then repack */
+    direct = id->format == BL_FORMAT_2BIT || s->type == BL_DTYPE_TQ1_0;
+    if (s->type == BL_DTYPE_TQ1_0 && id->format == BL_FORMAT_BASE3) row_fn = bl__row_tq1_base3;
     if (st == BL_OK) st = bl__layer_layout(cols, rows, 1, id->format, id->bias != NULL, &lay);
     if (st == BL_OK) {
         memory = bl__alloc(alloc, lay.total);
         row_bytes_2bit = bl_packed_row_bytes(BL_FORMAT_2BIT, cols);
-        if (id->format != BL_FORMAT_2BIT) { /* decode to 2BIT, then repack */
-            tmp2 = (uint8_t *)bl__alloc(alloc, row_bytes_2bit);
-            trits = (int8_t *)bl__alloc(alloc, (size_t)cols + 8);
-        }
-        if (!memory || (id->format != BL_FORMAT_2BIT && (!tmp2 || !trits))) st = BL_ERR_NOMEM;
+        if (id->format != BL_FORMAT_2BIT) trits = (int8_t *)bl__alloc(alloc, (size_t)cols + 8); /* codes */
+        if (!direct) tmp2 = (uint8_t *)bl__alloc(alloc, row_bytes_2bit);
+        if (!memory || (id->format != BL_FORMAT_2BIT && !trits) || (!direct && !tmp2)) st = BL_ERR_NOMEM;
+        s->codes = (uint8_t *)trits;
+        s->enc = enc;
     }
     if (st == BL_OK) {
         uint8_t *base = (uint8_t *)bl__align_ptr(memory);
@@ -8250,7 +8358,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
         scales = (float *)(void *)(base + lay.scales);
         for (r = 0; r < rows && st == BL_OK; ++r) {
             uint8_t *row = packed + (size_t)r * L->row_bytes;
-            int exact = row_fn(s, r, id->format == BL_FORMAT_2BIT ? row : tmp2, &scales[r]);
+            int exact = row_fn(s, r, direct ? row : tmp2, &scales[r]);
             if (exact < 0) {
                 st = BL_ERR_NONFINITE;
             } else if (exact == 0) { /* no one scale reproduces this row: re-ternarize its values */
@@ -8268,7 +8376,7 @@ BITLINEAR_DEF bl_status bl_linear_import(const bl_tensor *t, const bl_import_des
                 bl__dequant_row(s, r, fl);
                 st = bl_ternarize(fl, 1, cols, id->method, BL_SCALING_ROW, trits, &scales[r]);
                 if (st == BL_OK) bl__pack_row((int)id->format, trits, cols, row);
-            } else if (id->format != BL_FORMAT_2BIT) {
+            } else if (!direct) {
                 bl__2bit_to_base3(tmp2, cols, (uint8_t *)trits, enc, row);
             }
         }

@@ -272,6 +272,95 @@ static void test_tq(bl_dtype dt)
     }
 }
 
+/* TQ1_0 element e of a block as ggml's dequantize_row_tq1_0 reads it from any bytes (the
+   13 bytes that no trits encode, qh's fifth digit set): digit n of byte b is
+   ((b * 3^n mod 256) * 3) >> 8; the trit is that code minus 1 */
+static int8_t ref_tq1_trit(const uint8_t *blk, int e)
+{
+    static const unsigned pow3[5] = { 1, 3, 9, 27, 81 };
+    int byte, n;
+    if (e < 160) { byte = e % 32; n = e / 32; }
+    else if (e < 240) { byte = 32 + (e - 160) % 16; n = (e - 160) / 16; }
+    else { byte = 48 + (e - 240) % 4; n = (e - 240) / 4; }
+    return (int8_t)((int)(((((unsigned)blk[byte] * pow3[n]) & 0xFFu) * 3u) >> 8) - 1);
+}
+
+/* TQ1_0 blocks of arbitrary bytes, into 2BIT and BASE3 layers of shapes that leave every
+   kind of BASE3 tail (cols % 320 = 0, 64, 128, 192, 256): the layers hold ggml's trits.
+   Row kinds: 0 one d, 1 all-zero blocks (bytes 0x80: digits 1, 1, 1, 1, 1) with other d,
+   2 blocks of different d (re-quantized). */
+static void test_tq1_any_bytes(void)
+{
+    static const int shapes[][2] = { { 1, 256 }, { 3, 512 }, { 2, 768 }, { 5, 1280 }, { 3, 1536 },
+                                     { 7, 2304 }, { 2, 3072 }, { 3, 6912 } };
+    int si;
+    for (si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); ++si) {
+        int rows = shapes[si][0], cols = shapes[si][1], nb = cols / 256, r, b, e, j, fi, mixed_rows = 0;
+        size_t n = (size_t)rows * cols, nbytes = (size_t)rows * nb * 54;
+        uint8_t *data = (uint8_t *)bt_alloc(nbytes);
+        int8_t *t = (int8_t *)bt_alloc(n), *lt[2];
+        float *v = (float *)bt_alloc(n * sizeof(float)), *got = (float *)bt_alloc(n * sizeof(float));
+        unsigned *rowd = (unsigned *)bt_alloc(sizeof(unsigned) * (size_t)rows);
+        int *kind = (int *)bt_alloc(sizeof(int) * (size_t)rows);
+        bl_tensor ten;
+        lt[0] = (int8_t *)bt_alloc(n);
+        lt[1] = (int8_t *)bt_alloc(n);
+        for (r = 0; r < rows; ++r) {
+            unsigned d0 = pos_half();
+            kind[r] = r == 0 ? 0 : bt_int(0, nb > 1 ? 2 : 1);
+            rowd[r] = d0;
+            for (b = 0; b < nb; ++b) {
+                uint8_t *blk = data + ((size_t)r * nb + b) * 54;
+                int zero = kind[r] == 1 && b % 2 == 0 && b + 1 < nb; /* a nonzero block follows */
+                unsigned d = zero ? pos_half() : kind[r] == 2 && b > 0 ? d0 + 1u + (bt_u32() % 64u) : d0;
+                for (j = 0; j < 52; ++j) blk[j] = zero ? 0x80u : (uint8_t)bt_u32();
+                if (!zero && b == 1) for (j = 0; j < 52; j += 5) blk[j] = (uint8_t)(243 + j % 13); /* no trits encode these */
+                blk[52] = (uint8_t)(d & 0xFFu);
+                blk[53] = (uint8_t)(d >> 8);
+                for (e = 0; e < 256; ++e) {
+                    size_t i = (size_t)r * cols + 256 * b + e;
+                    t[i] = ref_tq1_trit(blk, e);
+                    v[i] = (float)t[i] * ref_half(d);
+                }
+            }
+            mixed_rows += kind[r] == 2;
+        }
+        ten = make_tensor(BL_DTYPE_TQ1_0, rows, cols, data, nbytes);
+        CHECK_EQ_INT(bl_tensor_dequantize(&ten, got, n), BL_OK);
+        CHECK(memcmp(got, v, n * sizeof(float)) == 0);
+        for (fi = 0; fi < 2; ++fi) {
+            bl_import_desc desc;
+            bl_linear *L = NULL;
+            bl_linear_info info;
+            bl_import_kind k = BL__IMPORT_FORCE_INT32;
+            memset(&desc, 0, sizeof desc);
+            desc.format = formats[fi];
+            CHECK_EQ_INT(bl_linear_import(&ten, &desc, &L, &k), BL_OK);
+            CHECK_EQ_INT(k, mixed_rows ? BL_IMPORT_REQUANTIZED : BL_IMPORT_EXACT);
+            if (!L) continue;
+            (void)bl_linear_get_info(L, &info);
+            CHECK_EQ_INT(bl_unpack(info.format, info.packed, (size_t)rows * info.row_bytes, rows, cols, lt[fi]), BL_OK);
+            for (r = 0; r < rows; ++r) {
+                int c, bad = 0;
+                if (kind[r] == 2) continue; /* re-ternarized: test_tq checks those */
+                {
+                    float want = ref_half(rowd[r]);
+                    CHECK(memcmp(&info.scales[r], &want, 4) == 0);
+                }
+                for (c = 0; c < cols; ++c) {
+                    size_t i = (size_t)r * cols + c;
+                    bad += lt[fi][i] != t[i];
+                    bad += !same_float((float)lt[fi][i] * info.scales[r], v[i]);
+                }
+                CHECK_EQ_INT(bad, 0);
+            }
+            bl_linear_destroy(L);
+        }
+        CHECK(memcmp(lt[0], lt[1], n) == 0); /* re-ternarized rows too: the same trits in both formats */
+        free(data); free(t); free(lt[0]); free(lt[1]); free(v); free(got); free(rowd); free(kind);
+    }
+}
+
 /* TQ2_0 code 3 (the value 2d, which ggml would dequantize) is no trit: re-quantized or refused */
 static void test_tq2_code3(void)
 {
@@ -678,6 +767,7 @@ int main(void)
     bt_seed(15);
     test_tq(BL_DTYPE_TQ2_0);
     test_tq(BL_DTYPE_TQ1_0);
+    test_tq1_any_bytes();
     test_tq2_code3();
     test_i2s();
     test_hf();
