@@ -2067,7 +2067,9 @@ BL__TARGET_END
 /* ==== bitlinear: AVX2 kernels ============================================= */
 /* A 64-byte block is two ymm halves. INT8: codes (0..2, unsigned) times activations by
    vpmaddubsw (at most 2 * 2 * 127 per int16 lane, so no saturation; a block's digits
-   are summed in int16 before one vpmaddwd), the code sum subtracted once per row.
+   are summed in int16 before one vpmaddwd), the code sum subtracted once per row. Where
+   the CPU has AVX-VNNI the INT8 forward runs the vpdpbusd kernels below instead (same
+   integer dots, so the same bits).
    FLOAT: the codes select +x and -x lanes (sign-bit blends or and-masks), summed apart.
    Tails are copied into a padded 64-byte block so nothing past the packed row is read. */
 #ifdef BL__HAVE_AVX2
@@ -2205,7 +2207,7 @@ BL__FORCE_INLINE void bl__avx2_gemm_int8_plain(int d, const bl_linear *L, const 
     }
 }
 
-/* ---- AVX-VNNI: vpdpbusd on ymm, rows in groups, prefetched ------------------------- */
+/* ---- AVX-VNNI: vpdpbusd on ymm ------------------------------------------------------ */
 #ifdef BL__HAVE_AVXVNNI
 #define BL__AVX2_TOKENS 8 /* INT8 tokens per decoded block with AVX-VNNI */
 
