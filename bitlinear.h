@@ -1830,10 +1830,21 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 #    if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(BITLINEAR_NO_AVX512)
 #      define BL__HAVE_AVX512 1
 #    endif
+#    if defined(BL__HAVE_AVX2) && defined(__AVXVNNI__) && (defined(__GNUC__) || defined(__clang__))
+#      define BL__HAVE_AVXVNNI 1
+#    endif
 #  elif defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8) || defined(_MSC_VER)
 #    define BL__RUNTIME_DISPATCH 1
 #    ifndef BITLINEAR_NO_AVX2
 #      define BL__HAVE_AVX2 1
+/* the AVX2 kernels' AVX-VNNI variant: its one instruction is inline asm (kernels_avx2.c),
+   which needs a compiler and assembler that know AVX-VNNI (GCC 11 with binutils 2.36,
+   LLVM 12) */
+#      if (defined(__clang__) && ((defined(__apple_build_version__) && __clang_major__ >= 13) ||         \
+                                  (!defined(__apple_build_version__) && __clang_major__ >= 12))) ||      \
+          (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
+#        define BL__HAVE_AVXVNNI 1
+#      endif
 #    endif
 #    ifndef BITLINEAR_NO_AVX512
 #      define BL__HAVE_AVX512 1
@@ -1926,6 +1937,7 @@ static BL__UNUSED void bl__atomic_store(int *p, int v) { *(volatile int *)p = v;
 
 #define BL__CPU_AVX2   1
 #define BL__CPU_AVX512 2   /* F + BW + VNNI, with the OS saving the zmm and mask state */
+#define BL__CPU_AVXVNNI 4  /* AVX-VNNI (VEX vpdpbusd on ymm), with AVX2 */
 #define BL__CPU_KNOWN  (1 << 30)
 
 #ifdef BL__RUNTIME_DISPATCH
@@ -1967,6 +1979,10 @@ static int bl__detect_cpu(void)
     if (r[1] & (1u << 5)) flags |= BL__CPU_AVX2;
     if ((xcr0 & 0xE6u) == 0xE6u && (r[1] & (1u << 16)) && (r[1] & (1u << 30)) && (r[2] & (1u << 11)))
         flags |= BL__CPU_AVX512;                                  /* opmask, zmm state; F, BW, VNNI */
+    if (r[0] >= 1 && (flags & BL__CPU_AVX2)) {                    /* subleaf 1 exists */
+        bl__cpuid(7, 1, r);
+        if (r[0] & (1u << 4)) flags |= BL__CPU_AVXVNNI;           /* EAX bit 4: AVX-VNNI */
+    }
     return (int)flags;
 }
 
@@ -1982,7 +1998,7 @@ static int bl__cpu_flags(void)
 }
 #else
 /* without run-time dispatch a compiled-in kernel is one the compiler flags allow */
-static BL__UNUSED int bl__cpu_flags(void) { return BL__CPU_AVX2 | BL__CPU_AVX512; }
+static BL__UNUSED int bl__cpu_flags(void) { return BL__CPU_AVX2 | BL__CPU_AVX512 | BL__CPU_AVXVNNI; }
 #endif
 /* ---- end src/cpu.c ---- */
 
@@ -2168,13 +2184,15 @@ BL__TARGET_END
 /* ==== bitlinear: AVX2 kernels ============================================= */
 /* A 64-byte block is two ymm halves. INT8: codes (0..2, unsigned) times activations by
    vpmaddubsw (at most 2 * 2 * 127 per int16 lane, so no saturation; a block's digits
-   are summed in int16 before one vpmaddwd), the code sum subtracted once per row.
+   are summed in int16 before one vpmaddwd), the code sum subtracted once per row. Where
+   the CPU has AVX-VNNI the INT8 forward runs the vpdpbusd kernels below instead (same
+   integer dots, so the same bits).
    FLOAT: the codes select +x and -x lanes (sign-bit blends or and-masks), summed apart.
    Tails are copied into a padded 64-byte block so nothing past the packed row is read. */
 #ifdef BL__HAVE_AVX2
 BL__TARGET_BEGIN("avx2")
 
-#define BL__AVX2_TOKENS 4  /* INT8 tokens per decoded block */
+#define BL__AVX2_PTOKENS 4 /* INT8 tokens per decoded block, AVX2 alone */
 #define BL__AVX2_FTOKENS 2 /* FLOAT tokens per decoded block */
 
 /* the bytes of a tail block, zero past `bytes` */
@@ -2184,6 +2202,16 @@ static const uint8_t *bl__avx2_tail(const uint8_t *row, int bytes, uint8_t *buf)
     memcpy(buf, row, (size_t)bytes);
     return buf;
 }
+
+static int32_t bl__avx2_hsum(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* ---- AVX2 alone: vpmaddubsw + vpmaddwd, one row at a time ------------------------- */
 
 /* codes 0..2 of digit m, halves h = 0, 1: c[2m + h]; zero bytes give codes 0 */
 BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
@@ -2221,7 +2249,7 @@ BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
 }
 
 /* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step` */
-BL__FORCE_INLINE void bl__avx2_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off,
+BL__FORCE_INLINE void bl__avx2_block_int8_plain(int d, const uint8_t *p, const int8_t *a, size_t stride, int off,
                                           int step, int T, __m256i *acc)
 {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -2241,34 +2269,343 @@ BL__FORCE_INLINE void bl__avx2_block_int8(int d, const uint8_t *p, const int8_t 
     }
 }
 
-static int32_t bl__avx2_hsum(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
 /* out[t] = sum_i code_i * a_t[i] over one packed row */
-BL__FORCE_INLINE void bl__avx2_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx2_row_int8_plain(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
                                         int32_t *out)
 {
-    __m256i acc[BL__AVX2_TOKENS];
+    __m256i acc[BL__AVX2_PTOKENS];
     int pos = 0, t, span = 64 * d;
     BL__UNROLL
     for (t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
-    for (; pos + span <= n; pos += span, row += 64) bl__avx2_block_int8(d, row, a, stride, pos, 64, T, acc);
+    for (; pos + span <= n; pos += span, row += 64) bl__avx2_block_int8_plain(d, row, a, stride, pos, 64, T, acc);
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__avx2_block_int8(d, bl__avx2_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+        bl__avx2_block_int8_plain(d, bl__avx2_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
     }
     BL__UNROLL
     for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
 }
 
-BL__FORCE_INLINE void bl__avx2_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+BL__FORCE_INLINE void bl__avx2_gemm_int8_plain(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                          int r0, int r1)
+{
+    size_t plane = (size_t)L->out_features * L->row_bytes;
+    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* batch 1: one tile */
+    for (rt = r0; rt < r1; rt += tile) {
+        int rend = r1 - rt > tile ? rt + tile : r1;
+        for (b0 = 0; b0 < batch; b0 += T) {
+            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
+            T = bl__simd_tokens(batch - b0, BL__AVX2_PTOKENS);
+            for (r = rt; r < rend; ++r) {
+                int32_t dot[BL_MAX_K][BL__AVX2_PTOKENS];
+                if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
+                    int32_t d4[BL_MAX_K][4];
+                    int g;
+                    for (j = 0; j < L->k; ++j)
+                        for (g = 0; g < 4; ++g)
+                            bl__avx2_row_int8_plain(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
+                                              L->in_features, a, in->stride, 1, &d4[j][g]);
+                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
+                    r += 3;
+                    continue;
+                }
+                for (j = 0; j < L->k; ++j) {
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+                    switch (T) {
+                    case 1: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
+                    case 2: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    default: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    }
+                }
+                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX2_PTOKENS, b0, T, r, y);
+            }
+        }
+    }
+}
+
+/* ---- AVX-VNNI: vpdpbusd on ymm ------------------------------------------------------ */
+#ifdef BL__HAVE_AVXVNNI
+#define BL__AVX2_TOKENS 8 /* INT8 tokens per decoded block with AVX-VNNI */
+
+/* acc += u (unsigned bytes) . s (signed bytes) in groups of four, the VEX form of
+   vpdpbusd. Written as asm, so that these kernels need no avxvnni target region of their
+   own (the region pragma's target names vary by compiler version); register operands
+   only: with a memory alternative clang 14 spills the activations to the stack. */
+BL__FORCE_INLINE __m256i bl__avx2_dpbusd(__m256i acc, __m256i u, __m256i s)
+{
+    __asm__("%{vex%} vpdpbusd {%2, %1, %0|%0, %1, %2}" : "+x"(acc) : "x"(u), "x"(s));
+    return acc;
+}
+
+/* Batch 1 streams every weight once. 2BIT (memory bound) walks one row at a time, a
+   single stream that the hardware prefetchers follow, and prefetches into L2 two pages
+   ahead, which keeps DRAM reads in flight across 4 KiB page boundaries where those
+   prefetchers restart; rows in groups (shared activation loads) were slower from DRAM.
+   BASE3 (compute bound) takes rows in pairs, each row prefetching its own stream a fixed
+   distance ahead, a whole number of pairs, so over a pair the prefetched bytes are exactly
+   the next stretch of the contiguous rows. Past the end of the weights a prefetch is a
+   harmless hint. */
+#define BL__AVX2_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
+#define BL__AVX2_AHEAD_2BIT 8192   /* bytes; chosen from 2, 4 and 8 KiB */
+#define BL__AVX2_AHEAD_BASE3 32768 /* bytes */
+#define BL__AVX2_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+
+/* a whole number of row pairs, at least `bytes` and at least three pairs */
+static inline size_t bl__avx2_ahead(size_t rb, size_t bytes)
+{
+    size_t group = 2 * rb, groups = (bytes + group - 1) / group;
+    return group * (groups < 3 ? 3 : groups);
+}
+
+/* split: the rows are not whole cache lines long, so a block may straddle two lines */
+BL__FORCE_INLINE void bl__avx2_prefetch_row(const uint8_t *p, int split, size_t ahead)
+{
+    BL__AVX2_PREFETCH(p, ahead);
+    if (split) BL__AVX2_PREFETCH(p, ahead + 63);
+}
+
+/* four horizontal sums together: interleave, then fold the 128-bit lanes */
+BL__FORCE_INLINE void bl__avx2_hsum4(const __m256i v[4], int32_t out[4])
+{
+    __m256i s = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
+    __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
+    s = _mm256_add_epi32(_mm256_unpacklo_epi64(s, t), _mm256_unpackhi_epi64(s, t));
+    _mm_storeu_si128((__m128i *)(void *)out,
+                     _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+}
+
+/* STEP for rows r_ = 0, 1, written out: clang 14 leaves a loop over the rows partly
+   rolled, its accumulators then in memory */
+#define BL__AVX2_FOR_PAIR(STEP)                                                                    \
+    do {                                                                                           \
+        int r_;                                                                                    \
+        r_ = 0; STEP; r_ = 1; STEP;                                                                \
+    } while (0)
+
+/* 2BIT, 32 bytes of one row against the four digits' activations. w holds digits 0 and 1
+   in bits 0-3 of each byte, t = w >> 4 digits 2 and 3; the and-masks 3 and 12 give a
+   digit's code times 1 or times 4 with one AND each. lo and hi add the x1 and x4 digits
+   (hi is a multiple of 4, shifted back once per row): two dependency chains per row. */
+BL__FORCE_INLINE void bl__avx2_2bit_half(__m256i w, const __m256i av[4], __m256i *lo, __m256i *hi)
+{
+    const __m256i m1 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(12);
+    __m256i t = _mm256_srli_epi16(w, 4);
+    *lo = bl__avx2_dpbusd(*lo, _mm256_and_si256(w, m1), av[0]);
+    *hi = bl__avx2_dpbusd(*hi, _mm256_and_si256(w, m4), av[1]);
+    *lo = bl__avx2_dpbusd(*lo, _mm256_and_si256(t, m1), av[2]);
+    *hi = bl__avx2_dpbusd(*hi, _mm256_and_si256(t, m4), av[3]);
+}
+
+/* One 2BIT row with one token, two blocks a step: four accumulator pairs (one per 32
+   bytes of the step) keep 8 vpdpbusd chains in flight. Lanes: at most 2^13 steps, each
+   adding < 2 * 4 * 8 * 128. */
+static int32_t bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
+{
+    __m256i lo[4], hi[4], av[4];
+    int pos = 0, k, m;
+    BL__UNROLL
+    for (k = 0; k < 4; ++k) lo[k] = hi[k] = _mm256_setzero_si256();
+    for (; pos + 512 <= n; pos += 512, row += 128) {
+        BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT);
+        BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT + 64);
+        BL__UNROLL
+        for (k = 0; k < 4; ++k) {
+            BL__UNROLL
+            for (m = 0; m < 4; ++m) av[m] = BL__AVX2_LOAD(a + pos + 256 * (k / 2) + 64 * m + 32 * (k % 2));
+            bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), av, &lo[k], &hi[k]);
+        }
+    }
+    if (pos + 256 <= n) {
+        BL__UNROLL
+        for (k = 0; k < 2; ++k) {
+            BL__UNROLL
+            for (m = 0; m < 4; ++m) av[m] = BL__AVX2_LOAD(a + pos + 64 * m + 32 * k);
+            bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), av, &lo[k], &hi[k]);
+        }
+        pos += 256;
+        row += 64;
+    }
+    if (pos < n) {
+        uint8_t buf[64];
+        int bytes = (n - pos + 3) / 4;
+        const uint8_t *p = bl__avx2_tail(row, bytes, buf);
+        BL__UNROLL
+        for (k = 0; k < 2; ++k) {
+            BL__UNROLL
+            for (m = 0; m < 4; ++m) av[m] = BL__AVX2_LOAD(a + pos + bytes * m + 32 * k);
+            bl__avx2_2bit_half(BL__AVX2_LOAD(p + 32 * k), av, &lo[2 + k], &hi[2 + k]);
+        }
+    }
+    BL__UNROLL
+    for (k = 0; k < 4; ++k) lo[k] = _mm256_add_epi32(lo[k], _mm256_srai_epi32(hi[k], 2));
+    return bl__avx2_hsum(_mm256_add_epi32(_mm256_add_epi32(lo[0], lo[1]), _mm256_add_epi32(lo[2], lo[3])));
+}
+
+/* byte * 3 mod 256 in every lane: the next BASE3 digit's y */
+BL__FORCE_INLINE __m256i bl__avx2_times3(__m256i y)
+{
+    y = _mm256_add_epi8(_mm256_add_epi8(y, y), y);
+    BL__KEEP(y);
+    return y;
+}
+
+/* BASE3, 32 bytes of one row against the five digits' activations. With
+   y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
+   sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly: p and q gather the two
+   dots (two vpdpbusd per digit, no compares), even and odd digits apart (p[0], p[1]):
+   four dependency chains per row. */
+BL__FORCE_INLINE void bl__avx2_base3_half(__m256i y, const __m256i av[5], __m256i *p, __m256i *q)
+{
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        p[m & 1] = bl__avx2_dpbusd(p[m & 1], y, av[m]);
+        y = bl__avx2_times3(y);
+        q[m & 1] = bl__avx2_dpbusd(q[m & 1], y, av[m]);
+    }
+}
+
+/* Lane arithmetic wraps mod 2^32, so only the true 3 p - q = 256 * (partial dot) must fit
+   in int32: < 256 * 5 * 4 * 2 * 128 per half step, below 2^31 for 1638 steps; the pairs
+   fold into the totals every 512 blocks (1024 steps) and after the tail block (2 steps). */
+BL__FORCE_INLINE void bl__avx2_base3_fold(__m256i p[4], __m256i q[4], __m256i *total)
+{
+    int r;
+    BL__UNROLL
+    for (r = 0; r < 2; ++r) {
+        __m256i u = _mm256_add_epi32(p[2 * r], p[2 * r + 1]), v = _mm256_add_epi32(q[2 * r], q[2 * r + 1]);
+        u = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(u, u), u), v);
+        total[r] = _mm256_add_epi32(total[r], _mm256_srai_epi32(u, 8));
+        p[2 * r] = p[2 * r + 1] = q[2 * r] = q[2 * r + 1] = _mm256_setzero_si256();
+    }
+}
+
+/* two rows (16 accumulators would not fit the 16 ymm registers with four) */
+BL__FORCE_INLINE void bl__avx2_base3_rows(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+{
+    __m256i p[4], q[4], total[4], av[5]; /* row r: p[2r], p[2r + 1] */
+    size_t ahead = bl__avx2_ahead(rb, BL__AVX2_AHEAD_BASE3);
+    int full = n / 320, b = 0, end, h, m, r, split = (rb & 63) != 0;
+    BL__UNROLL
+    for (r = 0; r < 4; ++r) p[r] = q[r] = total[r] = _mm256_setzero_si256();
+    while (b < full) {
+        end = full - b <= 512 ? full : b + 512;
+        for (; b < end; ++b, row += 64, a += 320) {
+            BL__AVX2_FOR_PAIR(bl__avx2_prefetch_row(row + (size_t)r_ * rb, split, ahead));
+            BL__UNROLL
+            for (h = 0; h < 2; ++h) {
+                BL__UNROLL
+                for (m = 0; m < 5; ++m) av[m] = BL__AVX2_LOAD(a + 64 * m + 32 * h);
+                BL__AVX2_FOR_PAIR(bl__avx2_base3_half(BL__AVX2_LOAD(row + (size_t)r_ * rb + 32 * h), av, &p[2 * r_], &q[2 * r_]));
+            }
+        }
+        bl__avx2_base3_fold(p, q, total);
+    }
+    if (n > 320 * full) {
+        uint8_t buf[64];
+        int bytes = (n - 320 * full + 4) / 5;
+        for (r = 0; r < 2; ++r) {
+            const uint8_t *t = bl__avx2_tail(row + (size_t)r * rb, bytes, buf);
+            BL__UNROLL
+            for (h = 0; h < 2; ++h) {
+                BL__UNROLL
+                for (m = 0; m < 5; ++m) av[m] = BL__AVX2_LOAD(a + bytes * m + 32 * h);
+                bl__avx2_base3_half(BL__AVX2_LOAD(t + 32 * h), av, &p[2 * r], &q[2 * r]);
+            }
+        }
+        bl__avx2_base3_fold(p, q, total);
+    }
+    bl__avx2_hsum4(total, out); /* out[2], out[3]: zero */
+}
+
+/* the code dots of four consecutive rows with one token: 2BIT one row at a time, BASE3 in
+   pairs */
+BL__FORCE_INLINE void bl__avx2_rows4_vnni(int d, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+{
+    int32_t pair[4]; /* a two-row kernel's sums: the first two of its four lanes */
+    int h;
+    if (d == 4) {
+        for (h = 0; h < 4; ++h) out[h] = bl__avx2_2bit_row(row + (size_t)h * rb, n, a);
+        return;
+    }
+    for (h = 0; h < 4; h += 2, row += 2 * rb) {
+        bl__avx2_base3_rows(row, rb, n, a, pair);
+        out[h] = pair[0];
+        out[h + 1] = pair[1];
+    }
+}
+
+/* codes 0..2 of digit m of 32 bytes: c[m]; zero bytes give codes 0. BASE3: code =
+   (y > 85) + (y > 170), compared as signed s = y - 128 (3 (y - 128) = 3y - 128 mod 256:
+   s follows the same s -> 3s chain). */
+BL__FORCE_INLINE void bl__avx2_codes_half(int d, __m256i w, __m256i c[5])
+{
+    int m;
+    if (d == 4) {
+        const __m256i three = _mm256_set1_epi8(3);
+        c[0] = _mm256_and_si256(w, three);
+        c[1] = _mm256_and_si256(_mm256_srli_epi16(w, 2), three);
+        c[2] = _mm256_and_si256(_mm256_srli_epi16(w, 4), three);
+        c[3] = _mm256_and_si256(_mm256_srli_epi16(w, 6), three);
+    } else {
+        const __m256i lo = _mm256_set1_epi8(85 - 128), hi = _mm256_set1_epi8(170 - 128), zero = _mm256_setzero_si256();
+        __m256i s = _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80));
+        BL__UNROLL
+        for (m = 0; m < 5; ++m) {
+            c[m] = _mm256_sub_epi8(_mm256_sub_epi8(zero, _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
+            if (m < 4) s = bl__avx2_times3(s);
+        }
+    }
+}
+
+/* 32 bytes of one row (digit stride `step`) against T tokens at a (stride apart): the
+   codes decoded once, token t's digit m feeding acc[t * A + m % A], so at least 8
+   dependency chains are in flight */
+BL__FORCE_INLINE void bl__avx2_half_vnni(int d, const uint8_t *p, const int8_t *a, size_t stride, int step, int T,
+                                         int A, __m256i *acc)
+{
+    __m256i c[5];
+    int t, m;
+    bl__avx2_codes_half(d, BL__AVX2_LOAD(p), c);
+    BL__UNROLL
+    for (m = 0; m < d; ++m) {
+        BL__UNROLL
+        for (t = 0; t < T; ++t)
+            acc[t * A + m % A] = bl__avx2_dpbusd(acc[t * A + m % A], c[m], BL__AVX2_LOAD(a + (size_t)t * stride + step * m));
+    }
+}
+
+/* out[t] = sum_i code_i * a_t[i] over one packed row, T tokens */
+BL__FORCE_INLINE void bl__avx2_row_vnni(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+                                        int32_t *out)
+{
+    __m256i acc[BL__AVX2_TOKENS];
+    int pos = 0, t, m, span = 64 * d, A = T >= 4 ? 8 / T : 2;
+    BL__UNROLL
+    for (t = 0; t < T * A; ++t) acc[t] = _mm256_setzero_si256();
+    for (; pos + span <= n; pos += span, row += 64) {
+        bl__avx2_half_vnni(d, row, a + pos, stride, 64, T, A, acc);
+        bl__avx2_half_vnni(d, row + 32, a + pos + 32, stride, 64, T, A, acc);
+    }
+    if (pos < n) {
+        uint8_t buf[64];
+        int bytes = (n - pos + d - 1) / d;
+        const uint8_t *p = bl__avx2_tail(row, bytes, buf);
+        bl__avx2_half_vnni(d, p, a + pos, stride, bytes, T, A, acc);
+        if (bytes > 32) bl__avx2_half_vnni(d, p + 32, a + pos + 32, stride, bytes, T, A, acc);
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) {
+        __m256i s = acc[t * A];
+        BL__UNROLL
+        for (m = 1; m < A; ++m) s = _mm256_add_epi32(s, acc[t * A + m]);
+        out[t] = bl__avx2_hsum(s);
+    }
+}
+
+BL__FORCE_INLINE void bl__avx2_gemm_int8_vnni(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
+                                              int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
     int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* batch 1: one tile */
@@ -2281,11 +2618,9 @@ BL__FORCE_INLINE void bl__avx2_gemm_int8(int d, const bl_linear *L, const bl__in
                 int32_t dot[BL_MAX_K][BL__AVX2_TOKENS];
                 if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
                     int32_t d4[BL_MAX_K][4];
-                    int g;
                     for (j = 0; j < L->k; ++j)
-                        for (g = 0; g < 4; ++g)
-                            bl__avx2_row_int8(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
-                                              L->in_features, a, in->stride, 1, &d4[j][g]);
+                        bl__avx2_rows4_vnni(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes, L->row_bytes,
+                                            L->in_features, a, d4[j]);
                     bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
                     r += 3;
                     continue;
@@ -2293,9 +2628,10 @@ BL__FORCE_INLINE void bl__avx2_gemm_int8(int d, const bl_linear *L, const bl__in
                 for (j = 0; j < L->k; ++j) {
                     const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
                     switch (T) {
-                    case 1: bl__avx2_row_int8(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__avx2_row_int8(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    default: bl__avx2_row_int8(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    case 1: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
+                    case 2: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
+                    case 4: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
+                    default: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
                     }
                 }
                 bl__simd_store_int8(L, in, &dot[0][0], BL__AVX2_TOKENS, b0, T, r, y);
@@ -2303,11 +2639,21 @@ BL__FORCE_INLINE void bl__avx2_gemm_int8(int d, const bl_linear *L, const bl__in
         }
     }
 }
+#endif /* BL__HAVE_AVXVNNI */
 
+/* AVX-VNNI where the CPU has it (cpu.c), else AVX2 alone; both give the same bits */
 static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__avx2_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__avx2_gemm_int8(4, L, in, batch, y, r0, r1);
+    int d = L->format == BL_FORMAT_BASE3 ? 5 : 4;
+#ifdef BL__HAVE_AVXVNNI
+    if (bl__cpu_flags() & BL__CPU_AVXVNNI) {
+        if (d == 5) bl__avx2_gemm_int8_vnni(5, L, in, batch, y, r0, r1);
+        else bl__avx2_gemm_int8_vnni(4, L, in, batch, y, r0, r1);
+        return;
+    }
+#endif
+    if (d == 5) bl__avx2_gemm_int8_plain(5, L, in, batch, y, r0, r1);
+    else bl__avx2_gemm_int8_plain(4, L, in, batch, y, r0, r1);
 }
 
 /* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens

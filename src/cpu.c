@@ -13,10 +13,21 @@
 #    if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(BITLINEAR_NO_AVX512)
 #      define BL__HAVE_AVX512 1
 #    endif
+#    if defined(BL__HAVE_AVX2) && defined(__AVXVNNI__) && (defined(__GNUC__) || defined(__clang__))
+#      define BL__HAVE_AVXVNNI 1
+#    endif
 #  elif defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8) || defined(_MSC_VER)
 #    define BL__RUNTIME_DISPATCH 1
 #    ifndef BITLINEAR_NO_AVX2
 #      define BL__HAVE_AVX2 1
+/* the AVX2 kernels' AVX-VNNI variant: its one instruction is inline asm (kernels_avx2.c),
+   which needs a compiler and assembler that know AVX-VNNI (GCC 11 with binutils 2.36,
+   LLVM 12) */
+#      if (defined(__clang__) && ((defined(__apple_build_version__) && __clang_major__ >= 13) ||         \
+                                  (!defined(__apple_build_version__) && __clang_major__ >= 12))) ||      \
+          (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
+#        define BL__HAVE_AVXVNNI 1
+#      endif
 #    endif
 #    ifndef BITLINEAR_NO_AVX512
 #      define BL__HAVE_AVX512 1
@@ -109,6 +120,7 @@ static BL__UNUSED void bl__atomic_store(int *p, int v) { *(volatile int *)p = v;
 
 #define BL__CPU_AVX2   1
 #define BL__CPU_AVX512 2   /* F + BW + VNNI, with the OS saving the zmm and mask state */
+#define BL__CPU_AVXVNNI 4  /* AVX-VNNI (VEX vpdpbusd on ymm), with AVX2 */
 #define BL__CPU_KNOWN  (1 << 30)
 
 #ifdef BL__RUNTIME_DISPATCH
@@ -150,6 +162,10 @@ static int bl__detect_cpu(void)
     if (r[1] & (1u << 5)) flags |= BL__CPU_AVX2;
     if ((xcr0 & 0xE6u) == 0xE6u && (r[1] & (1u << 16)) && (r[1] & (1u << 30)) && (r[2] & (1u << 11)))
         flags |= BL__CPU_AVX512;                                  /* opmask, zmm state; F, BW, VNNI */
+    if (r[0] >= 1 && (flags & BL__CPU_AVX2)) {                    /* subleaf 1 exists */
+        bl__cpuid(7, 1, r);
+        if (r[0] & (1u << 4)) flags |= BL__CPU_AVXVNNI;           /* EAX bit 4: AVX-VNNI */
+    }
     return (int)flags;
 }
 
@@ -165,5 +181,5 @@ static int bl__cpu_flags(void)
 }
 #else
 /* without run-time dispatch a compiled-in kernel is one the compiler flags allow */
-static BL__UNUSED int bl__cpu_flags(void) { return BL__CPU_AVX2 | BL__CPU_AVX512; }
+static BL__UNUSED int bl__cpu_flags(void) { return BL__CPU_AVX2 | BL__CPU_AVX512 | BL__CPU_AVXVNNI; }
 #endif

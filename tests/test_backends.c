@@ -216,16 +216,106 @@ static void quantize_case(bl_backend backend)
     free(fill);
 }
 
-int main(void)
+/* every check of one backend against scalar */
+static void test_backend(bl_backend backend)
 {
-    static const bl_backend simd[] = { BL_BACKEND_AVX2, BL_BACKEND_AVX512, BL_BACKEND_NEON, BL_BACKEND_WASM };
+    int round;
+    size_t i;
 #ifdef BITLINEAR_TEST_QUICK
     const int rounds = 2;
 #else
     const int rounds = 6;
 #endif
-    size_t s, i;
-    int round, tested = 0;
+    quantize_case(backend);
+    for (round = 0; round < rounds; ++round)
+        for (i = 0; i < sizeof in_sizes / sizeof in_sizes[0]; ++i) {
+            tcase c;
+            random_case(&c, in_sizes[i]);
+            run_case(&c, backend);
+        }
+    {
+        /* every format x act x k once on an odd shape, and batch 17 */
+        int f, a, k;
+        for (f = 0; f < 2; ++f)
+            for (a = 0; a < 2; ++a)
+                for (k = 1; k <= 3; ++k) {
+                    tcase c;
+                    random_case(&c, 321 + 64 * k);
+                    c.format = (bl_format)f;
+                    c.act = (bl_act)a;
+                    c.k = k;
+                    c.batch = 17;
+                    run_case(&c, backend);
+                }
+    }
+    {
+        /* batch 1 walks rows in groups of four whose kernels and prefetch depend on
+           the row length and its alignment: short/long, whole/partial cache lines,
+           two groups and a remainder row, BASE3 rows on both sides of the length
+           where they go in pairs (81920 / 81921 trits), pairs over an odd and an even
+           number of whole blocks, with and without a tail; k 1..3 in turn, and
+           BL_MAX_K once */
+        static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504, 10240, 10241,
+                                       10560, 10561, 10880, 81920, 81921, 82240, 82241, 82560 };
+        int f, g;
+        for (g = 0; g < (int)(sizeof gemv_in / sizeof gemv_in[0]); ++g)
+            for (f = 0; f < 2; ++f) {
+                tcase c;
+                random_case(&c, gemv_in[g]);
+                c.format = (bl_format)f;
+                c.act = BL_ACT_INT8;
+                c.out = 9;
+                c.k = g == 0 ? BL_MAX_K : 1 + g % 3;
+                c.batch = 1;
+                run_case(&c, backend);
+            }
+        /* BASE3 converts the outputs of up to 16 groups at once: two full runs of
+           them, a shorter run, and remainder rows */
+        for (f = 0; f < 2; ++f) {
+            tcase c;
+            random_case(&c, 1000 + 321 * f);
+            c.format = BL_FORMAT_BASE3;
+            c.act = BL_ACT_INT8;
+            c.out = 2 * 64 + 4 * 3 + 3;
+            c.k = 1 + f;
+            c.batch = 1;
+            run_case(&c, backend);
+        }
+    }
+    {
+        /* several tokens over rows long enough that the GEMM walks them in column
+           chunks (the tokens' activations outgrow L1), chunks ending inside a block */
+        static const int long_in[] = { 4097, 11008, 20000 };
+        static const int batches[] = { 2, 9 };
+        int f, g, b;
+        for (g = 0; g < 3; ++g)
+            for (f = 0; f < 2; ++f)
+                for (b = 0; b < 2; ++b) int8_case(backend, long_in[g], (bl_format)f, 5, batches[b]);
+    }
+    {
+        /* the longest rows allowed, all codes and activations maximal: the int32 lane
+           sums reach their bound (kernels that fold or split lanes must not overflow) */
+        int f;
+        for (f = 0; f < 4; ++f) {
+            tcase c;
+            memset(&c, 0, sizeof c);
+            c.in = BL_MAX_IN_FEATURES;
+            c.out = 5; /* a group of four rows (the batch-1 walk's) and one more */
+            c.k = 1;
+            c.batch = f < 2 ? 1 : 3; /* GEMV and GEMM paths */
+            c.fill = 1;
+            c.format = (bl_format)(f % 2);
+            c.act = BL_ACT_INT8;
+            run_case(&c, backend);
+        }
+    }
+}
+
+int main(void)
+{
+    static const bl_backend simd[] = { BL_BACKEND_AVX2, BL_BACKEND_AVX512, BL_BACKEND_NEON, BL_BACKEND_WASM };
+    size_t s;
+    int tested = 0;
     bl_backend best;
 
     /* AUTO resolves to the best backend present; a missing one is refused and changes nothing */
@@ -258,89 +348,18 @@ int main(void)
         }
         ++tested;
         printf("testing %s against scalar\n", bl_backend_name(simd[s]));
-        quantize_case(simd[s]);
-        for (round = 0; round < rounds; ++round)
-            for (i = 0; i < sizeof in_sizes / sizeof in_sizes[0]; ++i) {
-                tcase c;
-                random_case(&c, in_sizes[i]);
-                run_case(&c, simd[s]);
-            }
-        {
-            /* every format x act x k once on an odd shape, and batch 17 */
-            int f, a, k;
-            for (f = 0; f < 2; ++f)
-                for (a = 0; a < 2; ++a)
-                    for (k = 1; k <= 3; ++k) {
-                        tcase c;
-                        random_case(&c, 321 + 64 * k);
-                        c.format = (bl_format)f;
-                        c.act = (bl_act)a;
-                        c.k = k;
-                        c.batch = 17;
-                        run_case(&c, simd[s]);
-                    }
+        test_backend(simd[s]);
+#if defined(BL__RUNTIME_DISPATCH) && defined(BL__HAVE_AVXVNNI)
+        /* the AVX2 backend runs its AVX-VNNI kernels where the CPU has them; its plain AVX2
+           kernels too, with the flag masked out of the cached CPU flags */
+        if (simd[s] == BL_BACKEND_AVX2 && (bl__cpu_flags() & BL__CPU_AVXVNNI)) {
+            int flags = bl__cpu_flags();
+            printf("testing avx2 without AVX-VNNI against scalar\n");
+            bl__atomic_store(&bl__cpu_flags_cache, flags & ~BL__CPU_AVXVNNI);
+            test_backend(simd[s]);
+            bl__atomic_store(&bl__cpu_flags_cache, flags);
         }
-        {
-            /* batch 1 walks rows in groups of four whose kernels and prefetch depend on
-               the row length and its alignment: short/long, whole/partial cache lines,
-               two groups and a remainder row, BASE3 rows on both sides of the length
-               where they go in pairs (81920 / 81921 trits), pairs over an odd and an even
-               number of whole blocks, with and without a tail; k 1..3 in turn, and
-               BL_MAX_K once */
-            static const int gemv_in[] = { 250, 1000, 1024, 1280, 4097, 4352, 5504, 10240, 10241,
-                                           10560, 10561, 10880, 81920, 81921, 82240, 82241, 82560 };
-            int f, g;
-            for (g = 0; g < (int)(sizeof gemv_in / sizeof gemv_in[0]); ++g)
-                for (f = 0; f < 2; ++f) {
-                    tcase c;
-                    random_case(&c, gemv_in[g]);
-                    c.format = (bl_format)f;
-                    c.act = BL_ACT_INT8;
-                    c.out = 9;
-                    c.k = g == 0 ? BL_MAX_K : 1 + g % 3;
-                    c.batch = 1;
-                    run_case(&c, simd[s]);
-                }
-            /* BASE3 converts the outputs of up to 16 groups at once: two full runs of
-               them, a shorter run, and remainder rows */
-            for (f = 0; f < 2; ++f) {
-                tcase c;
-                random_case(&c, 1000 + 321 * f);
-                c.format = BL_FORMAT_BASE3;
-                c.act = BL_ACT_INT8;
-                c.out = 2 * 64 + 4 * 3 + 3;
-                c.k = 1 + f;
-                c.batch = 1;
-                run_case(&c, simd[s]);
-            }
-        }
-        {
-            /* several tokens over rows long enough that the GEMM walks them in column
-               chunks (the tokens' activations outgrow L1), chunks ending inside a block */
-            static const int long_in[] = { 4097, 11008, 20000 };
-            static const int batches[] = { 2, 9 };
-            int f, g, b;
-            for (g = 0; g < 3; ++g)
-                for (f = 0; f < 2; ++f)
-                    for (b = 0; b < 2; ++b) int8_case(simd[s], long_in[g], (bl_format)f, 5, batches[b]);
-        }
-        {
-            /* the longest rows allowed, all codes and activations maximal: the int32 lane
-               sums reach their bound (kernels that fold or split lanes must not overflow) */
-            int f;
-            for (f = 0; f < 4; ++f) {
-                tcase c;
-                memset(&c, 0, sizeof c);
-                c.in = BL_MAX_IN_FEATURES;
-                c.out = 5; /* a group of four rows (the batch-1 walk's) and one more */
-                c.k = 1;
-                c.batch = f < 2 ? 1 : 3; /* GEMV and GEMM paths */
-                c.fill = 1;
-                c.format = (bl_format)(f % 2);
-                c.act = BL_ACT_INT8;
-                run_case(&c, simd[s]);
-            }
-        }
+#endif
     }
     if (!tested) printf("skipped: no SIMD backend in this build or CPU; only scalar exists\n");
     CHECK_EQ_INT(bl_set_backend(BL_BACKEND_AUTO), BL_OK);
