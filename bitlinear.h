@@ -1860,11 +1860,12 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 #endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
-/* g++ 12 reports its own _mm*_undefined_* helpers as maybe-uninitialized when they are
+/* g++ 12 reports its own _mm*_undefined_* helpers as (maybe-)uninitialized when they are
    inlined (GCC PR 105593); the warning's location is in this header region */
 #  if defined(__GNUC__) && !defined(__clang__)
 #    pragma GCC diagnostic push
 #    pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#    pragma GCC diagnostic ignored "-Wuninitialized"
 #  endif
 #  include <immintrin.h>
 #  if defined(__GNUC__) && !defined(__clang__)
@@ -2054,6 +2055,25 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
         y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
 }
 
+/* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
+   so a tile's rows are walked in column chunks of at most BL__SIMD_CHUNK_BYTES of all
+   tokens' activations, whole blocks each, and the int32 partial dots summed (exact, so
+   the outputs keep their bits). Tiles of at most BL__SIMD_CHUNK_ROWS rows x components
+   keep their partial dots on the stack; longer tiles (short rows) need no chunks. */
+#define BL__SIMD_CHUNK_BYTES 16384
+#define BL__SIMD_CHUNK_ROWS 128
+static BL__UNUSED int bl__simd_chunked(const bl_linear *L, int T, int rows)
+{
+    return (size_t)T * (size_t)L->in_features > 2 * BL__SIMD_CHUNK_BYTES && rows * L->k <= BL__SIMD_CHUNK_ROWS;
+}
+/* trits per chunk: a whole number of blocks (64 d trits) */
+static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
+{
+    int n = L->in_features, span = 64 * d;
+    int chunks = (int)(((size_t)T * (size_t)n + BL__SIMD_CHUNK_BYTES - 1) / BL__SIMD_CHUNK_BYTES);
+    return ((n + chunks - 1) / chunks + span - 1) / span * span;
+}
+
 /* The walk every SIMD backend shares, written once and expanded inside each backend's
    target region (target attributes forbid inlining across regions, so a shared function
    could not inline the backend's kernels). Output rows go in tiles of about 32 KiB of
@@ -2066,17 +2086,35 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
      bl__<isa>_row_float(d, row, n, x, stride, T, float out[T])     signed sums of one row
    with d = 4 (2BIT) or 5 (BASE3) trits per byte and tokens a + t * stride, t < T. The
    expansion defines bl__<isa>_walk_int8 and bl__<isa>_walk_float, gemm functions of the
-   backend table. Every (format, token count) pair is a function of its own, so d and T are
-   constants in it and the row kernels unroll fully; it also keeps functions small for
-   engines that compile one function at a time (V8 runs a large function's baseline code
-   until its optimized code is ready). */
-#define BL__SIMD_WALK(isa, TOKENS, FTOKENS)                                                                    \
+   backend table. BL__SIMD_WALK_INT8 and BL__SIMD_WALK_FLOAT expand one half alone, for a
+   backend whose other half has a walk of its own (AVX2 and AVX-512 FLOAT decode panels of
+   rows for many tokens instead). Every (format, token count) pair is a function of its
+   own, so d and T are constants in it and the row kernels unroll fully; it also keeps
+   functions small for engines that compile one function at a time (V8 runs a large
+   function's baseline code until its optimized code is ready). */
+#define BL__SIMD_WALK(isa, TOKENS, FTOKENS) BL__SIMD_WALK_INT8(isa, TOKENS) BL__SIMD_WALK_FLOAT(isa, FTOKENS)
+#define BL__SIMD_WALK_INT8(isa, TOKENS)                                                                        \
     BL__FORCE_INLINE void bl__##isa##_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, \
                                                 float *y, int r0, int r1)                                      \
     {                                                                                                          \
         size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
         const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;                                  \
         int r, j;                                                                                              \
+        if (T > 1 && bl__simd_chunked(L, T, r1 - r0)) {                                                        \
+            int32_t part[BL__SIMD_CHUNK_ROWS][TOKENS], tmp[TOKENS];                                            \
+            int n = L->in_features, cw = bl__simd_chunk_width(L, T, d), c0, t, i;                              \
+            memset(part, 0, sizeof part);                                                                      \
+            for (c0 = 0; c0 < n; c0 += cw)                                                                     \
+                for (r = r0, i = 0; r < r1; ++r)                                                               \
+                    for (j = 0; j < L->k; ++j, ++i) {                                                          \
+                        bl__##isa##_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes +     \
+                                                 (size_t)(c0 / (64 * d)) * 64,                                 \
+                                             n - c0 < cw ? n - c0 : cw, a + c0, in->stride, T, tmp);           \
+                        for (t = 0; t < T; ++t) part[i][t] += tmp[t];                                          \
+                    }                                                                                          \
+            for (r = r0, i = 0; r < r1; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], TOKENS, b0, T, r, y); \
+            return;                                                                                            \
+        }                                                                                                      \
         for (r = r0; r < r1; ++r) {                                                                            \
             int32_t dot[BL_MAX_K][TOKENS];                                                                     \
             for (j = 0; j < L->k; ++j)                                                                         \
@@ -2085,6 +2123,13 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
             bl__simd_store_int8(L, in, &dot[0][0], TOKENS, b0, T, r, y);                                       \
         }                                                                                                      \
     }                                                                                                          \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
+    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
+    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))
+#define BL__SIMD_WALK_FLOAT(isa, FTOKENS)                                                                      \
     BL__FORCE_INLINE void bl__##isa##_rows_float(int d, int T, const bl_linear *L, const bl__input *in,         \
                                                  int b0, float *y, int r0, int r1)                             \
     {                                                                                                          \
@@ -2103,16 +2148,10 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
             bl__simd_store_float(L, acc, b0, T, r, y);                                                         \
         }                                                                                                      \
     }                                                                                                          \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
-    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 1, 1)         \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 2, 2)         \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, FTOKENS, max)                                                   \
     BL__SIMD_WALK_VARIANT(isa, float, base3, 5, FTOKENS, max)                                                  \
-    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))                                    \
     BL__SIMD_WALK_GEMM(isa, float, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
 
 /* rows [r0, r1) of tokens b0 .. b0+T-1 for one format and token count. The backend's
@@ -2178,6 +2217,28 @@ BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__inp
 }
 BL__TARGET_END
 #endif
+
+/* Batch 1 on x86: four consecutive rows share one output step (bl__x86_store_rows4_int8),
+   so a backend's four-row kernel bl__<isa>_rows4_int8(d, row, rb, n, a, int32_t out[4])
+   can let one activation load feed four rows; rows left over go one at a time through
+   the walk's row function. Expanded after BL__SIMD_WALK_INT8(isa, ...), it defines
+   bl__<isa>_gemv_int8(d, L, in, y, r0, r1). */
+#define BL__X86_WALK_GEMV(isa)                                                                                 \
+    BL__FORCE_INLINE void bl__##isa##_gemv_int8(int d, const bl_linear *L, const bl__input *in, float *y,       \
+                                                int r0, int r1)                                                \
+    {                                                                                                          \
+        size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
+        const int8_t *a = (const int8_t *)in->data;                                                            \
+        int r, j;                                                                                              \
+        for (r = r0; r + 4 <= r1; r += 4) {                                                                    \
+            int32_t d4[BL_MAX_K][4];                                                                           \
+            for (j = 0; j < L->k; ++j)                                                                         \
+                bl__##isa##_rows4_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,            \
+                                       L->row_bytes, L->in_features, a, d4[j]);                                \
+            bl__x86_store_rows4_int8(L, in, d4, 0, r, y);                                                      \
+        }                                                                                                      \
+        if (r < r1) bl__##isa##_rows_int8(d, 1, L, in, 0, y, r, r1);                                           \
+    }
 /* ---- end src/kernels_simd.c ---- */
 
 /* ---- begin src/kernels_avx2.c ---- */
@@ -2270,7 +2331,7 @@ BL__FORCE_INLINE void bl__avx2_block_int8_plain(int d, const uint8_t *p, const i
 }
 
 /* out[t] = sum_i code_i * a_t[i] over one packed row */
-BL__FORCE_INLINE void bl__avx2_row_int8_plain(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
                                         int32_t *out)
 {
     __m256i acc[BL__AVX2_PTOKENS];
@@ -2287,42 +2348,16 @@ BL__FORCE_INLINE void bl__avx2_row_int8_plain(int d, const uint8_t *row, int n, 
     for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
 }
 
-BL__FORCE_INLINE void bl__avx2_gemm_int8_plain(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                         int r0, int r1)
+/* the code dots of four consecutive rows with one token, a row at a time */
+BL__FORCE_INLINE void bl__avx2_plain_rows4_int8(int d, const uint8_t *row, size_t rb, int n, const int8_t *a,
+                                                int32_t out[4])
 {
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* batch 1: one tile */
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX2_PTOKENS);
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__AVX2_PTOKENS];
-                if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
-                    int32_t d4[BL_MAX_K][4];
-                    int g;
-                    for (j = 0; j < L->k; ++j)
-                        for (g = 0; g < 4; ++g)
-                            bl__avx2_row_int8_plain(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
-                                              L->in_features, a, in->stride, 1, &d4[j][g]);
-                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
-                    r += 3;
-                    continue;
-                }
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    default: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    }
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX2_PTOKENS, b0, T, r, y);
-            }
-        }
-    }
+    int h;
+    for (h = 0; h < 4; ++h) bl__avx2_plain_row_int8(d, row + (size_t)h * rb, n, a, 0, 1, &out[h]);
 }
+
+BL__SIMD_WALK_INT8(avx2_plain, BL__AVX2_PTOKENS)
+BL__X86_WALK_GEMV(avx2_plain)
 
 /* ---- AVX-VNNI: vpdpbusd on ymm ------------------------------------------------------ */
 #ifdef BL__HAVE_AVXVNNI
@@ -2521,7 +2556,7 @@ BL__FORCE_INLINE void bl__avx2_base3_rows(const uint8_t *row, size_t rb, int n, 
 
 /* the code dots of four consecutive rows with one token: 2BIT one row at a time, BASE3 in
    pairs */
-BL__FORCE_INLINE void bl__avx2_rows4_vnni(int d, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+BL__FORCE_INLINE void bl__avx2_vnni_rows4_int8(int d, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
 {
     int32_t pair[4]; /* a two-row kernel's sums: the first two of its four lanes */
     int h;
@@ -2577,7 +2612,7 @@ BL__FORCE_INLINE void bl__avx2_half_vnni(int d, const uint8_t *p, const int8_t *
 }
 
 /* out[t] = sum_i code_i * a_t[i] over one packed row, T tokens */
-BL__FORCE_INLINE void bl__avx2_row_vnni(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx2_vnni_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
                                         int32_t *out)
 {
     __m256i acc[BL__AVX2_TOKENS];
@@ -2604,56 +2639,25 @@ BL__FORCE_INLINE void bl__avx2_row_vnni(int d, const uint8_t *row, int n, const 
     }
 }
 
-BL__FORCE_INLINE void bl__avx2_gemm_int8_vnni(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                              int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* batch 1: one tile */
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX2_TOKENS);
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__AVX2_TOKENS];
-                if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
-                    int32_t d4[BL_MAX_K][4];
-                    for (j = 0; j < L->k; ++j)
-                        bl__avx2_rows4_vnni(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes, L->row_bytes,
-                                            L->in_features, a, d4[j]);
-                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
-                    r += 3;
-                    continue;
-                }
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    case 4: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    default: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
-                    }
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX2_TOKENS, b0, T, r, y);
-            }
-        }
-    }
-}
+BL__SIMD_WALK_INT8(avx2_vnni, BL__AVX2_TOKENS)
+BL__X86_WALK_GEMV(avx2_vnni)
 #endif /* BL__HAVE_AVXVNNI */
 
 /* AVX-VNNI where the CPU has it (cpu.c), else AVX2 alone; both give the same bits */
 static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    int d = L->format == BL_FORMAT_BASE3 ? 5 : 4;
+    int base3 = L->format == BL_FORMAT_BASE3;
 #ifdef BL__HAVE_AVXVNNI
     if (bl__cpu_flags() & BL__CPU_AVXVNNI) {
-        if (d == 5) bl__avx2_gemm_int8_vnni(5, L, in, batch, y, r0, r1);
-        else bl__avx2_gemm_int8_vnni(4, L, in, batch, y, r0, r1);
+        if (batch > 1) bl__avx2_vnni_walk_int8(L, in, batch, y, r0, r1);
+        else if (base3) bl__avx2_vnni_gemv_int8(5, L, in, y, r0, r1);
+        else bl__avx2_vnni_gemv_int8(4, L, in, y, r0, r1);
         return;
     }
 #endif
-    if (d == 5) bl__avx2_gemm_int8_plain(5, L, in, batch, y, r0, r1);
-    else bl__avx2_gemm_int8_plain(4, L, in, batch, y, r0, r1);
+    if (batch > 1) bl__avx2_plain_walk_int8(L, in, batch, y, r0, r1);
+    else if (base3) bl__avx2_plain_gemv_int8(5, L, in, y, r0, r1);
+    else bl__avx2_plain_gemv_int8(4, L, in, y, r0, r1);
 }
 
 /* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens
@@ -2942,17 +2946,6 @@ BL__FORCE_INLINE void bl__avx512_row_int8(int d, const uint8_t *row, int n, cons
         BL__UNROLL
         for (m = 1; m < A; ++m) s = _mm512_add_epi32(s, acc[t * A + m]);
         out[t] = bl__avx512_hsum(s);
-    }
-}
-
-/* the same for T = 2, 4 or 8 tokens, each count compiled on its own (unrolled) */
-BL__FORCE_INLINE void bl__avx512_row_int8_tokens(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
-                                               int T, int32_t *out)
-{
-    switch (T) {
-    case 2: bl__avx512_row_int8(d, row, n, a, stride, 2, out); break;
-    case 4: bl__avx512_row_int8(d, row, n, a, stride, 4, out); break;
-    default: bl__avx512_row_int8(d, row, n, a, stride, 8, out); break;
     }
 }
 
@@ -3311,37 +3304,6 @@ BL__FORCE_INLINE void bl__avx512_base3_rows(int R, const uint8_t *row, size_t rb
     bl__avx512_hsum4(total, out);
 }
 
-/* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
-   so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
-   stay there, the partial dots summed in int32 (exact). Returns 0 (nothing done) when
-   all the tokens' activations fit in 32 KiB (L1) already. */
-#define BL__AVX512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
-#define BL__AVX512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
-BL__FORCE_INLINE int bl__avx512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
-                                                int rt, int rend, float *y)
-{
-    int32_t part[BL__AVX512_CHUNK_ROWS][BL__AVX512_TOKENS], tmp[BL__AVX512_TOKENS];
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-    int span = 64 * d, n = L->in_features, chunks, cw, c0, r, j, t, i;
-    if ((size_t)T * (size_t)n <= 2 * BL__AVX512_CHUNK_BYTES || (rend - rt) * L->k > BL__AVX512_CHUNK_ROWS) return 0;
-    chunks = (int)(((size_t)T * (size_t)n + BL__AVX512_CHUNK_BYTES - 1) / BL__AVX512_CHUNK_BYTES);
-    cw = ((n + chunks - 1) / chunks + span - 1) / span * span;
-    memset(part, 0, sizeof part);
-    for (c0 = 0; c0 < n; c0 += cw) {
-        int cn = n - c0 < cw ? n - c0 : cw;
-        size_t off = (size_t)(c0 / span) * 64;
-        for (r = rt, i = 0; r < rend; ++r)
-            for (j = 0; j < L->k; ++j, ++i) {
-                const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes + off;
-                bl__avx512_row_int8_tokens(d, row, cn, a + c0, in->stride, T, tmp);
-                for (t = 0; t < T; ++t) part[i][t] += tmp[t];
-            }
-    }
-    for (r = rt, i = 0; r < rend; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], BL__AVX512_TOKENS, b0, T, r, y);
-    return 1;
-}
-
 /* the code dots of four consecutive rows with one token, as R-row groups */
 BL__FORCE_INLINE void bl__avx512_rows4_int8(int d, int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                           int32_t out[4])
@@ -3365,51 +3327,45 @@ BL__FORCE_INLINE void bl__avx512_rows4_int8(int d, int R, const uint8_t *row, si
    2BIT (memory-bound, the decode is short) converts per group, as do the AVX2 kernels. */
 #define BL__AVX512_GROUPS 16
 
-BL__FORCE_INLINE void bl__avx512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                         int r0, int r1)
+/* Batch 1: all rows as one tile (tiles exist for token reuse, and each tile's last rows,
+   out of a group, run slower), four-row groups of R-row kernels (see bl__avx512_2bit_rows) */
+BL__FORCE_INLINE void bl__avx512_gemv_int8(int d, const bl_linear *L, const bl__input *in, float *y, int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    /* batch-1 rows per step (see bl__avx512_2bit_rows). A batch of one walks all its rows as one
-       tile: tiles exist for token reuse, and each tile's last rows (out of a group) run slower. */
-    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j;
+    const int8_t *a = (const int8_t *)in->data;
     int R = d == 5 ? (4 * L->row_bytes <= BL__AVX512_SPAN_BASE3 ? 4 : 2)
                    : (L->row_bytes <= 1024 && L->row_bytes % 64 == 0 ? 4 : 2);
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX512_TOKENS);
-            if (T > 1 && bl__avx512_gemm_int8_chunked(d, L, in, T, b0, rt, rend, y)) continue;
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__AVX512_TOKENS];
-                if (T == 1 && rend - r >= 4) {
-                    int32_t dots[BL__AVX512_GROUPS][BL_MAX_K][4];
-                    int g, groups;
-                    for (groups = 0; groups < (d == 5 ? BL__AVX512_GROUPS : 1) && rend - r - 4 * groups >= 4; ++groups)
-                        for (j = 0; j < L->k; ++j)
-                            bl__avx512_rows4_int8(d, R, L->packed + (size_t)j * plane +
-                                                          (size_t)(r + 4 * groups) * L->row_bytes,
-                                                L->row_bytes, L->in_features, a, dots[groups][j]);
-                    for (g = 0; g < groups; ++g) bl__x86_store_rows4_int8(L, in, dots[g], b0, r + 4 * g, y);
-                    r += 4 * groups - 1;
-                    continue;
-                }
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    if (T > 1) bl__avx512_row_int8_tokens(d, row, L->in_features, a, in->stride, T, dot[j]);
-                    else dot[j][0] = d == 5 ? bl__avx512_row_int8_base3_gemv(row, L->in_features, a)
-                                            : bl__avx512_row_int8_2bit_gemv(row, L->in_features, a);
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX512_TOKENS, b0, T, r, y);
-            }
+    int r, j;
+    for (r = r0; r < r1; ++r) {
+        int32_t dot[BL_MAX_K];
+        if (r1 - r >= 4) {
+            int32_t dots[BL__AVX512_GROUPS][BL_MAX_K][4];
+            int g, groups;
+            for (groups = 0; groups < (d == 5 ? BL__AVX512_GROUPS : 1) && r1 - r - 4 * groups >= 4; ++groups)
+                for (j = 0; j < L->k; ++j)
+                    bl__avx512_rows4_int8(d, R, L->packed + (size_t)j * plane + (size_t)(r + 4 * groups) * L->row_bytes,
+                                          L->row_bytes, L->in_features, a, dots[groups][j]);
+            for (g = 0; g < groups; ++g) bl__x86_store_rows4_int8(L, in, dots[g], 0, r + 4 * g, y);
+            r += 4 * groups - 1;
+            continue;
         }
+        for (j = 0; j < L->k; ++j) {
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+            dot[j] = d == 5 ? bl__avx512_row_int8_base3_gemv(row, L->in_features, a)
+                            : bl__avx512_row_int8_2bit_gemv(row, L->in_features, a);
+        }
+        bl__simd_store_int8(L, in, dot, 1, 0, 1, r, y);
     }
 }
 
+/* several tokens: the shared walk over bl__avx512_row_int8 */
+BL__SIMD_WALK_INT8(avx512, BL__AVX512_TOKENS)
+
 static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__avx512_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__avx512_gemm_int8(4, L, in, batch, y, r0, r1);
+    if (batch > 1) bl__avx512_walk_int8(L, in, batch, y, r0, r1);
+    else if (L->format == BL_FORMAT_BASE3) bl__avx512_gemv_int8(5, L, in, y, r0, r1);
+    else bl__avx512_gemv_int8(4, L, in, y, r0, r1);
 }
 
 /* One block (`bytes` wide, all 64 readable at `src`) of one row against T tokens by masked

@@ -43,11 +43,12 @@
 #endif
 
 #if defined(BL__HAVE_AVX2) || defined(BL__HAVE_AVX512)
-/* g++ 12 reports its own _mm*_undefined_* helpers as maybe-uninitialized when they are
+/* g++ 12 reports its own _mm*_undefined_* helpers as (maybe-)uninitialized when they are
    inlined (GCC PR 105593); the warning's location is in this header region */
 #  if defined(__GNUC__) && !defined(__clang__)
 #    pragma GCC diagnostic push
 #    pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#    pragma GCC diagnostic ignored "-Wuninitialized"
 #  endif
 #  include <immintrin.h>
 #  if defined(__GNUC__) && !defined(__clang__)

@@ -87,7 +87,7 @@ BL__FORCE_INLINE void bl__avx2_block_int8_plain(int d, const uint8_t *p, const i
 }
 
 /* out[t] = sum_i code_i * a_t[i] over one packed row */
-BL__FORCE_INLINE void bl__avx2_row_int8_plain(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
                                         int32_t *out)
 {
     __m256i acc[BL__AVX2_PTOKENS];
@@ -104,42 +104,16 @@ BL__FORCE_INLINE void bl__avx2_row_int8_plain(int d, const uint8_t *row, int n, 
     for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
 }
 
-BL__FORCE_INLINE void bl__avx2_gemm_int8_plain(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                         int r0, int r1)
+/* the code dots of four consecutive rows with one token, a row at a time */
+BL__FORCE_INLINE void bl__avx2_plain_rows4_int8(int d, const uint8_t *row, size_t rb, int n, const int8_t *a,
+                                                int32_t out[4])
 {
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* batch 1: one tile */
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX2_PTOKENS);
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__AVX2_PTOKENS];
-                if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
-                    int32_t d4[BL_MAX_K][4];
-                    int g;
-                    for (j = 0; j < L->k; ++j)
-                        for (g = 0; g < 4; ++g)
-                            bl__avx2_row_int8_plain(d, L->packed + (size_t)j * plane + (size_t)(r + g) * L->row_bytes,
-                                              L->in_features, a, in->stride, 1, &d4[j][g]);
-                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
-                    r += 3;
-                    continue;
-                }
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    default: bl__avx2_row_int8_plain(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    }
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX2_PTOKENS, b0, T, r, y);
-            }
-        }
-    }
+    int h;
+    for (h = 0; h < 4; ++h) bl__avx2_plain_row_int8(d, row + (size_t)h * rb, n, a, 0, 1, &out[h]);
 }
+
+BL__SIMD_WALK_INT8(avx2_plain, BL__AVX2_PTOKENS)
+BL__X86_WALK_GEMV(avx2_plain)
 
 /* ---- AVX-VNNI: vpdpbusd on ymm ------------------------------------------------------ */
 #ifdef BL__HAVE_AVXVNNI
@@ -338,7 +312,7 @@ BL__FORCE_INLINE void bl__avx2_base3_rows(const uint8_t *row, size_t rb, int n, 
 
 /* the code dots of four consecutive rows with one token: 2BIT one row at a time, BASE3 in
    pairs */
-BL__FORCE_INLINE void bl__avx2_rows4_vnni(int d, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
+BL__FORCE_INLINE void bl__avx2_vnni_rows4_int8(int d, const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
 {
     int32_t pair[4]; /* a two-row kernel's sums: the first two of its four lanes */
     int h;
@@ -394,7 +368,7 @@ BL__FORCE_INLINE void bl__avx2_half_vnni(int d, const uint8_t *p, const int8_t *
 }
 
 /* out[t] = sum_i code_i * a_t[i] over one packed row, T tokens */
-BL__FORCE_INLINE void bl__avx2_row_vnni(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+BL__FORCE_INLINE void bl__avx2_vnni_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
                                         int32_t *out)
 {
     __m256i acc[BL__AVX2_TOKENS];
@@ -421,56 +395,25 @@ BL__FORCE_INLINE void bl__avx2_row_vnni(int d, const uint8_t *row, int n, const 
     }
 }
 
-BL__FORCE_INLINE void bl__avx2_gemm_int8_vnni(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                              int r0, int r1)
-{
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j; /* batch 1: one tile */
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX2_TOKENS);
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__AVX2_TOKENS];
-                if (T == 1 && rend - r >= 4) { /* one token: four rows share one output step */
-                    int32_t d4[BL_MAX_K][4];
-                    for (j = 0; j < L->k; ++j)
-                        bl__avx2_rows4_vnni(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes, L->row_bytes,
-                                            L->in_features, a, d4[j]);
-                    bl__x86_store_rows4_int8(L, in, d4, b0, r, y);
-                    r += 3;
-                    continue;
-                }
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    switch (T) {
-                    case 1: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 1, dot[j]); break;
-                    case 2: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 2, dot[j]); break;
-                    case 4: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 4, dot[j]); break;
-                    default: bl__avx2_row_vnni(d, row, L->in_features, a, in->stride, 8, dot[j]); break;
-                    }
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX2_TOKENS, b0, T, r, y);
-            }
-        }
-    }
-}
+BL__SIMD_WALK_INT8(avx2_vnni, BL__AVX2_TOKENS)
+BL__X86_WALK_GEMV(avx2_vnni)
 #endif /* BL__HAVE_AVXVNNI */
 
 /* AVX-VNNI where the CPU has it (cpu.c), else AVX2 alone; both give the same bits */
 static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    int d = L->format == BL_FORMAT_BASE3 ? 5 : 4;
+    int base3 = L->format == BL_FORMAT_BASE3;
 #ifdef BL__HAVE_AVXVNNI
     if (bl__cpu_flags() & BL__CPU_AVXVNNI) {
-        if (d == 5) bl__avx2_gemm_int8_vnni(5, L, in, batch, y, r0, r1);
-        else bl__avx2_gemm_int8_vnni(4, L, in, batch, y, r0, r1);
+        if (batch > 1) bl__avx2_vnni_walk_int8(L, in, batch, y, r0, r1);
+        else if (base3) bl__avx2_vnni_gemv_int8(5, L, in, y, r0, r1);
+        else bl__avx2_vnni_gemv_int8(4, L, in, y, r0, r1);
         return;
     }
 #endif
-    if (d == 5) bl__avx2_gemm_int8_plain(5, L, in, batch, y, r0, r1);
-    else bl__avx2_gemm_int8_plain(4, L, in, batch, y, r0, r1);
+    if (batch > 1) bl__avx2_plain_walk_int8(L, in, batch, y, r0, r1);
+    else if (base3) bl__avx2_plain_gemv_int8(5, L, in, y, r0, r1);
+    else bl__avx2_plain_gemv_int8(4, L, in, y, r0, r1);
 }
 
 /* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens

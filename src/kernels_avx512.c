@@ -147,17 +147,6 @@ BL__FORCE_INLINE void bl__avx512_row_int8(int d, const uint8_t *row, int n, cons
     }
 }
 
-/* the same for T = 2, 4 or 8 tokens, each count compiled on its own (unrolled) */
-BL__FORCE_INLINE void bl__avx512_row_int8_tokens(int d, const uint8_t *row, int n, const int8_t *a, size_t stride,
-                                               int T, int32_t *out)
-{
-    switch (T) {
-    case 2: bl__avx512_row_int8(d, row, n, a, stride, 2, out); break;
-    case 4: bl__avx512_row_int8(d, row, n, a, stride, 4, out); break;
-    default: bl__avx512_row_int8(d, row, n, a, stride, 8, out); break;
-    }
-}
-
 /* Batch-1 BASE3: with y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
    sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly, lane by lane and
    digit by digit: two vpdpbusd per digit and no compares. One accumulator pair per
@@ -513,37 +502,6 @@ BL__FORCE_INLINE void bl__avx512_base3_rows(int R, const uint8_t *row, size_t rb
     bl__avx512_hsum4(total, out);
 }
 
-/* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
-   so the tile's rows are walked in equal column chunks whose activations (<= 16 KiB)
-   stay there, the partial dots summed in int32 (exact). Returns 0 (nothing done) when
-   all the tokens' activations fit in 32 KiB (L1) already. */
-#define BL__AVX512_CHUNK_BYTES 16384 /* activation bytes of all tokens per chunk */
-#define BL__AVX512_CHUNK_ROWS 128    /* partial dots kept per tile: rows x k */
-BL__FORCE_INLINE int bl__avx512_gemm_int8_chunked(int d, const bl_linear *L, const bl__input *in, int T, int b0,
-                                                int rt, int rend, float *y)
-{
-    int32_t part[BL__AVX512_CHUNK_ROWS][BL__AVX512_TOKENS], tmp[BL__AVX512_TOKENS];
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-    int span = 64 * d, n = L->in_features, chunks, cw, c0, r, j, t, i;
-    if ((size_t)T * (size_t)n <= 2 * BL__AVX512_CHUNK_BYTES || (rend - rt) * L->k > BL__AVX512_CHUNK_ROWS) return 0;
-    chunks = (int)(((size_t)T * (size_t)n + BL__AVX512_CHUNK_BYTES - 1) / BL__AVX512_CHUNK_BYTES);
-    cw = ((n + chunks - 1) / chunks + span - 1) / span * span;
-    memset(part, 0, sizeof part);
-    for (c0 = 0; c0 < n; c0 += cw) {
-        int cn = n - c0 < cw ? n - c0 : cw;
-        size_t off = (size_t)(c0 / span) * 64;
-        for (r = rt, i = 0; r < rend; ++r)
-            for (j = 0; j < L->k; ++j, ++i) {
-                const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes + off;
-                bl__avx512_row_int8_tokens(d, row, cn, a + c0, in->stride, T, tmp);
-                for (t = 0; t < T; ++t) part[i][t] += tmp[t];
-            }
-    }
-    for (r = rt, i = 0; r < rend; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], BL__AVX512_TOKENS, b0, T, r, y);
-    return 1;
-}
-
 /* the code dots of four consecutive rows with one token, as R-row groups */
 BL__FORCE_INLINE void bl__avx512_rows4_int8(int d, int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                           int32_t out[4])
@@ -567,51 +525,45 @@ BL__FORCE_INLINE void bl__avx512_rows4_int8(int d, int R, const uint8_t *row, si
    2BIT (memory-bound, the decode is short) converts per group, as do the AVX2 kernels. */
 #define BL__AVX512_GROUPS 16
 
-BL__FORCE_INLINE void bl__avx512_gemm_int8(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                         int r0, int r1)
+/* Batch 1: all rows as one tile (tiles exist for token reuse, and each tile's last rows,
+   out of a group, run slower), four-row groups of R-row kernels (see bl__avx512_2bit_rows) */
+BL__FORCE_INLINE void bl__avx512_gemv_int8(int d, const bl_linear *L, const bl__input *in, float *y, int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
-    /* batch-1 rows per step (see bl__avx512_2bit_rows). A batch of one walks all its rows as one
-       tile: tiles exist for token reuse, and each tile's last rows (out of a group) run slower. */
-    int tile = batch == 1 ? r1 - r0 : bl__simd_row_tile(L), rt, b0, T, r, j;
+    const int8_t *a = (const int8_t *)in->data;
     int R = d == 5 ? (4 * L->row_bytes <= BL__AVX512_SPAN_BASE3 ? 4 : 2)
                    : (L->row_bytes <= 1024 && L->row_bytes % 64 == 0 ? 4 : 2);
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX512_TOKENS);
-            if (T > 1 && bl__avx512_gemm_int8_chunked(d, L, in, T, b0, rt, rend, y)) continue;
-            for (r = rt; r < rend; ++r) {
-                int32_t dot[BL_MAX_K][BL__AVX512_TOKENS];
-                if (T == 1 && rend - r >= 4) {
-                    int32_t dots[BL__AVX512_GROUPS][BL_MAX_K][4];
-                    int g, groups;
-                    for (groups = 0; groups < (d == 5 ? BL__AVX512_GROUPS : 1) && rend - r - 4 * groups >= 4; ++groups)
-                        for (j = 0; j < L->k; ++j)
-                            bl__avx512_rows4_int8(d, R, L->packed + (size_t)j * plane +
-                                                          (size_t)(r + 4 * groups) * L->row_bytes,
-                                                L->row_bytes, L->in_features, a, dots[groups][j]);
-                    for (g = 0; g < groups; ++g) bl__x86_store_rows4_int8(L, in, dots[g], b0, r + 4 * g, y);
-                    r += 4 * groups - 1;
-                    continue;
-                }
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    if (T > 1) bl__avx512_row_int8_tokens(d, row, L->in_features, a, in->stride, T, dot[j]);
-                    else dot[j][0] = d == 5 ? bl__avx512_row_int8_base3_gemv(row, L->in_features, a)
-                                            : bl__avx512_row_int8_2bit_gemv(row, L->in_features, a);
-                }
-                bl__simd_store_int8(L, in, &dot[0][0], BL__AVX512_TOKENS, b0, T, r, y);
-            }
+    int r, j;
+    for (r = r0; r < r1; ++r) {
+        int32_t dot[BL_MAX_K];
+        if (r1 - r >= 4) {
+            int32_t dots[BL__AVX512_GROUPS][BL_MAX_K][4];
+            int g, groups;
+            for (groups = 0; groups < (d == 5 ? BL__AVX512_GROUPS : 1) && r1 - r - 4 * groups >= 4; ++groups)
+                for (j = 0; j < L->k; ++j)
+                    bl__avx512_rows4_int8(d, R, L->packed + (size_t)j * plane + (size_t)(r + 4 * groups) * L->row_bytes,
+                                          L->row_bytes, L->in_features, a, dots[groups][j]);
+            for (g = 0; g < groups; ++g) bl__x86_store_rows4_int8(L, in, dots[g], 0, r + 4 * g, y);
+            r += 4 * groups - 1;
+            continue;
         }
+        for (j = 0; j < L->k; ++j) {
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
+            dot[j] = d == 5 ? bl__avx512_row_int8_base3_gemv(row, L->in_features, a)
+                            : bl__avx512_row_int8_2bit_gemv(row, L->in_features, a);
+        }
+        bl__simd_store_int8(L, in, dot, 1, 0, 1, r, y);
     }
 }
 
+/* several tokens: the shared walk over bl__avx512_row_int8 */
+BL__SIMD_WALK_INT8(avx512, BL__AVX512_TOKENS)
+
 static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
 {
-    if (L->format == BL_FORMAT_BASE3) bl__avx512_gemm_int8(5, L, in, batch, y, r0, r1);
-    else bl__avx512_gemm_int8(4, L, in, batch, y, r0, r1);
+    if (batch > 1) bl__avx512_walk_int8(L, in, batch, y, r0, r1);
+    else if (L->format == BL_FORMAT_BASE3) bl__avx512_gemv_int8(5, L, in, y, r0, r1);
+    else bl__avx512_gemv_int8(4, L, in, y, r0, r1);
 }
 
 /* One block (`bytes` wide, all 64 readable at `src`) of one row against T tokens by masked

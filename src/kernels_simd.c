@@ -49,6 +49,25 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
         y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
 }
 
+/* Several tokens over long rows: their activations outgrow L1 (8 tokens x 11008 bytes),
+   so a tile's rows are walked in column chunks of at most BL__SIMD_CHUNK_BYTES of all
+   tokens' activations, whole blocks each, and the int32 partial dots summed (exact, so
+   the outputs keep their bits). Tiles of at most BL__SIMD_CHUNK_ROWS rows x components
+   keep their partial dots on the stack; longer tiles (short rows) need no chunks. */
+#define BL__SIMD_CHUNK_BYTES 16384
+#define BL__SIMD_CHUNK_ROWS 128
+static BL__UNUSED int bl__simd_chunked(const bl_linear *L, int T, int rows)
+{
+    return (size_t)T * (size_t)L->in_features > 2 * BL__SIMD_CHUNK_BYTES && rows * L->k <= BL__SIMD_CHUNK_ROWS;
+}
+/* trits per chunk: a whole number of blocks (64 d trits) */
+static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
+{
+    int n = L->in_features, span = 64 * d;
+    int chunks = (int)(((size_t)T * (size_t)n + BL__SIMD_CHUNK_BYTES - 1) / BL__SIMD_CHUNK_BYTES);
+    return ((n + chunks - 1) / chunks + span - 1) / span * span;
+}
+
 /* The walk every SIMD backend shares, written once and expanded inside each backend's
    target region (target attributes forbid inlining across regions, so a shared function
    could not inline the backend's kernels). Output rows go in tiles of about 32 KiB of
@@ -61,17 +80,35 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
      bl__<isa>_row_float(d, row, n, x, stride, T, float out[T])     signed sums of one row
    with d = 4 (2BIT) or 5 (BASE3) trits per byte and tokens a + t * stride, t < T. The
    expansion defines bl__<isa>_walk_int8 and bl__<isa>_walk_float, gemm functions of the
-   backend table. Every (format, token count) pair is a function of its own, so d and T are
-   constants in it and the row kernels unroll fully; it also keeps functions small for
-   engines that compile one function at a time (V8 runs a large function's baseline code
-   until its optimized code is ready). */
-#define BL__SIMD_WALK(isa, TOKENS, FTOKENS)                                                                    \
+   backend table. BL__SIMD_WALK_INT8 and BL__SIMD_WALK_FLOAT expand one half alone, for a
+   backend whose other half has a walk of its own (AVX2 and AVX-512 FLOAT decode panels of
+   rows for many tokens instead). Every (format, token count) pair is a function of its
+   own, so d and T are constants in it and the row kernels unroll fully; it also keeps
+   functions small for engines that compile one function at a time (V8 runs a large
+   function's baseline code until its optimized code is ready). */
+#define BL__SIMD_WALK(isa, TOKENS, FTOKENS) BL__SIMD_WALK_INT8(isa, TOKENS) BL__SIMD_WALK_FLOAT(isa, FTOKENS)
+#define BL__SIMD_WALK_INT8(isa, TOKENS)                                                                        \
     BL__FORCE_INLINE void bl__##isa##_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, \
                                                 float *y, int r0, int r1)                                      \
     {                                                                                                          \
         size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
         const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;                                  \
         int r, j;                                                                                              \
+        if (T > 1 && bl__simd_chunked(L, T, r1 - r0)) {                                                        \
+            int32_t part[BL__SIMD_CHUNK_ROWS][TOKENS], tmp[TOKENS];                                            \
+            int n = L->in_features, cw = bl__simd_chunk_width(L, T, d), c0, t, i;                              \
+            memset(part, 0, sizeof part);                                                                      \
+            for (c0 = 0; c0 < n; c0 += cw)                                                                     \
+                for (r = r0, i = 0; r < r1; ++r)                                                               \
+                    for (j = 0; j < L->k; ++j, ++i) {                                                          \
+                        bl__##isa##_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes +     \
+                                                 (size_t)(c0 / (64 * d)) * 64,                                 \
+                                             n - c0 < cw ? n - c0 : cw, a + c0, in->stride, T, tmp);           \
+                        for (t = 0; t < T; ++t) part[i][t] += tmp[t];                                          \
+                    }                                                                                          \
+            for (r = r0, i = 0; r < r1; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], TOKENS, b0, T, r, y); \
+            return;                                                                                            \
+        }                                                                                                      \
         for (r = r0; r < r1; ++r) {                                                                            \
             int32_t dot[BL_MAX_K][TOKENS];                                                                     \
             for (j = 0; j < L->k; ++j)                                                                         \
@@ -80,6 +117,13 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
             bl__simd_store_int8(L, in, &dot[0][0], TOKENS, b0, T, r, y);                                       \
         }                                                                                                      \
     }                                                                                                          \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
+    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
+    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))
+#define BL__SIMD_WALK_FLOAT(isa, FTOKENS)                                                                      \
     BL__FORCE_INLINE void bl__##isa##_rows_float(int d, int T, const bl_linear *L, const bl__input *in,         \
                                                  int b0, float *y, int r0, int r1)                             \
     {                                                                                                          \
@@ -98,16 +142,10 @@ BL__FORCE_INLINE void bl__simd_store_float(const bl_linear *L, const float *acc,
             bl__simd_store_float(L, acc, b0, T, r, y);                                                         \
         }                                                                                                      \
     }                                                                                                          \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
-    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 1, 1)         \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 2, 2)         \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, FTOKENS, max)                                                   \
     BL__SIMD_WALK_VARIANT(isa, float, base3, 5, FTOKENS, max)                                                  \
-    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))                                    \
     BL__SIMD_WALK_GEMM(isa, float, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
 
 /* rows [r0, r1) of tokens b0 .. b0+T-1 for one format and token count. The backend's
@@ -173,3 +211,26 @@ BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__inp
 }
 BL__TARGET_END
 #endif
+
+/* Batch 1 on x86: four consecutive rows share one output step (bl__x86_store_rows4_int8),
+   so a backend's four-row kernel bl__<isa>_rows4_int8(d, row, rb, n, a, int32_t out[4])
+   can let one activation load feed four rows; rows left over go one at a time through
+   the walk's row function. Expanded after BL__SIMD_WALK_INT8(isa, ...), it defines
+   bl__<isa>_gemv_int8(d, L, in, y, r0, r1). */
+#define BL__X86_WALK_GEMV(isa)                                                                                 \
+    BL__FORCE_INLINE void bl__##isa##_gemv_int8(int d, const bl_linear *L, const bl__input *in, float *y,       \
+                                                int r0, int r1)                                                \
+    {                                                                                                          \
+        size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
+        const int8_t *a = (const int8_t *)in->data;                                                            \
+        int r, j;                                                                                              \
+        for (r = r0; r + 4 <= r1; r += 4) {                                                                    \
+            int32_t d4[BL_MAX_K][4];                                                                           \
+            for (j = 0; j < L->k; ++j)                                                                         \
+                bl__##isa##_rows4_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,            \
+                                       L->row_bytes, L->in_features, a, d4[j]);                                \
+            bl__x86_store_rows4_int8(L, in, d4, 0, r, y);                                                      \
+        }                                                                                                      \
+        if (r < r1) bl__##isa##_rows_int8(d, 1, L, in, 0, y, r, r1);                                           \
+    }
+
