@@ -51,7 +51,7 @@ for rep in $(seq 1 "$REPS"); do
     done
 done
 # where the prompt's time goes (ours, 1 thread): BITNET_PROFILE's per-stage wall times
-build/bench-model/bitnet "$MODEL" -p "$PROMPT" -n 0 -t 1 --temp 0 2>&1 >/dev/null | grep -E "^  |profile" \
+BITNET_PROFILE=1 build/bench-model/bitnet "$MODEL" -p "$PROMPT" -n 0 -t 1 --temp 0 2>&1 >/dev/null | grep -E "^  |profile" \
     >build/bench-model/profile.txt
 $PY - "$R" <<'PYEOF'
 import re, statistics, sys

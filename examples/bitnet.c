@@ -1114,9 +1114,10 @@ static void emit(const char *b, size_t n)
 /* BITNET_PROFILE=1: wall time per stage of the prompt pass, summed over layers, on stderr */
 enum { P_EMBD, P_NORM, P_QUANT, P_QKV, P_O, P_GATEUP, P_DOWN, P_SCALE, P_ROPE, P_ATTN, P_ACT, P_RESID,
        P_HEADQ, P_HEAD, P_COUNT };
-static const char *const prof_names[P_COUNT] = { "embedding", "rmsnorm", "quantize (prepare_input)",
-    "matmul q/k/v", "matmul attn_output", "matmul gate/up", "matmul down", "matrix scale", "rope",
-    "attention", "relu^2 * up", "residual", "head: norm+quantize", "head: logits" };
+static const char *const prof_names[P_COUNT] = { "embedding, rope angles", "rmsnorm (+ residual)",
+    "quantize (prepare_input)", "matmul q/k/v", "matmul attn_output", "matmul gate/up", "matmul down",
+    "matrix scale", "rope", "attention", "gate * up, ffn_sub_norm", "residual, next attn_norm",
+    "head: norm + quantize", "head: logits" };
 static int g_prof;
 static double prof_t[P_COUNT];
 static double prof_last;
