@@ -8,7 +8,8 @@
 # tests/llama_oracle.c, with the CPU variant ggml picks for this machine.
 # Also: the DRAM read bandwidth measured in the same run (tools/dram_read.c), the bytes
 # each generated token reads (ternary weights + output head, as the runner reports) and
-# the GB/s that makes.
+# the GB/s that makes. Last, one run of ours with BITNET_PROFILE=1: the prompt's time per
+# stage (matrix products by kind, quantization, attention, ...).
 set -u
 cd "$(dirname "$0")/.."
 REPS=${REPS:-3}
@@ -49,6 +50,9 @@ for rep in $(seq 1 "$REPS"); do
         fi
     done
 done
+# where the prompt's time goes (ours, 1 thread): BITNET_PROFILE's per-stage wall times
+BITNET_PROFILE=1 build/bench-model/bitnet "$MODEL" -p "$PROMPT" -n 0 -t 1 --temp 0 2>&1 >/dev/null | grep -E "^  |profile" \
+    >build/bench-model/profile.txt
 $PY - "$R" <<'PYEOF'
 import re, statistics, sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -84,3 +88,5 @@ if mib and g1:
           "that is %.1f GB/s with 1 thread, %.1f GB/s with 2, against a DRAM read bandwidth of %.1f / %.1f GB/s "
           "(1 / 2 threads) measured in this run" % (gb, "2 bits/weight", gb * g1, gb * (g2 or 0), d1, d2))
 PYEOF
+echo; echo "bitnet.c prompt profile, 1 thread (one run; stage times summed over layers):"
+cat build/bench-model/profile.txt

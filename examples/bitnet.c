@@ -19,6 +19,10 @@
      trains them), prepared once per matrix and split by rows over a small thread pool;
    - the prompt goes through each layer as one batch; generation runs one token at a time
      against a key/value cache allocated once for prompt + tokens (F32);
+   - between the matrix products, the pool splits the work by tokens: norms, RoPE (angles
+     computed once per token), the gate, and attention (by token and key/value head,
+     balanced by the causal cost); on x86-64 CPUs with AVX2 and FMA, attention, softmax,
+     SiLU and rmsnorm run vectorized variants picked at start-up;
    - the tokenizer comes from the file's metadata: byte-level BPE ("gpt2" with the LLaMA-3
      pre-tokenizer) or SentencePiece ("llama", byte fallback), special tokens, BOS/EOS;
      --chat wraps the prompt in BitNet b1.58 2B4T's template ("User: ...<|eot_id|>Assistant: ").
@@ -30,7 +34,8 @@
    multiplied with int8 activations: half the bytes of the file's F16 per token. Set the
    environment variable BITNET_HEAD=f32 to keep it in float instead (docs/bitnet.md
    compares the two). BITNET_TOKENS=1 prints the prompt's token ids on stderr (the tests
-   compare them with llama.cpp's). */
+   compare them with llama.cpp's). BITNET_PROFILE=1 prints the prompt pass's time per
+   stage (matrix products by kind, activation quantization, attention, ...) on stderr. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -1106,26 +1111,54 @@ static void emit(const char *b, size_t n)
 }
 
 /* ==== forward pass ====================================================================== */
+/* BITNET_PROFILE=1: wall time per stage of the prompt pass, summed over layers, on stderr */
+enum { P_EMBD, P_NORM, P_QUANT, P_QKV, P_O, P_GATEUP, P_DOWN, P_SCALE, P_ROPE, P_ATTN, P_ACT, P_RESID,
+       P_HEADQ, P_HEAD, P_COUNT };
+static const char *const prof_names[P_COUNT] = { "embedding, rope angles", "rmsnorm (+ residual)",
+    "quantize (prepare_input)", "matmul q/k/v", "matmul attn_output", "matmul gate/up", "matmul down",
+    "matrix scale", "rope", "attention", "gate * up, ffn_sub_norm", "residual, next attn_norm",
+    "head: norm + quantize", "head: logits" };
+static int g_prof;
+static double prof_t[P_COUNT];
+static double prof_last;
+static void prof_mark(int stage)
+{
+    double t;
+    if (!g_prof) return;
+    t = now_s();
+    if (stage >= 0) prof_t[stage] += t - prof_last;
+    prof_last = t;
+}
 typedef struct bn_state {
     int cap_tokens, cap_ctx;    /* batch and cache capacity */
     float *x, *xn, *q, *k, *v, *att, *g, *u, *logits;
     float *kc, *vc;             /* [layer][cap_ctx][n_head_kv * head_dim] */
-    float *scores;              /* [thread][cap_ctx] */
+    float *scores;              /* [thread][n_head / n_head_kv][cap_ctx] */
+    float *rope_cs;             /* [cap_tokens][n_rot]: cosines, then sines */
+    int pos0;                   /* position of the batch's first token */
     void *in[3];                /* prepared inputs, up to three matrices at once */
     size_t in_size;
     int8_t *xq;                 /* head: int8 activations [cap_tokens][n_embd] */
     float *xs;
 } bn_state;
 
-static void rmsnorm(const float *x, const float *w, int n, float eps, float *out)
+/* out = x / sqrt(mean(x^2) + eps) * w (out may be x); the sum of squares in double, in
+   four partial sums, and the scaling in blocks of eight: fixed-length inner loops that
+   compilers vectorize */
+static void rmsnorm_plain(const float *x, const float *w, int n, float eps, float *out)
 {
-    double ss = 0;
+    double ss[4] = { 0, 0, 0, 0 };
     float sc;
-    int i;
-    for (i = 0; i < n; ++i) ss += (double)x[i] * (double)x[i];
-    sc = 1.0f / sqrtf((float)(ss / n) + eps);
-    for (i = 0; i < n; ++i) out[i] = x[i] * sc * w[i];
+    int i, k;
+    for (i = 0; i + 4 <= n; i += 4)
+        for (k = 0; k < 4; ++k) ss[k] += (double)x[i + k] * (double)x[i + k];
+    for (; i < n; ++i) ss[0] += (double)x[i] * (double)x[i];
+    sc = 1.0f / sqrtf((float)(((ss[0] + ss[1]) + (ss[2] + ss[3])) / n) + eps);
+    for (i = 0; i + 8 <= n; i += 8)
+        for (k = 0; k < 8; ++k) out[i + k] = x[i + k] * sc * w[i + k];
+    for (; i < n; ++i) out[i] = x[i] * sc * w[i];
 }
+static void (*rmsnorm)(const float *x, const float *w, int n, float eps, float *out) = rmsnorm_plain;
 
 /* up to three matrices sharing one input, their rows split over the threads */
 typedef struct mm_job {
@@ -1149,7 +1182,7 @@ static void mm_run(void *arg, int tid, int nt)
 }
 
 static void matmul(bn_pool *pool, bn_state *st, int batch, const float *x, int count, bl_linear *const *m,
-                   float *const *y, const float *scale)
+                   float *const *y, const float *scale, int stage)
 {
     mm_job j;
     int i, t, r;
@@ -1165,66 +1198,355 @@ static void matmul(bn_pool *pool, bn_state *st, int batch, const float *x, int c
         j.y[i] = y[i];
         j.rows[i] = info.out_features;
     }
+    prof_mark(P_QUANT);
     pool_run(pool, mm_run, &j);
+    prof_mark(stage);
     for (i = 0; i < count; ++i)
         if (scale[i] != 1.0f)
             for (t = 0; t < batch; ++t)
                 for (r = 0; r < j.rows[i]; ++r) y[i][(size_t)t * (size_t)j.rows[i] + (size_t)r] *= scale[i];
+    prof_mark(P_SCALE);
 }
 
 /* RoPE, NeoX style (ggml_rope_ext with GGML_ROPE_TYPE_NEOX): dimension i pairs with
-   i + n_rot/2, angle pos * base^(-2i/n_rot) computed as ggml does (a running product) */
-static void rope(float *vec, int n_heads, int head_dim, int n_rot, int pos, float base)
+   i + n_rot/2, angle pos * base^(-2i/n_rot) computed as ggml does (a running product).
+   The angles depend on the position only, so rope_table computes the cosines and sines
+   of a token once (cs[i], cs[n_rot/2 + i]) for all its layers and heads. */
+static void rope_table(float *cs, int n_rot, int pos, float base)
 {
-    float theta_scale = powf(base, -2.0f / (float)n_rot);
-    int h, i;
+    float theta_scale = powf(base, -2.0f / (float)n_rot), theta = (float)pos;
+    int i, half = n_rot / 2;
+    for (i = 0; i < half; ++i) {
+        cs[i] = cosf(theta);
+        cs[half + i] = sinf(theta);
+        theta *= theta_scale;
+    }
+}
+
+static void rope(float *vec, int n_heads, int head_dim, int n_rot, const float *cs)
+{
+    int h, i, half = n_rot / 2;
     for (h = 0; h < n_heads; ++h) {
         float *p = vec + (size_t)h * (size_t)head_dim;
-        float theta = (float)pos;
-        for (i = 0; i < n_rot / 2; ++i) {
-            float c = cosf(theta), s = sinf(theta);
-            float x0 = p[i], x1 = p[i + n_rot / 2];
+        for (i = 0; i < half; ++i) {
+            float c = cs[i], s = cs[half + i];
+            float x0 = p[i], x1 = p[i + half];
             p[i] = x0 * c - x1 * s;
-            p[i + n_rot / 2] = x0 * s + x1 * c;
-            theta *= theta_scale;
+            p[i + half] = x0 * s + x1 * c;
         }
     }
 }
 
+/* ---- attention of one query token against n_kv keys, for the `group` query heads that
+   share one key/value head (grouped-query attention). q and out hold the group's heads one
+   after another (hd floats each); key and value rows are kvd floats apart; sc has room
+   for group * n_kv weights. Scores are scaled dot products, then a softmax per head
+   (exp(s - max), times 1 / sum), then the weighted sum of the value rows. Each token's
+   result depends only on its inputs and on the code path picked at start-up, never on
+   how tokens are shared among threads. */
+typedef void (*attn_group_fn)(const float *q, const float *k, const float *v, size_t kvd, int n_kv, int hd,
+                              int group, float kq_scale, float *sc, float *out);
+
+static void softmax_rows_plain(float *sc, int n_kv, int group)
+{
+    int h, p;
+    for (h = 0; h < group; ++h) {
+        float *s = sc + (size_t)h * (size_t)n_kv;
+        float mx = -INFINITY, sum = 0.0f, inv;
+        for (p = 0; p < n_kv; ++p) mx = s[p] > mx ? s[p] : mx;
+        for (p = 0; p < n_kv; ++p) { s[p] = expf(s[p] - mx); sum += s[p]; }
+        inv = 1.0f / sum;
+        for (p = 0; p < n_kv; ++p) s[p] *= inv;
+    }
+}
+
+/* g = act(g) * u: squared ReLU (bitnet-b1.58, bitnet-25) or SiLU (bitnet) */
+static void gate_rows_plain(float *g, const float *u, int n, int relu_sqr)
+{
+    int i, k;
+    if (relu_sqr) {
+        for (i = 0; i + 8 <= n; i += 8)
+            for (k = 0; k < 8; ++k) {
+                float r = g[i + k] > 0.0f ? g[i + k] : 0.0f;
+                g[i + k] = r * r * u[i + k];
+            }
+        for (; i < n; ++i) {
+            float r = g[i] > 0.0f ? g[i] : 0.0f;
+            g[i] = r * r * u[i];
+        }
+    } else {
+        for (i = 0; i < n; ++i) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
+}
+
+static void (*gate_rows)(float *g, const float *u, int n, int relu_sqr) = gate_rows_plain;
+
+/* portable: eight partial sums per dot product and eight outputs at a time, loops of a
+   fixed length that compilers vectorize without being asked */
+static void attn_group_plain(const float *q, const float *k, const float *v, size_t kvd, int n_kv, int hd,
+                             int group, float kq_scale, float *sc, float *out)
+{
+    int h, p, d, i;
+    for (h = 0; h < group; ++h) {
+        const float *qh = q + (size_t)h * (size_t)hd;
+        for (p = 0; p < n_kv; ++p) {
+            const float *kp = k + (size_t)p * kvd;
+            float a[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, r;
+            for (d = 0; d + 8 <= hd; d += 8)
+                for (i = 0; i < 8; ++i) a[i] += qh[d + i] * kp[d + i];
+            r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            for (; d < hd; ++d) r += qh[d] * kp[d];
+            sc[(size_t)h * (size_t)n_kv + (size_t)p] = r * kq_scale;
+        }
+    }
+    softmax_rows_plain(sc, n_kv, group);
+    for (h = 0; h < group; ++h) {
+        const float *w = sc + (size_t)h * (size_t)n_kv;
+        float *o = out + (size_t)h * (size_t)hd;
+        for (d = 0; d < hd; ++d) o[d] = 0.0f;
+        for (p = 0; p < n_kv; ++p) {
+            const float *vp = v + (size_t)p * kvd;
+            for (d = 0; d + 8 <= hd; d += 8)
+                for (i = 0; i < 8; ++i) o[d + i] += w[p] * vp[d + i];
+            for (; d < hd; ++d) o[d] += w[p] * vp[d];
+        }
+    }
+}
+
+static attn_group_fn attn_group = attn_group_plain;
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+/* AVX2 + FMA, picked at run time when the CPU has both: attention where four query heads
+   of a group share each load of a key row (and of a value chunk), softmax and SiLU with
+   a vector exp, rmsnorm */
+#define BN_AVX2_FMA __attribute__((target("avx2,fma")))
+
+BN_AVX2_FMA static float hsum8(__m256 a)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* exp of eight floats: x clamped to [-87, 88] (the results stay normal floats; softmax and
+   SiLU take anything beyond as 0 or huge), x = n ln2 + r with |r| <= ln2/2 (ln2 in two
+   parts, so n ln2 is exact to float precision), exp(r) by its Taylor series to r^7
+   (truncation below 1e-8 relative), times 2^n built in the exponent bits */
+BN_AVX2_FMA static __m256 exp8(__m256 x)
+{
+    __m256 n, r, p;
+    __m256i e;
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-6f), r);
+    p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* the same sum of squares in double, four lanes times four partial sums */
+BN_AVX2_FMA static void rmsnorm_avx2(const float *x, const float *w, int n, float eps, float *out)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 scv;
+    double part[4], ss;
+    float sc;
+    int i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256 u = _mm256_loadu_ps(x + i), v = _mm256_loadu_ps(x + i + 8);
+        __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(u)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(u, 1));
+        __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), d3 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        a0 = _mm256_fmadd_pd(d0, d0, a0);
+        a1 = _mm256_fmadd_pd(d1, d1, a1);
+        a2 = _mm256_fmadd_pd(d2, d2, a2);
+        a3 = _mm256_fmadd_pd(d3, d3, a3);
+    }
+    _mm256_storeu_pd(part, _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+    ss = (part[0] + part[1]) + (part[2] + part[3]);
+    for (; i < n; ++i) ss += (double)x[i] * (double)x[i];
+    sc = 1.0f / sqrtf((float)(ss / n) + eps);
+    scv = _mm256_set1_ps(sc);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), scv), _mm256_loadu_ps(w + i)));
+    for (; i < n; ++i) out[i] = x[i] * sc * w[i];
+}
+
+BN_AVX2_FMA static void softmax_rows_avx2(float *sc, int n_kv, int group)
+{
+    int h, p, n8 = n_kv & ~7;
+    for (h = 0; h < group; ++h) {
+        float *s = sc + (size_t)h * (size_t)n_kv;
+        __m256 mx = _mm256_set1_ps(-INFINITY), sum = _mm256_setzero_ps(), inv;
+        float m, tail[8];
+        for (p = 0; p < n8; p += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + p));
+        _mm256_storeu_ps(tail, mx);
+        m = tail[0];
+        for (p = 1; p < 8; ++p) m = tail[p] > m ? tail[p] : m;
+        for (p = n8; p < n_kv; ++p) m = s[p] > m ? s[p] : m;
+        mx = _mm256_set1_ps(m);
+        for (p = 0; p < n8; p += 8) {
+            __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + p), mx));
+            _mm256_storeu_ps(s + p, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        if (n8 < n_kv) {
+            for (p = 0; p < 8; ++p) tail[p] = n8 + p < n_kv ? s[n8 + p] - m : -INFINITY;
+            _mm256_storeu_ps(tail, exp8(_mm256_loadu_ps(tail)));
+            for (p = 0; n8 + p < n_kv; ++p) s[n8 + p] = tail[p];
+            for (p = n_kv - n8; p < 8; ++p) tail[p] = 0.0f;
+            sum = _mm256_add_ps(sum, _mm256_loadu_ps(tail));
+        }
+        inv = _mm256_set1_ps(1.0f / hsum8(sum));
+        for (p = 0; p < n8; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
+        for (p = n8; p < n_kv; ++p) s[p] *= _mm256_cvtss_f32(inv);
+    }
+}
+
+BN_AVX2_FMA static __m256 silu8(__m256 g)
+{
+    return _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+}
+
+BN_AVX2_FMA static void gate_rows_avx2(float *g, const float *u, int n, int relu_sqr)
+{
+    int i;
+    if (relu_sqr) {
+        gate_rows_plain(g, u, n, relu_sqr);
+        return;
+    }
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(silu8(_mm256_loadu_ps(g + i)), _mm256_loadu_ps(u + i)));
+    if (i < n) {
+        float t[8];
+        int k;
+        for (k = 0; k < 8; ++k) t[k] = i + k < n ? g[i + k] : 0.0f;
+        _mm256_storeu_ps(t, silu8(_mm256_loadu_ps(t)));
+        for (k = 0; i + k < n; ++k) g[i + k] = t[k] * u[i + k];
+    }
+}
+
+BN_AVX2_FMA static void attn_group_avx2(const float *q, const float *k, const float *v, size_t kvd, int n_kv,
+                                        int hd, int group, float kq_scale, float *sc, float *out)
+{
+    const size_t nk = (size_t)n_kv, shd = (size_t)hd;
+    const int hd8 = hd & ~7;
+    int h, p, d;
+    for (p = 0; p < n_kv; ++p) {
+        const float *kp = k + (size_t)p * kvd;
+        for (h = 0; h + 4 <= group; h += 4) {
+            const float *q0 = q + (size_t)h * shd, *q1 = q0 + shd, *q2 = q1 + shd, *q3 = q2 + shd;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m128 s;
+            float r[4];
+            for (d = 0; d < hd8; d += 8) {
+                __m256 kk = _mm256_loadu_ps(kp + d);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + d), kk, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + d), kk, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + d), kk, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + d), kk, a3);
+            }
+            a0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+            s = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+            _mm_storeu_ps(r, s);
+            for (d = hd8; d < hd; ++d) {
+                r[0] += q0[d] * kp[d]; r[1] += q1[d] * kp[d]; r[2] += q2[d] * kp[d]; r[3] += q3[d] * kp[d];
+            }
+            sc[(size_t)h * nk + (size_t)p] = r[0] * kq_scale;
+            sc[(size_t)(h + 1) * nk + (size_t)p] = r[1] * kq_scale;
+            sc[(size_t)(h + 2) * nk + (size_t)p] = r[2] * kq_scale;
+            sc[(size_t)(h + 3) * nk + (size_t)p] = r[3] * kq_scale;
+        }
+        for (; h < group; ++h) {
+            const float *qh = q + (size_t)h * shd;
+            __m256 a = _mm256_setzero_ps();
+            float r;
+            for (d = 0; d < hd8; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(qh + d), _mm256_loadu_ps(kp + d), a);
+            r = hsum8(a);
+            for (d = hd8; d < hd; ++d) r += qh[d] * kp[d];
+            sc[(size_t)h * nk + (size_t)p] = r * kq_scale;
+        }
+    }
+    softmax_rows_avx2(sc, n_kv, group);
+    for (d = 0; d < hd8; d += 8) {
+        for (h = 0; h + 4 <= group; h += 4) {
+            const float *w0 = sc + (size_t)h * nk, *w1 = w0 + nk, *w2 = w1 + nk, *w3 = w2 + nk;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (p = 0; p < n_kv; ++p) {
+                __m256 vv = _mm256_loadu_ps(v + (size_t)p * kvd + (size_t)d);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w0 + p), vv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(w1 + p), vv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(w2 + p), vv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(w3 + p), vv, a3);
+            }
+            _mm256_storeu_ps(out + (size_t)h * shd + (size_t)d, a0);
+            _mm256_storeu_ps(out + (size_t)(h + 1) * shd + (size_t)d, a1);
+            _mm256_storeu_ps(out + (size_t)(h + 2) * shd + (size_t)d, a2);
+            _mm256_storeu_ps(out + (size_t)(h + 3) * shd + (size_t)d, a3);
+        }
+        for (; h < group; ++h) {
+            const float *w = sc + (size_t)h * nk;
+            __m256 a = _mm256_setzero_ps();
+            for (p = 0; p < n_kv; ++p)
+                a = _mm256_fmadd_ps(_mm256_broadcast_ss(w + p), _mm256_loadu_ps(v + (size_t)p * kvd + (size_t)d), a);
+            _mm256_storeu_ps(out + (size_t)h * shd + (size_t)d, a);
+        }
+    }
+    for (h = 0; h < group; ++h)
+        for (d = hd8; d < hd; ++d) {
+            const float *w = sc + (size_t)h * nk;
+            float r = 0.0f;
+            for (p = 0; p < n_kv; ++p) r += w[p] * v[(size_t)p * kvd + (size_t)d];
+            out[(size_t)h * shd + (size_t)d] = r;
+        }
+}
+
+static void pick_vector(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        attn_group = attn_group_avx2;
+        gate_rows = gate_rows_avx2;
+        rmsnorm = rmsnorm_avx2;
+    }
+}
+#else
+static void pick_vector(void) {}
+#endif
+
 typedef struct attn_job { const bn_model *m; bn_state *st; int layer, batch, pos0; } attn_job;
 
-/* causal softmax attention, grouped-query: query head h reads kv head h / (n_head / n_head_kv) */
+/* causal attention over units (token t, kv head): a unit costs about pos0 + t + 1 key
+   rows, so each thread takes the units whose running cost starts in its 1/nt share */
 static void attn_run(void *arg, int tid, int nt)
 {
     attn_job *j = (attn_job *)arg;
     const bn_model *m = j->m;
     bn_state *st = j->st;
-    int hd = m->head_dim, kvd = m->n_head_kv * hd, group = m->n_head / m->n_head_kv;
-    float *sc = st->scores + (size_t)tid * (size_t)st->cap_ctx;
+    int hd = m->head_dim, nkvh = m->n_head_kv, kvd = nkvh * hd, group = m->n_head / nkvh, qd = m->n_head * hd;
+    float *sc = st->scores + (size_t)tid * (size_t)group * (size_t)st->cap_ctx;
     const float *kc = st->kc + (size_t)j->layer * (size_t)st->cap_ctx * (size_t)kvd;
     const float *vc = st->vc + (size_t)j->layer * (size_t)st->cap_ctx * (size_t)kvd;
     float kq_scale = 1.0f / sqrtf((float)hd);
-    int units = j->batch * m->n_head, b, e, u;
-    split(units, 1, tid, nt, &b, &e);
-    for (u = b; u < e; ++u) {
-        int t = u / m->n_head, h = u % m->n_head, n_kv = j->pos0 + t + 1, p, d;
-        const float *q = st->q + (size_t)t * (size_t)(m->n_head * hd) + (size_t)h * (size_t)hd;
-        float *out = st->att + (size_t)t * (size_t)(m->n_head * hd) + (size_t)h * (size_t)hd;
-        size_t koff = (size_t)(h / group) * (size_t)hd;
-        float mx = -INFINITY, sum = 0.0f;
-        for (p = 0; p < n_kv; ++p) {
-            const float *k = kc + (size_t)p * (size_t)kvd + koff;
-            float s = 0.0f;
-            for (d = 0; d < hd; ++d) s += q[d] * k[d];
-            sc[p] = s * kq_scale;
-            if (sc[p] > mx) mx = sc[p];
-        }
-        for (p = 0; p < n_kv; ++p) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
-        for (d = 0; d < hd; ++d) out[d] = 0.0f;
-        for (p = 0; p < n_kv; ++p) {
-            const float *v = vc + (size_t)p * (size_t)kvd + koff;
-            float w = sc[p] / sum;
-            for (d = 0; d < hd; ++d) out[d] += w * v[d];
+    long long total = 0, run = 0;
+    int t, g;
+    for (t = 0; t < j->batch; ++t) total += (long long)(j->pos0 + t + 1) * nkvh;
+    for (t = 0; t < j->batch; ++t) {
+        int n_kv = j->pos0 + t + 1;
+        for (g = 0; g < nkvh; ++g, run += n_kv) {
+            size_t qo = (size_t)t * (size_t)qd + (size_t)g * (size_t)group * (size_t)hd;
+            if (run * nt / total != tid) continue;
+            attn_group(st->q + qo, kc + (size_t)g * (size_t)hd, vc + (size_t)g * (size_t)hd, (size_t)kvd, n_kv, hd,
+                       group, kq_scale, sc, st->att + qo);
         }
     }
 }
@@ -1257,21 +1579,95 @@ static void head_run(void *arg, int tid, int nt)
     }
 }
 
+/* ---- per-token stages between the matrix products, tokens split over the threads (a
+   token's result does not depend on the split) */
+enum { TJ_ROPE, TJ_SUBNORM, TJ_FFN_NORM, TJ_ACT, TJ_RESID_NEXT };
+typedef struct tok_job {
+    const bn_model *m;
+    bn_state *st;
+    const bn_layer *L, *next;   /* this layer; the next one (NULL after the last) */
+    int kind, batch, layer;
+} tok_job;
+
+static void add_rows(float *x, const float *y, int n)
+{
+    int i, k;
+    for (i = 0; i + 8 <= n; i += 8)
+        for (k = 0; k < 8; ++k) x[i + k] += y[i + k];
+    for (; i < n; ++i) x[i] += y[i];
+}
+
+static void tok_run(void *arg, int tid, int nt)
+{
+    tok_job *j = (tok_job *)arg;
+    const bn_model *m = j->m;
+    bn_state *st = j->st;
+    size_t H = (size_t)m->n_embd, hd = (size_t)m->head_dim, qd = (size_t)m->n_head * hd;
+    size_t kvd = (size_t)m->n_head_kv * hd, F = (size_t)m->n_ff;
+    int b, e, t;
+    split(j->batch, 1, tid, nt, &b, &e);
+    for (t = b; t < e; ++t) {
+        size_t tt = (size_t)t;
+        switch (j->kind) {
+        case TJ_ROPE: {
+            const float *cs = st->rope_cs + tt * (size_t)m->n_rot;
+            float *kc = st->kc + ((size_t)j->layer * (size_t)st->cap_ctx + (size_t)st->pos0 + tt) * kvd;
+            rope(st->q + tt * qd, m->n_head, m->head_dim, m->n_rot, cs);
+            rope(kc, m->n_head_kv, m->head_dim, m->n_rot, cs);
+            break;
+        }
+        case TJ_SUBNORM:
+            rmsnorm(st->att + tt * qd, j->L->attn_sub_norm, (int)qd, m->eps, st->att + tt * qd);
+            break;
+        case TJ_FFN_NORM:
+            add_rows(st->x + tt * H, st->xn + tt * H, (int)H);
+            rmsnorm(st->x + tt * H, j->L->ffn_norm, (int)H, m->eps, st->xn + tt * H);
+            break;
+        case TJ_ACT:
+            gate_rows(st->g + tt * F, st->u + tt * F, (int)F, m->relu_sqr);
+            rmsnorm(st->g + tt * F, j->L->ffn_sub_norm, (int)F, m->eps, st->g + tt * F);
+            break;
+        case TJ_RESID_NEXT:
+            if (j->L) add_rows(st->x + tt * H, st->xn + tt * H, (int)H);
+            if (j->next) rmsnorm(st->x + tt * H, j->next->attn_norm, (int)H, m->eps, st->xn + tt * H);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void tokens_run(bn_pool *pool, tok_job *j, int kind, int stage)
+{
+    j->kind = kind;
+    if (j->batch > 1) pool_run(pool, tok_run, j);
+    else tok_run(j, 0, 1);
+    prof_mark(stage);
+}
+
 /* tokens[batch] at positions pos0.. -> logits of the last token, or of every token */
 static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *tokens, int batch, int pos0,
                     int all_logits)
 {
-    int H = m->n_embd, hd = m->head_dim, qd = m->n_head * hd, kvd = m->n_head_kv * hd, F = m->n_ff;
-    int l, t, i;
-    for (t = 0; t < batch; ++t)
+    int H = m->n_embd, kvd = m->n_head_kv * m->head_dim, l, t, i;
+    tok_job tj;
+    prof_mark(-1);
+    st->pos0 = pos0;
+    for (t = 0; t < batch; ++t) {
         if (tensor_row(m, m->tok_embd, tokens[t], st->x + (size_t)t * (size_t)H) != BL_OK)
             die("cannot read a token embedding%s%s", "", "");
+        rope_table(st->rope_cs + (size_t)t * (size_t)m->n_rot, m->n_rot, pos0 + t, m->rope_base);
+    }
+    prof_mark(P_EMBD);
+    tj.m = m; tj.st = st; tj.batch = batch; tj.layer = 0;
+    tj.L = NULL; tj.next = &m->layers[0];
+    tokens_run(pool, &tj, TJ_RESID_NEXT, P_NORM);
     for (l = 0; l < m->n_layer; ++l) {
         const bn_layer *L = &m->layers[l];
         float *kc = st->kc + ((size_t)l * (size_t)st->cap_ctx + (size_t)pos0) * (size_t)kvd;
         float *vc = st->vc + ((size_t)l * (size_t)st->cap_ctx + (size_t)pos0) * (size_t)kvd;
         attn_job aj;
-        for (t = 0; t < batch; ++t) rmsnorm(st->x + (size_t)t * H, L->attn_norm, H, m->eps, st->xn + (size_t)t * H);
+        tj.L = L; tj.next = l + 1 < m->n_layer ? &m->layers[l + 1] : NULL; tj.layer = l;
         {
             bl_linear *mats[3];
             float *ys[3];
@@ -1279,25 +1675,21 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
             mats[0] = L->m[M_Q]; mats[1] = L->m[M_K]; mats[2] = L->m[M_V];
             ys[0] = st->q; ys[1] = kc; ys[2] = vc;   /* K and V land in the cache directly */
             sc[0] = L->mscale[M_Q]; sc[1] = L->mscale[M_K]; sc[2] = L->mscale[M_V];
-            matmul(pool, st, batch, st->xn, 3, mats, ys, sc);
+            matmul(pool, st, batch, st->xn, 3, mats, ys, sc, P_QKV);
         }
-        for (t = 0; t < batch; ++t) {
-            rope(st->q + (size_t)t * qd, m->n_head, hd, m->n_rot, pos0 + t, m->rope_base);
-            rope(kc + (size_t)t * kvd, m->n_head_kv, hd, m->n_rot, pos0 + t, m->rope_base);
-        }
+        tokens_run(pool, &tj, TJ_ROPE, P_ROPE);
         aj.m = m; aj.st = st; aj.layer = l; aj.batch = batch; aj.pos0 = pos0;
         pool_run(pool, attn_run, &aj);
-        for (t = 0; t < batch; ++t)
-            rmsnorm(st->att + (size_t)t * qd, L->attn_sub_norm, qd, m->eps, st->att + (size_t)t * qd);
+        prof_mark(P_ATTN);
+        tokens_run(pool, &tj, TJ_SUBNORM, P_NORM);
         {
             bl_linear *mats[1];
             float *ys[1];
             float sc[1];
             mats[0] = L->m[M_O]; ys[0] = st->xn; sc[0] = L->mscale[M_O];
-            matmul(pool, st, batch, st->att, 1, mats, ys, sc);
+            matmul(pool, st, batch, st->att, 1, mats, ys, sc, P_O);
         }
-        for (i = 0; i < batch * H; ++i) st->x[i] += st->xn[i];
-        for (t = 0; t < batch; ++t) rmsnorm(st->x + (size_t)t * H, L->ffn_norm, H, m->eps, st->xn + (size_t)t * H);
+        tokens_run(pool, &tj, TJ_FFN_NORM, P_NORM);
         {
             bl_linear *mats[2];
             float *ys[2];
@@ -1305,22 +1697,17 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
             mats[0] = L->m[M_GATE]; mats[1] = L->m[M_UP];
             ys[0] = st->g; ys[1] = st->u;
             sc[0] = L->mscale[M_GATE]; sc[1] = L->mscale[M_UP];
-            matmul(pool, st, batch, st->xn, 2, mats, ys, sc);
+            matmul(pool, st, batch, st->xn, 2, mats, ys, sc, P_GATEUP);
         }
-        for (i = 0; i < batch * F; ++i) {
-            float g = st->g[i];
-            g = m->relu_sqr ? (g > 0.0f ? g * g : 0.0f) : g / (1.0f + expf(-g));
-            st->g[i] = g * st->u[i];
-        }
-        for (t = 0; t < batch; ++t) rmsnorm(st->g + (size_t)t * F, L->ffn_sub_norm, F, m->eps, st->g + (size_t)t * F);
+        tokens_run(pool, &tj, TJ_ACT, P_ACT);
         {
             bl_linear *mats[1];
             float *ys[1];
             float sc[1];
             mats[0] = L->m[M_DOWN]; ys[0] = st->xn; sc[0] = L->mscale[M_DOWN];
-            matmul(pool, st, batch, st->g, 1, mats, ys, sc);
+            matmul(pool, st, batch, st->g, 1, mats, ys, sc, P_DOWN);
         }
-        for (i = 0; i < batch * H; ++i) st->x[i] += st->xn[i];
+        tokens_run(pool, &tj, TJ_RESID_NEXT, P_RESID);
     }
     {
         int first = all_logits ? 0 : batch - 1, nb = batch - first;
@@ -1336,8 +1723,10 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
                 for (i = 0; i < H; ++i) st->xq[(size_t)t * H + (size_t)i] = round_i8(xn[i] * inv);
             }
         }
+        prof_mark(P_HEADQ);
         hj.m = m; hj.st = st; hj.batch = nb;
         pool_run(pool, head_run, &hj);
+        prof_mark(P_HEAD);
     }
 }
 
@@ -1345,8 +1734,17 @@ static void state_free(bn_state *st)
 {
     int i;
     free(st->x); free(st->xn); free(st->q); free(st->att); free(st->g); free(st->u); free(st->logits);
-    free(st->kc); free(st->vc); free(st->scores); free(st->xq); free(st->xs);
+    free(st->kc); free(st->vc); free(st->scores); free(st->rope_cs); free(st->xq); free(st->xs);
     for (i = 0; i < 3; ++i) free(st->in[i]);
+}
+
+/* a zero into one byte of every page (through a volatile pointer, so that the store
+   stays); the buffers given are calloc-ed or not read before they are written */
+static void prefault(void *p, size_t n)
+{
+    volatile unsigned char *b = (volatile unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i += 4096) b[i] = 0;
 }
 
 static void state_init(bn_state *st, const bn_model *m, int cap_tokens, int cap_ctx, int nthreads)
@@ -1365,7 +1763,9 @@ static void state_init(bn_state *st, const bn_model *m, int cap_tokens, int cap_
     st->logits = (float *)xmalloc(sizeof(float) * T * (size_t)m->n_vocab);
     st->kc = (float *)xcalloc((size_t)m->n_layer * (size_t)cap_ctx * kvd, sizeof(float));
     st->vc = (float *)xcalloc((size_t)m->n_layer * (size_t)cap_ctx * kvd, sizeof(float));
-    st->scores = (float *)xmalloc(sizeof(float) * (size_t)nthreads * (size_t)cap_ctx);
+    st->scores = (float *)xmalloc(sizeof(float) * (size_t)nthreads * (size_t)(m->n_head / m->n_head_kv) *
+                                  (size_t)cap_ctx);
+    st->rope_cs = (float *)xmalloc(sizeof(float) * T * (size_t)(m->n_rot > 0 ? m->n_rot : 1));
     st->xq = (int8_t *)xmalloc(T * H);
     st->xs = (float *)xmalloc(sizeof(float) * T);
     st->in_size = 0;
@@ -1375,6 +1775,14 @@ static void state_init(bn_state *st, const bn_model *m, int cap_tokens, int cap_
             if (s > st->in_size) st->in_size = s;
         }
     for (i = 0; i < 3; ++i) st->in[i] = xmalloc(st->in_size);
+    /* every page the forward pass writes is mapped now, not at its first write in the prompt */
+    prefault(st->x, sizeof(float) * T * H); prefault(st->xn, sizeof(float) * T * H);
+    prefault(st->q, sizeof(float) * T * qd); prefault(st->att, sizeof(float) * T * qd);
+    prefault(st->g, sizeof(float) * T * F); prefault(st->u, sizeof(float) * T * F);
+    prefault(st->logits, sizeof(float) * (size_t)m->n_vocab);
+    prefault(st->kc, sizeof(float) * (size_t)m->n_layer * (size_t)cap_ctx * kvd);
+    prefault(st->vc, sizeof(float) * (size_t)m->n_layer * (size_t)cap_ctx * kvd);
+    for (i = 0; i < 3; ++i) prefault(st->in[i], st->in_size);
 }
 
 /* ==== sampling ========================================================================== */
@@ -1500,6 +1908,7 @@ int main(int argc, char **argv)
     if (dump_path && !(dump = fopen(dump_path, "wb"))) die("cannot write %s: %s", dump_path, strerror(errno));
 
     pick_dot();
+    pick_vector();
     pool_start(&pool, nthreads);
     load_model(&m, &pool);
     load_tokenizer(&tok);
@@ -1539,9 +1948,23 @@ int main(int argc, char **argv)
     t_load = now_s() - t0;
 
     /* prompt: one batch through each layer */
+    g_prof = getenv("BITNET_PROFILE") != NULL;
     t0 = now_s();
     forward(&m, &state, &pool, ids.v, n_prompt, 0, dump != NULL);
     t_prompt = now_s() - t0;
+    if (g_prof) {
+        double tot = 0;
+        g_prof = 0;
+        for (i = 0; i < P_COUNT; ++i) tot += prof_t[i];
+        fprintf(stderr, "bitnet: prompt profile, %d tokens, %.3f s in stages:\n", n_prompt, tot);
+        for (i = 0; i < P_COUNT; ++i)
+            fprintf(stderr, "  %-26s %8.1f ms %5.1f%%\n", prof_names[i], 1e3 * prof_t[i],
+                    tot > 0 ? 100.0 * prof_t[i] / tot : 0.0);
+        {
+            double mm = prof_t[P_QKV] + prof_t[P_O] + prof_t[P_GATEUP] + prof_t[P_DOWN];
+            fprintf(stderr, "  %-26s %8.1f ms %5.1f%%\n", "all matrix products", 1e3 * mm, tot > 0 ? 100.0 * mm / tot : 0.0);
+        }
+    }
     if (dump && fwrite(state.logits, sizeof(float) * (size_t)m.n_vocab, (size_t)n_prompt, dump) != (size_t)n_prompt)
         die("cannot write %s: %s", dump_path, strerror(errno));
     for (i = 0; i < n_prompt; ++i) {
