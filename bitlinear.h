@@ -286,7 +286,11 @@ BITLINEAR_API bl_status bl_linear_forward_rows(const bl_linear *layer, const flo
    row ranges over it. The buffer is bl_linear_input_size bytes, any alignment. Bad
    arguments and non-finite inputs leave it untouched; a Hadamard layer can also refuse
    inputs whose rotation overflows partway through the batch (also BL_ERR_NONFINITE), and
-   then the buffer is left unprepared (forward_input refuses it with BL_ERR_INVALID). */
+   then the buffer is left unprepared (forward_input refuses it with BL_ERR_INVALID).
+   A buffer prepared for one layer serves every layer that reads its input the same way
+   (in_features, act, act_bits, hadamard and hadamard_seed equal), so layers fed the same
+   x (a transformer's Q, K and V) quantize it once; forward_input refuses any other layer
+   with BL_ERR_INVALID. */
 BITLINEAR_API size_t    bl_linear_input_size(const bl_linear *layer, int batch);
 BITLINEAR_API bl_status bl_linear_prepare_input(const bl_linear *layer, const float *x, int batch,
                                                 void *input, size_t input_size);
@@ -4304,11 +4308,13 @@ BITLINEAR_DEF bl_status bl_linear_estimate(int in_features, int out_features, in
 
 /* ---- forward ---- */
 
-/* The prepared input begins with this header so a buffer made for another layer shape
-   or batch is refused rather than misread. */
+/* The prepared input begins with this header so a buffer made for a layer that reads its
+   input differently (shape, activations, rotation) or for another batch is refused rather
+   than misread. */
 typedef struct bl__input_header {
     uint32_t magic;
     int32_t in_features, batch, act, act_bits, hadamard;
+    uint64_t hadamard_seed;
 } bl__input_header;
 #define BL__INPUT_MAGIC 0x31494C42u /* "BLI1" */
 
@@ -4367,6 +4373,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     h.act = (int32_t)layer->act;
     h.act_bits = layer->act_bits;
     h.hadamard = layer->hadamard;
+    h.hadamard_seed = layer->hadamard_seed;
     /* Rotated tokens can still be refused midway (overflow): until the header is written
        last, the buffer reads as unprepared, so forward_input never runs on a mix of
        old and new tokens. */
@@ -4416,7 +4423,8 @@ BITLINEAR_DEF bl_status bl_linear_forward_input(const bl_linear *layer, const vo
     base = (const uint8_t *)bl__align_ptr((void *)(uintptr_t)input);
     memcpy(&h, base, sizeof h);
     if (h.magic != BL__INPUT_MAGIC || h.in_features != layer->in_features || h.batch != batch ||
-        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits || h.hadamard != layer->hadamard)
+        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits || h.hadamard != layer->hadamard ||
+        h.hadamard_seed != layer->hadamard_seed)
         return BL_ERR_INVALID;
     if (batch == 0 || row_begin == row_end) return BL_OK;
     (void)bl__input_offsets(batch, &sums, &data);

@@ -148,7 +148,11 @@ BITLINEAR_API bl_status bl_linear_forward_rows(const bl_linear *layer, const flo
    row ranges over it. The buffer is bl_linear_input_size bytes, any alignment. Bad
    arguments and non-finite inputs leave it untouched; a Hadamard layer can also refuse
    inputs whose rotation overflows partway through the batch (also BL_ERR_NONFINITE), and
-   then the buffer is left unprepared (forward_input refuses it with BL_ERR_INVALID). */
+   then the buffer is left unprepared (forward_input refuses it with BL_ERR_INVALID).
+   A buffer prepared for one layer serves every layer that reads its input the same way
+   (in_features, act, act_bits, hadamard and hadamard_seed equal), so layers fed the same
+   x (a transformer's Q, K and V) quantize it once; forward_input refuses any other layer
+   with BL_ERR_INVALID. */
 BITLINEAR_API size_t    bl_linear_input_size(const bl_linear *layer, int batch);
 BITLINEAR_API bl_status bl_linear_prepare_input(const bl_linear *layer, const float *x, int batch,
                                                 void *input, size_t input_size);

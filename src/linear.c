@@ -249,11 +249,13 @@ BITLINEAR_DEF bl_status bl_linear_estimate(int in_features, int out_features, in
 
 /* ---- forward ---- */
 
-/* The prepared input begins with this header so a buffer made for another layer shape
-   or batch is refused rather than misread. */
+/* The prepared input begins with this header so a buffer made for a layer that reads its
+   input differently (shape, activations, rotation) or for another batch is refused rather
+   than misread. */
 typedef struct bl__input_header {
     uint32_t magic;
     int32_t in_features, batch, act, act_bits, hadamard;
+    uint64_t hadamard_seed;
 } bl__input_header;
 #define BL__INPUT_MAGIC 0x31494C42u /* "BLI1" */
 
@@ -312,6 +314,7 @@ BITLINEAR_DEF bl_status bl_linear_prepare_input(const bl_linear *layer, const fl
     h.act = (int32_t)layer->act;
     h.act_bits = layer->act_bits;
     h.hadamard = layer->hadamard;
+    h.hadamard_seed = layer->hadamard_seed;
     /* Rotated tokens can still be refused midway (overflow): until the header is written
        last, the buffer reads as unprepared, so forward_input never runs on a mix of
        old and new tokens. */
@@ -361,7 +364,8 @@ BITLINEAR_DEF bl_status bl_linear_forward_input(const bl_linear *layer, const vo
     base = (const uint8_t *)bl__align_ptr((void *)(uintptr_t)input);
     memcpy(&h, base, sizeof h);
     if (h.magic != BL__INPUT_MAGIC || h.in_features != layer->in_features || h.batch != batch ||
-        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits || h.hadamard != layer->hadamard)
+        h.act != (int32_t)layer->act || h.act_bits != layer->act_bits || h.hadamard != layer->hadamard ||
+        h.hadamard_seed != layer->hadamard_seed)
         return BL_ERR_INVALID;
     if (batch == 0 || row_begin == row_end) return BL_OK;
     (void)bl__input_offsets(batch, &sums, &data);

@@ -356,6 +356,67 @@ static void test_backends(void)
     CHECK(strcmp(bl_backend_name(BL_BACKEND_SCALAR), "scalar") == 0);
 }
 
+/* One prepared input serves every layer that reads x the same way (Q, K and V of a
+   transformer); a layer that reads it differently (activations, bits, rotation, seed,
+   shape) refuses it and leaves y untouched. */
+static void test_shared_input(void)
+{
+    enum { IN = 300, OUT = 7, BATCH = 3 };
+    /* activations, bits, rotation; a rotated layer also gets another seed */
+    static const struct { int act, bits, hadamard; } other[] = {
+        { BL_ACT_FLOAT, 8, 0 }, { BL_ACT_INT8, 4, 0 }, { BL_ACT_INT8, 8, 1 } };
+    float w[OUT * IN], x[BATCH * IN], y[BATCH * OUT], yr[BATCH * OUT];
+    int i, v, rot;
+    for (i = 0; i < OUT * IN; ++i) w[i] = bt_gauss();
+    for (i = 0; i < BATCH * IN; ++i) x[i] = bt_gauss();
+    for (rot = 0; rot < 2; ++rot) {
+        bl_linear_desc d;
+        bl_linear *a = NULL, *b = NULL;
+        size_t isz;
+        void *buf;
+        memset(&d, 0, sizeof d);
+        d.in_features = IN; d.out_features = OUT; d.weight = w; d.hadamard = rot; d.hadamard_seed = rot ? 99u : 0u;
+        CHECK(bl_linear_create(&d, &a) == BL_OK);
+        for (i = 0; i < OUT * IN; ++i) w[i] = -w[i] * 0.5f; /* another layer, same input rule */
+        d.format = BL_FORMAT_BASE3;
+        CHECK(bl_linear_create(&d, &b) == BL_OK);
+        isz = bl_linear_input_size(a, BATCH);
+        CHECK(isz == bl_linear_input_size(b, BATCH));
+        buf = bt_alloc(isz);
+        CHECK(bl_linear_prepare_input(a, x, BATCH, buf, isz) == BL_OK);
+        CHECK(bl_linear_forward_input(b, buf, BATCH, y, 0, OUT) == BL_OK);
+        CHECK(bl_linear_forward(b, x, BATCH, yr, NULL) == BL_OK);
+        CHECK(memcmp(y, yr, sizeof y) == 0);
+        for (v = 0; v < (int)(sizeof other / sizeof other[0]); ++v) {
+            bl_linear *c = NULL;
+            bl_linear_desc e = d;
+            e.act = (bl_act)other[v].act;
+            e.act_bits = other[v].bits;
+            e.hadamard = rot || other[v].hadamard;
+            e.hadamard_seed = e.hadamard ? (rot ? 100u : 7u) : 0u;
+            CHECK(bl_linear_create(&e, &c) == BL_OK);
+            y[0] = 42.0f;
+            CHECK(bl_linear_forward_input(c, buf, BATCH, y, 0, OUT) == BL_ERR_INVALID);
+            CHECK(y[0] == 42.0f);
+            bl_linear_destroy(c);
+        }
+        {
+            bl_linear *c = NULL;
+            bl_linear_desc e = d;
+            e.in_features = IN - 1; /* the same weights read as a narrower layer */
+            e.out_features = 1;
+            CHECK(bl_linear_create(&e, &c) == BL_OK);
+            y[0] = 42.0f;
+            CHECK(bl_linear_forward_input(c, buf, BATCH, y, 0, 1) == BL_ERR_INVALID);
+            CHECK(y[0] == 42.0f);
+            bl_linear_destroy(c);
+        }
+        free(buf);
+        bl_linear_destroy(a);
+        bl_linear_destroy(b);
+    }
+}
+
 int main(void)
 {
     bt_seed(4);
@@ -364,6 +425,7 @@ int main(void)
     test_allocator_and_estimate();
     test_layer_errors();
     test_hadamard_layer();
+    test_shared_input();
     test_backends();
     return bt_summary("test_linear");
 }
