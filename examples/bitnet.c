@@ -1185,16 +1185,25 @@ static void matmul(bn_pool *pool, bn_state *st, int batch, const float *x, int c
                    float *const *y, const float *scale, int stage)
 {
     mm_job j;
+    bl_linear_info first;
     int i, t, r;
     j.count = count;
     j.batch = batch;
     for (i = 0; i < count; ++i) {
         bl_linear_info info;
         bl_linear_get_info(m[i], &info);
-        if (bl_linear_prepare_input(m[i], x, batch, st->in[i], st->in_size) != BL_OK)
-            die("activations are not finite%s%s", "", "");
+        if (i == 0) first = info;
+        /* matrices that read x the same way share one quantized copy (bl_linear_prepare_input) */
+        if (i > 0 && info.in_features == first.in_features && info.act == first.act &&
+            info.act_bits == first.act_bits && info.hadamard == first.hadamard &&
+            info.hadamard_seed == first.hadamard_seed) {
+            j.in[i] = j.in[0];
+        } else {
+            if (bl_linear_prepare_input(m[i], x, batch, st->in[i], st->in_size) != BL_OK)
+                die("activations are not finite%s%s", "", "");
+            j.in[i] = st->in[i];
+        }
         j.m[i] = m[i];
-        j.in[i] = st->in[i];
         j.y[i] = y[i];
         j.rows[i] = info.out_features;
     }
