@@ -2053,7 +2053,7 @@ BL__TARGET_END
 /* A 64-byte block is two ymm halves. INT8: codes (0..2, unsigned) times activations by
    vpmaddubsw (at most 2 * 2 * 127 per int16 lane, so no saturation; a block's digits
    are summed in int16 before one vpmaddwd), the code sum subtracted once per row.
-   FLOAT: the codes select +x and -x lanes (sign-bit blends or and-masks), summed apart.
+   FLOAT: table lookups turn the codes into floats -1, 0, +1 that meet x in FMAs.
    Tails are copied into a padded 64-byte block so nothing past the packed row is read. */
 #ifdef BL__HAVE_AVX2
 BL__TARGET_BEGIN("avx2,fma")
@@ -2205,13 +2205,16 @@ static float bl__avx2_hsum_ps(__m256 v)
    by vpermps lookups on the widened packed bytes (the index is the low three bits of
    each dword), and meet the activations in FMAs. t * x is exact, so each FMA is exactly
    the addition or subtraction of x (or nothing) that the FLOAT path specifies; only the
-   summation order differs from the scalar reference. Batch 1 decodes in registers, four
-   rows sharing each activation load; larger batches decode two rows' column chunk once
-   into an L1 buffer (the trits times the row's scale) and run a 2 rows x 6 tokens FMA
-   kernel over it (15 of the 16 ymm registers). */
+   summation order differs from the scalar reference. Batch 1 decodes in registers, two
+   rows sharing each activation load (four rows' accumulators do not fit in 16 registers).
+   Larger batches decode a panel of 16 rows x 2 blocks once (the trits times the row's
+   scale, transposed so that each column's 16 weights are two ymm) into a 40 KiB stack
+   buffer, and run a 16 rows x 6 tokens broadcast-FMA kernel over it, as an sgemm kernel
+   does: 12 accumulators, 2 loads and 6 broadcasts per 12 FMAs, no horizontal sums. */
 #define BL__AVX2_FROWS 2   /* batch-1 rows per activation load */
-#define BL__AVX2_FTOK 6    /* tokens per FMA kernel pass */
+#define BL__AVX2_FTOK 6    /* tokens per panel kernel pass */
 #define BL__AVX2_FSB 128   /* tokens whose column chunk of activations stays in L2 together */
+#define BL__AVX2_FBLOCKS 2 /* blocks per batched column chunk */
 #define BL__AVX2_FAHEAD 16384 /* batch-1 L2 prefetch distance in bytes (at least 3 row groups) */
 
 /* t of the code in index bits 0..1; code 3 never occurs */
@@ -2425,13 +2428,15 @@ BL__FORCE_INLINE void bl__avx2_fpanel(int T, const float *P, const float *x, siz
     }
 }
 
-/* the panel kernel over T tokens in passes of 6, 4, 2 and 1 */
+/* the panel kernel over T tokens in passes of 6, then 4 (two of them rather than 6 + 2:
+   two tokens keep too few FMA chains in flight), 2 and 1 */
 BL__FORCE_INLINE void bl__avx2_fpanel_tokens(const float *P, const float *x, size_t stride, int len, int rows, int T,
                                             float *y, size_t ldy)
 {
     int t = 0;
-    for (; T - t >= 6; t += 6) bl__avx2_fpanel(6, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
-    if (T - t >= 4) bl__avx2_fpanel(4, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy), t += 4;
+    for (; T - t >= 6 && T - t != 8; t += 6)
+        bl__avx2_fpanel(6, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
+    for (; T - t >= 4; t += 4) bl__avx2_fpanel(4, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
     if (T - t >= 2) bl__avx2_fpanel(2, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy), t += 2;
     if (T - t >= 1) bl__avx2_fpanel(1, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
 }
@@ -2443,9 +2448,9 @@ BL__FORCE_INLINE void bl__avx2_fpanel_tokens(const float *P, const float *x, siz
 BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                           int r0, int r1)
 {
-    float tmp[8 * 320], P[320 * 16], sc[8];
+    float tmp[8 * 320], P[BL__AVX2_FBLOCKS * 320 * 16], sc[8];
     size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
-    int n = L->in_features, span = 64 * d, nblocks = (n + span - 1) / span, b0, c, r, j, s, t, h;
+    int n = L->in_features, span = 64 * d, nblocks = (n + span - 1) / span, b0, c, r, j, s, t, h, b;
     if (batch == 1) {
         bl__avx2_gemv_float(d, L, (const float *)in->data, y, r0, r1);
         return;
@@ -2456,19 +2461,22 @@ BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__i
         float *yb = y + (size_t)b0 * ldy;
         for (t = 0; t < T; ++t)
             for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
-        for (c = 0; c < nblocks; ++c) {
+        for (c = 0; c < nblocks; c += BL__AVX2_FBLOCKS) {
+            int blocks = nblocks - c < BL__AVX2_FBLOCKS ? nblocks - c : BL__AVX2_FBLOCKS;
             for (r = r0; r < r1; r += 16) {
                 int rows = r1 - r < 16 ? r1 - r : 16, len = 0;
                 for (j = 0; j < L->k; ++j) {
-                    for (h = 0; h < 16; h += 8) {
-                        int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
-                        const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
-                        for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
-                        if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, n, c, 1, sc, tmp, 320);
-                        else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, n, c, 1, sc, tmp, 320);
-                        for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
-                        bl__avx2_transpose8(tmp, 320, len, P + h, 16);
-                    }
+                    for (b = 0; b < blocks; ++b)
+                        for (h = 0; h < 16; h += 8) {
+                            int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
+                            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
+                            for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
+                            if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, n, c + b, 1, sc, tmp, 320);
+                            else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, n, c + b, 1, sc, tmp, 320);
+                            for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
+                            bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
+                        }
+                    len += (blocks - 1) * span;
                     bl__avx2_fpanel_tokens(P, x + (size_t)c * span, in->stride, len, rows, T, yb + r, ldy);
                 }
             }
@@ -2533,8 +2541,8 @@ BL__TARGET_END
 /* ==== bitlinear: AVX-512 kernels (F, BW, VNNI) ============================ */
 /* One 64-byte block is one zmm; digit m of it is 64 consecutive trits. INT8: the codes
    (trit + 1, unsigned 0..2) meet the signed activations in vpdpbusd, and the token's
-   code sum is subtracted once per row (the offset trick). FLOAT: the digits become
-   16-lane masks that drive masked adds and subtracts. Several tokens share each decoded
+   code sum is subtracted once per row (the offset trick). FLOAT: table lookups turn the
+   codes into floats -1, 0, +1 that meet the activations in FMAs. Several tokens share each decoded
    block (the GEMM path); rows are walked in tiles that stay in L1/L2 while the tokens
    pass over them. */
 #ifdef BL__HAVE_AVX512

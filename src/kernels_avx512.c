@@ -1,8 +1,8 @@
 /* ==== bitlinear: AVX-512 kernels (F, BW, VNNI) ============================ */
 /* One 64-byte block is one zmm; digit m of it is 64 consecutive trits. INT8: the codes
    (trit + 1, unsigned 0..2) meet the signed activations in vpdpbusd, and the token's
-   code sum is subtracted once per row (the offset trick). FLOAT: the digits become
-   16-lane masks that drive masked adds and subtracts. Several tokens share each decoded
+   code sum is subtracted once per row (the offset trick). FLOAT: table lookups turn the
+   codes into floats -1, 0, +1 that meet the activations in FMAs. Several tokens share each decoded
    block (the GEMM path); rows are walked in tiles that stay in L1/L2 while the tokens
    pass over them. */
 #ifdef BL__HAVE_AVX512
