@@ -2415,7 +2415,14 @@ BL__FORCE_INLINE void bl__avx2_fpanel(int T, const float *P, const float *x, siz
             acc[2 * t + 1] = _mm256_fmadd_ps(w1, xb, acc[2 * t + 1]);
         }
     }
-    {
+    if (rows == 16) { /* plain loads and stores: AMD's masked stores are slow */
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            float *o = y + (size_t)t * ldy;
+            _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[2 * t]));
+            _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[2 * t + 1]));
+        }
+    } else {
         const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lanes);
         const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows - 8), lanes);
