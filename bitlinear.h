@@ -2458,8 +2458,9 @@ BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__i
     float tmp[8 * 320], P[BL__AVX2_FBLOCKS * 320 * 16], sc[8];
     size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
     int n = L->in_features, span = 64 * d, nblocks = (n + span - 1) / span, b0, c, r, j, s, t, h, b;
-    if (batch == 1) {
-        bl__avx2_gemv_float(d, L, (const float *)in->data, y, r0, r1);
+    if (batch <= (d == 4 ? 7 : 2)) { /* few tokens: the batch-1 kernel per token is faster */
+        for (t = 0; t < batch; ++t)
+            bl__avx2_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
         return;
     }
     for (b0 = 0; b0 < batch; b0 += BL__AVX2_FSB) {
@@ -3384,8 +3385,9 @@ BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl_
     size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
     int n = L->in_features, span = 64 * d, per = 1024 / span, ld = per * span;
     int nblocks = (n + span - 1) / span, b0, c, r, j, s, t, R;
-    if (batch == 1) {
-        bl__avx512_gemv_float(d, L, (const float *)in->data, y, r0, r1);
+    if (batch <= 2) { /* two tokens: the batch-1 kernel twice beats a decoded pass */
+        for (t = 0; t < batch; ++t)
+            bl__avx512_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
         return;
     }
     for (b0 = 0; b0 < batch; b0 += BL__AVX512_FSB) {

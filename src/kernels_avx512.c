@@ -837,8 +837,9 @@ BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl_
     size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
     int n = L->in_features, span = 64 * d, per = 1024 / span, ld = per * span;
     int nblocks = (n + span - 1) / span, b0, c, r, j, s, t, R;
-    if (batch == 1) {
-        bl__avx512_gemv_float(d, L, (const float *)in->data, y, r0, r1);
+    if (batch <= 2) { /* two tokens: the batch-1 kernel twice beats a decoded pass */
+        for (t = 0; t < batch; ++t)
+            bl__avx512_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
         return;
     }
     for (b0 = 0; b0 < batch; b0 += BL__AVX512_FSB) {
