@@ -3212,6 +3212,26 @@ BL__FORCE_INLINE __m512i bl__avx512_fbytes(const uint8_t *p)
     return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
+/* Batch 1, BASE3, one whole block's quarters q (bytes p[0..15]) and q + 2 (p[32..47])
+   against x (the block's activations from quarter q on): the low word of each dword
+   holds y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives
+   both codes and one vpmullw both next digits (bl__avx512_ftrits), halving the
+   multiplies, which share their ports with the FMAs. */
+BL__FORCE_INLINE void bl__avx512_base3_pair(const uint8_t *p, const float *x, __m512 lo, __m512 *acc)
+{
+    const __m512i three = _mm512_set1_epi16(3);
+    __m512i e = _mm512_or_si512(_mm512_slli_epi32(bl__avx512_fbytes(p), 8), _mm512_slli_epi32(bl__avx512_fbytes(p + 32), 24));
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i c = _mm512_mulhi_epu16(e, three);
+        acc[0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(c, lo), _mm512_loadu_ps(x + 64 * m), acc[0]);
+        acc[1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(c, 16), lo), _mm512_loadu_ps(x + 64 * m + 32),
+                                 acc[1]);
+        e = _mm512_mullo_epi16(e, three);
+    }
+}
+
 /* Batch 1: dots of R rows (row + s * rb) with x. Accumulators alternate by digit parity:
    2R FMA chains in flight. The tail block is copied (zero-padded) so nothing past the
    row is read; its activation lanes past `bytes` load as 0. */
@@ -3226,6 +3246,15 @@ BL__FORCE_INLINE void bl__avx512_rows_float(int d, int R, int split, const uint8
     for (; pos + span <= n; pos += span, row += 64) {
         BL__UNROLL
         for (s = 0; s < R; ++s) bl__avx512_prefetch_row(row + (size_t)s * rb, split, ahead);
+        if (d == 5) { /* BASE3: quarters q and q + 2 share each multiply (bl__avx512_base3_pair) */
+            BL__UNROLL
+            for (q = 0; q < 2; ++q) {
+                BL__UNROLL
+                for (s = 0; s < R; ++s)
+                    bl__avx512_base3_pair(row + (size_t)s * rb + 16 * q, x + pos + 16 * q, lo, &acc[2 * s]);
+            }
+            continue;
+        }
         BL__UNROLL
         for (q = 0; q < 4; ++q) {
             BL__UNROLL
