@@ -2251,6 +2251,26 @@ static inline size_t bl__avx2_fahead(int R, size_t rb)
     return group * (groups < 3 ? 3 : groups);
 }
 
+/* Batch 1, BASE3, one whole block's 8-byte groups q (bytes p[0..7]) and q + 4 (p[32..39])
+   against x (the block's activations from group q on): the low word of each dword holds
+   y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives both
+   codes and one vpmullw both next digits (bl__avx2_ftrit), halving the multiplies, which
+   share their ports with the FMAs. */
+BL__FORCE_INLINE void bl__avx2_base3_pair(const uint8_t *p, const float *x, __m256 tab, __m256 *acc)
+{
+    const __m256i three = _mm256_set1_epi16(3);
+    __m256i e = _mm256_or_si256(_mm256_slli_epi32(bl__avx2_fbytes(p), 8), _mm256_slli_epi32(bl__avx2_fbytes(p + 32), 24));
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m256i c = _mm256_mulhi_epu16(e, three);
+        acc[0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, c), _mm256_loadu_ps(x + 64 * m), acc[0]);
+        acc[1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(c, 16)), _mm256_loadu_ps(x + 64 * m + 32),
+                                 acc[1]);
+        e = _mm256_mullo_epi16(e, three);
+    }
+}
+
 /* Batch 1: dots of R rows (row + s * rb) with x, 8 bytes of each row at a time; the
    accumulators alternate by digit parity (2R FMA chains). Each row prefetches its own
    stream into L2 (a second line where rows are not whole cache lines). The tail block is
@@ -2269,6 +2289,13 @@ BL__FORCE_INLINE void bl__avx2_rows_float(int d, int R, int split, const uint8_t
         for (s = 0; s < R; ++s) {
             _mm_prefetch((const char *)(row + (size_t)s * rb + ahead), _MM_HINT_T1);
             if (split) _mm_prefetch((const char *)(row + (size_t)s * rb + ahead + 63), _MM_HINT_T1);
+        }
+        if (d == 5) { /* BASE3: groups q and q + 4 share each multiply (bl__avx2_base3_pair) */
+            for (q = 0; q < 4; ++q) {
+                BL__UNROLL
+                for (s = 0; s < R; ++s) bl__avx2_base3_pair(row + (size_t)s * rb + 8 * q, x + pos + 8 * q, tab, &acc[2 * s]);
+            }
+            continue;
         }
         for (q = 0; q < 8; ++q) {
             BL__UNROLL
