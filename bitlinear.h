@@ -1828,7 +1828,7 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(BITLINEAR_NO_SIMD)
 #  if defined(BITLINEAR_NO_RUNTIME_DISPATCH)
-#    if defined(__AVX2__) && !defined(BITLINEAR_NO_AVX2)
+#    if defined(__AVX2__) && defined(__FMA__) && !defined(BITLINEAR_NO_AVX2)
 #      define BL__HAVE_AVX2 1
 #    endif
 #    if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(BITLINEAR_NO_AVX512)
@@ -1940,7 +1940,7 @@ static BL__UNUSED int bl__atomic_load(const int *p) { return *(const volatile in
 static BL__UNUSED void bl__atomic_store(int *p, int v) { *(volatile int *)p = v; }
 #endif
 
-#define BL__CPU_AVX2   1
+#define BL__CPU_AVX2   1   /* AVX2 + FMA */
 #define BL__CPU_AVX512 2   /* F + BW + VNNI, with the OS saving the zmm and mask state */
 #define BL__CPU_AVXVNNI 4  /* AVX-VNNI (VEX vpdpbusd on ymm), with AVX2 */
 #define BL__CPU_KNOWN  (1 << 30)
@@ -1972,16 +1972,17 @@ static unsigned bl__xgetbv0(void)
 
 static int bl__detect_cpu(void)
 {
-    unsigned r[4], max_leaf, xcr0, flags = 0;
+    unsigned r[4], max_leaf, xcr0, fma, flags = 0;
     bl__cpuid(0, 0, r);
     max_leaf = r[0];
     if (max_leaf < 7) return 0;
     bl__cpuid(1, 0, r);
     if (!(r[2] & (1u << 27)) || !(r[2] & (1u << 28))) return 0; /* OSXSAVE and AVX */
+    fma = r[2] & (1u << 12);
     xcr0 = bl__xgetbv0();
     if ((xcr0 & 0x6u) != 0x6u) return 0;                         /* xmm and ymm state */
     bl__cpuid(7, 0, r);
-    if (r[1] & (1u << 5)) flags |= BL__CPU_AVX2;
+    if ((r[1] & (1u << 5)) && fma) flags |= BL__CPU_AVX2;         /* AVX2 with FMA (the FLOAT kernels) */
     if ((xcr0 & 0xE6u) == 0xE6u && (r[1] & (1u << 16)) && (r[1] & (1u << 30)) && (r[2] & (1u << 11)))
         flags |= BL__CPU_AVX512;                                  /* opmask, zmm state; F, BW, VNNI */
     if (r[0] >= 1 && (flags & BL__CPU_AVX2)) {                    /* subleaf 1 exists */
@@ -2252,21 +2253,12 @@ BL__TARGET_END
    are summed in int16 before one vpmaddwd), the code sum subtracted once per row. Where
    the CPU has AVX-VNNI the INT8 forward runs the vpdpbusd kernels below instead (same
    integer dots, so the same bits).
-   FLOAT: the codes select +x and -x lanes (sign-bit blends or and-masks), summed apart.
+   FLOAT: table lookups turn the codes into floats -1, 0, +1 that meet x in FMAs.
    Tails are copied into a padded 64-byte block so nothing past the packed row is read. */
 #ifdef BL__HAVE_AVX2
-BL__TARGET_BEGIN("avx2")
+BL__TARGET_BEGIN("avx2,fma")
 
 #define BL__AVX2_PTOKENS 4 /* INT8 tokens per decoded block, AVX2 alone */
-#define BL__AVX2_FTOKENS 2 /* FLOAT tokens per decoded block */
-
-/* the bytes of a tail block, zero past `bytes` */
-static const uint8_t *bl__avx2_tail(const uint8_t *row, int bytes, uint8_t *buf)
-{
-    memset(buf, 0, 64);
-    memcpy(buf, row, (size_t)bytes);
-    return buf;
-}
 
 static int32_t bl__avx2_hsum(__m256i v)
 {
@@ -2346,7 +2338,7 @@ BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, 
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__avx2_block_int8_plain(d, bl__avx2_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+        bl__avx2_block_int8_plain(d, bl__simd_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, acc);
     }
     BL__UNROLL
     for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
@@ -2468,7 +2460,7 @@ static int32_t bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + 3) / 4;
-        const uint8_t *p = bl__avx2_tail(row, bytes, buf);
+        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
         BL__UNROLL
         for (k = 0; k < 2; ++k) {
             BL__UNROLL
@@ -2545,7 +2537,7 @@ BL__FORCE_INLINE void bl__avx2_base3_rows(const uint8_t *row, size_t rb, int n, 
         uint8_t buf[64];
         int bytes = (n - 320 * full + 4) / 5;
         for (r = 0; r < 2; ++r) {
-            const uint8_t *t = bl__avx2_tail(row + (size_t)r * rb, bytes, buf);
+            const uint8_t *t = bl__simd_tail(row + (size_t)r * rb, bytes, 0, buf);
             BL__UNROLL
             for (h = 0; h < 2; ++h) {
                 BL__UNROLL
@@ -2630,7 +2622,7 @@ BL__FORCE_INLINE void bl__avx2_vnni_row_int8(int d, const uint8_t *row, int n, c
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        const uint8_t *p = bl__avx2_tail(row, bytes, buf);
+        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
         bl__avx2_half_vnni(d, p, a + pos, stride, bytes, T, A, acc);
         if (bytes > 32) bl__avx2_half_vnni(d, p + 32, a + pos + 32, stride, bytes, T, A, acc);
     }
@@ -2664,87 +2656,327 @@ static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batc
     else bl__avx2_plain_gemv_int8(4, L, in, y, r0, r1);
 }
 
-/* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens
-   to 8 dwords once; every digit then selects +x and -x lanes from it: 2BIT by moving the
-   digit's bits into the sign (vblendvps), BASE3 by the y = byte * 3^m comparisons. A tail
-   is copied into a block padded with "all digits 0" bytes, which select nothing. */
-BL__FORCE_INLINE void bl__avx2_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
-                                         float *out)
+static float bl__avx2_hsum_ps(__m256 v)
 {
-    __m256 accp[2 * BL__AVX2_FTOKENS], accm[2 * BL__AVX2_FTOKENS];
-    const __m256 zero = _mm256_setzero_ps();
-    int pos = 0, t, m, q, span = 64 * d;
-    BL__UNROLL
-    for (t = 0; t < 2 * T; ++t) accp[t] = accm[t] = zero;
-    while (pos < n) {
-        uint8_t buf[64];
-        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
-        const uint8_t *src = row;
-        if (bytes < 64) {
-            memset(buf, d == 4 ? 0x55 : 128, 64); /* every digit code 1 in either format */
-            memcpy(buf, row, (size_t)bytes);
-            src = buf;
-        }
-        for (q = 0; 8 * q < bytes; ++q) {
-            __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(src + 8 * q)));
-            BL__UNROLL
-            for (m = 0; m < d; ++m) {
-                __m256 p, z; /* d == 4: sign bits; d == 5: and-masks */
-                if (d == 4) {
-                    __m256i hi = _mm256_sll_epi32(e, _mm_cvtsi32_si128(30 - 2 * m)); /* sign = code bit 1 */
-                    __m256i lo = _mm256_sll_epi32(e, _mm_cvtsi32_si128(31 - 2 * m)); /* sign = code bit 0 */
-                    p = _mm256_castsi256_ps(hi);
-                    z = _mm256_castsi256_ps(_mm256_or_si256(hi, lo)); /* sign clear: code 0 */
-                } else {
-                    p = _mm256_castsi256_ps(_mm256_cmpgt_epi32(e, _mm256_set1_epi32(170)));
-                    z = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(86), e));
-                    e = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(e, e), e), _mm256_set1_epi32(255));
-                }
-                BL__UNROLL
-                for (t = 0; t < T; ++t) {
-                    __m256 v = _mm256_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 8 * q);
-                    __m256 vp = d == 4 ? _mm256_blendv_ps(zero, v, p) : _mm256_and_ps(p, v);
-                    __m256 vm = d == 4 ? _mm256_blendv_ps(v, zero, z) : _mm256_and_ps(z, v);
-                    accp[2 * t + (q & 1)] = _mm256_add_ps(accp[2 * t + (q & 1)], vp);
-                    accm[2 * t + (q & 1)] = _mm256_add_ps(accm[2 * t + (q & 1)], vm);
-                }
-            }
-        }
-        pos += bytes * d;
-        row += bytes;
-    }
-    BL__UNROLL
-    for (t = 0; t < T; ++t) {
-        __m256 s = _mm256_sub_ps(_mm256_add_ps(accp[2 * t], accp[2 * t + 1]), _mm256_add_ps(accm[2 * t], accm[2 * t + 1]));
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 0x55));
-        out[t] = _mm_cvtss_f32(h);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 0x55));
+    return _mm_cvtss_f32(h);
+}
+
+/* FLOAT activations, as in the AVX-512 kernels: the trits become floats t in {-1, 0, +1}
+   by vpermps lookups on the widened packed bytes (the index is the low three bits of
+   each dword), and meet the activations in FMAs. t * x is exact, so each FMA is exactly
+   the addition or subtraction of x (or nothing) that the FLOAT path specifies; only the
+   summation order differs from the scalar reference. Batch 1 decodes in registers, two
+   rows sharing each activation load (four rows' accumulators do not fit in 16 registers).
+   Larger batches decode a panel of 16 rows x 2 blocks once (the trits times the row's
+   scale, transposed so that each column's 16 weights are two ymm) into a 40 KiB stack
+   buffer, and run a 16 rows x 6 tokens broadcast-FMA kernel over it, as an sgemm kernel
+   does: 12 accumulators, 2 loads and 6 broadcasts per 12 FMAs, no horizontal sums. */
+#define BL__AVX2_FROWS 2   /* batch-1 rows per activation load */
+#define BL__AVX2_FTOK 6    /* tokens per panel kernel pass */
+#define BL__AVX2_FSB 128   /* tokens whose column chunk of activations stays in L2 together */
+#define BL__AVX2_FBLOCKS 2 /* blocks per batched column chunk */
+#define BL__AVX2_FAHEAD 16384 /* batch-1 L2 prefetch distance in bytes (at least 3 row groups) */
+
+/* t of the code in index bits 0..1; code 3 never occurs */
+BL__FORCE_INLINE __m256 bl__avx2_ftable(void) { return _mm256_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2); }
+
+/* 8 packed bytes zero-extended into dwords */
+BL__FORCE_INLINE __m256i bl__avx2_fbytes(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+/* digit m's weights of the 8 bytes in e (zero-extended dwords), looked up in tab. 2BIT:
+   the digit shifted to bits 0..1. BASE3: e holds y << 8 (y = byte * 3^m mod 256) in the
+   low word of each dword; the high half of y * 3 << 8 is the code (3y) >> 8
+   (bl__base3_code), its low half the next y << 8, which *e becomes. */
+BL__FORCE_INLINE __m256 bl__avx2_ftrit(int d, int m, __m256i *e, __m256 tab)
+{
+    if (d == 4) return _mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(*e, 2 * m));
+    {
+        const __m256i three = _mm256_set1_epi16(3);
+        __m256 w = _mm256_permutevar8x32_ps(tab, _mm256_mulhi_epu16(*e, three));
+        *e = _mm256_mullo_epi16(*e, three);
+        return w;
     }
 }
 
+/* BASE3 keeps y << 8 in the dwords; 2BIT the bytes as they are */
+BL__FORCE_INLINE __m256i bl__avx2_fstart(int d, __m256i e) { return d == 4 ? e : _mm256_slli_epi32(e, 8); }
+
+/* whole groups of R rows ahead, at least BL__AVX2_FAHEAD bytes and three groups */
+static inline size_t bl__avx2_fahead(int R, size_t rb)
+{
+    size_t group = (size_t)R * rb, groups = (BL__AVX2_FAHEAD + group - 1) / group;
+    return group * (groups < 3 ? 3 : groups);
+}
+
+/* Batch 1, BASE3, one whole block's 8-byte groups q (bytes p[0..7]) and q + 4 (p[32..39])
+   against x (the block's activations from group q on): the low word of each dword holds
+   y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives both
+   codes and one vpmullw both next digits (bl__avx2_ftrit), halving the multiplies, which
+   share their ports with the FMAs. */
+BL__FORCE_INLINE void bl__avx2_base3_pair(const uint8_t *p, const float *x, __m256 tab, __m256 *acc)
+{
+    const __m256i three = _mm256_set1_epi16(3);
+    __m256i e = _mm256_or_si256(_mm256_slli_epi32(bl__avx2_fbytes(p), 8), _mm256_slli_epi32(bl__avx2_fbytes(p + 32), 24));
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m256i c = _mm256_mulhi_epu16(e, three);
+        acc[0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, c), _mm256_loadu_ps(x + 64 * m), acc[0]);
+        acc[1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(c, 16)), _mm256_loadu_ps(x + 64 * m + 32),
+                                 acc[1]);
+        e = _mm256_mullo_epi16(e, three);
+    }
+}
+
+/* Batch 1: dots of R rows (row + s * rb) with x, 8 bytes of each row at a time; the
+   accumulators alternate by digit parity (2R FMA chains). Each row prefetches its own
+   stream into L2 (a second line where rows are not whole cache lines). The tail block is
+   copied (zero-padded); its activation lanes past `bytes` load as 0. */
+BL__FORCE_INLINE void bl__avx2_rows_float(int d, int R, int split, const uint8_t *row, size_t rb, int n,
+                                         const float *x, size_t ahead, float *out)
+{
+    const __m256 tab = bl__avx2_ftable();
+    __m256 acc[2 * BL__AVX2_FROWS];
+    __m256i e[BL__AVX2_FROWS];
+    int pos = 0, s, m, q, span = 64 * d;
+    BL__UNROLL
+    for (s = 0; s < 2 * R; ++s) acc[s] = _mm256_setzero_ps();
+    for (; pos + span <= n; pos += span, row += 64) {
+        BL__UNROLL
+        for (s = 0; s < R; ++s) {
+            _mm_prefetch((const char *)(row + (size_t)s * rb + ahead), _MM_HINT_T1);
+            if (split) _mm_prefetch((const char *)(row + (size_t)s * rb + ahead + 63), _MM_HINT_T1);
+        }
+        if (d == 5) { /* BASE3: groups q and q + 4 share each multiply (bl__avx2_base3_pair) */
+            for (q = 0; q < 4; ++q) {
+                BL__UNROLL
+                for (s = 0; s < R; ++s) bl__avx2_base3_pair(row + (size_t)s * rb + 8 * q, x + pos + 8 * q, tab, &acc[2 * s]);
+            }
+            continue;
+        }
+        for (q = 0; q < 8; ++q) {
+            BL__UNROLL
+            for (s = 0; s < R; ++s) e[s] = bl__avx2_fstart(d, bl__avx2_fbytes(row + (size_t)s * rb + 8 * q));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __m256 xv = _mm256_loadu_ps(x + pos + 64 * m + 8 * q);
+                BL__UNROLL
+                for (s = 0; s < R; ++s)
+                    acc[2 * s + (m & 1)] = _mm256_fmadd_ps(bl__avx2_ftrit(d, m, &e[s], tab), xv, acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
+        uint8_t tail[BL__AVX2_FROWS][64];
+        for (s = 0; s < R; ++s) bl__simd_tail(row + (size_t)s * rb, bytes, 0, tail[s]);
+        for (q = 0; 8 * q < bytes; ++q) {
+            const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(bytes - 8 * q), lanes);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) e[s] = bl__avx2_fstart(d, bl__avx2_fbytes(tail[s] + 8 * q));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __m256 xv = _mm256_maskload_ps(x + pos + bytes * m + 8 * q, valid);
+                BL__UNROLL
+                for (s = 0; s < R; ++s)
+                    acc[2 * s + (m & 1)] = _mm256_fmadd_ps(bl__avx2_ftrit(d, m, &e[s], tab), xv, acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    BL__UNROLL
+    for (s = 0; s < R; ++s) out[s] = bl__avx2_hsum_ps(_mm256_add_ps(acc[2 * s], acc[2 * s + 1]));
+}
+
+/* batch 1, rows [r0, r1): four at a time (k components each), then one at a time; the
+   outputs in the scalar order: acc = sum_j s_j dot_j, then + bias */
+BL__FORCE_INLINE void bl__avx2_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0, int r1)
+{
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ahead = bl__avx2_fahead(BL__AVX2_FROWS, rb);
+    int split = rb % 64 != 0, r, j, s, R;
+    for (r = r0; r < r1; r += R) {
+        float dot[BL_MAX_K][BL__AVX2_FROWS], acc;
+        R = r1 - r >= BL__AVX2_FROWS ? BL__AVX2_FROWS : 1;
+        for (j = 0; j < L->k; ++j) {
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
+            if (R == 1) bl__avx2_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else if (split) bl__avx2_rows_float(d, BL__AVX2_FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else bl__avx2_rows_float(d, BL__AVX2_FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);
+        }
+        for (s = 0; s < R; ++s) {
+            acc = 0.0f;
+            for (j = 0; j < L->k; ++j) acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];
+            y[r + s] = L->bias ? acc + L->bias[r + s] : acc;
+        }
+    }
+}
+
+/* Batched: `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s]) into
+   buf + s * ld as floats s_r * t, zero up to a multiple of 8. Returns the chunk's floats
+   per row. */
+BL__FORCE_INLINE int bl__avx2_fdecode(int d, int R, const uint8_t *row, size_t rb, int n, int b0, int blocks,
+                                     const float *sc, float *buf, int ld)
+{
+    int span = 64 * d, pos = b0 * span, end = pos + blocks * span, s, q, m, len;
+    if (end > n) end = n;
+    for (s = 0; s < R; ++s) {
+        const __m256 tab = _mm256_mul_ps(bl__avx2_ftable(), _mm256_set1_ps(sc[s]));
+        const uint8_t *p = row + (size_t)s * rb + (size_t)b0 * 64;
+        float *o = buf + (size_t)s * (size_t)ld;
+        int at = pos;
+        for (; at + span <= end; at += span, p += 64, o += span)
+            for (q = 0; q < 8; ++q) {
+                __m256i e = bl__avx2_fstart(d, bl__avx2_fbytes(p + 8 * q));
+                BL__UNROLL
+                for (m = 0; m < d; ++m) _mm256_storeu_ps(o + 64 * m + 8 * q, bl__avx2_ftrit(d, m, &e, tab));
+            }
+        if (at < end) { /* the row's tail block: digit stride `bytes`, zeros up to 8 */
+            int bytes = (n - at + d - 1) / d, cover = bytes * d;
+            uint8_t tail[64];
+            float w[64];
+            bl__simd_tail(p, bytes, 0, tail);
+            for (q = 0; 8 * q < bytes; ++q) {
+                __m256i e = bl__avx2_fstart(d, bl__avx2_fbytes(tail + 8 * q));
+                BL__UNROLL
+                for (m = 0; m < d; ++m) {
+                    int i, lanes = bytes - 8 * q < 8 ? bytes - 8 * q : 8;
+                    _mm256_storeu_ps(w, bl__avx2_ftrit(d, m, &e, tab));
+                    for (i = 0; i < lanes; ++i) o[bytes * m + 8 * q + i] = w[i];
+                }
+            }
+            for (; cover % 8; ++cover) o[cover] = 0.0f;
+        }
+    }
+    len = end - pos;
+    return (len + 7) / 8 * 8;
+}
+
+/* P[i][0..7] = the 8 floats at src[r * ld + i], r = 0..7, for i in [0, len) (len a multiple
+   of 8): 8x8 transposes by unpacks, shuffles and lane permutes */
+BL__FORCE_INLINE void bl__avx2_transpose8(const float *src, int ld, int len, float *P, int pstride)
+{
+    int i, r;
+    for (i = 0; i < len; i += 8) {
+        __m256 v[8], a[8], b[8];
+        BL__UNROLL
+        for (r = 0; r < 8; ++r) v[r] = _mm256_loadu_ps(src + (size_t)r * (size_t)ld + i);
+        BL__UNROLL
+        for (r = 0; r < 8; r += 2) {
+            a[r] = _mm256_unpacklo_ps(v[r], v[r + 1]);
+            a[r + 1] = _mm256_unpackhi_ps(v[r], v[r + 1]);
+        }
+        BL__UNROLL
+        for (r = 0; r < 8; r += 4) {
+            b[r] = _mm256_shuffle_ps(a[r], a[r + 2], 0x44);
+            b[r + 1] = _mm256_shuffle_ps(a[r], a[r + 2], 0xEE);
+            b[r + 2] = _mm256_shuffle_ps(a[r + 1], a[r + 3], 0x44);
+            b[r + 3] = _mm256_shuffle_ps(a[r + 1], a[r + 3], 0xEE);
+        }
+        BL__UNROLL
+        for (r = 0; r < 4; ++r) {
+            _mm256_storeu_ps(P + (size_t)(i + r) * (size_t)pstride, _mm256_permute2f128_ps(b[r], b[r + 4], 0x20));
+            _mm256_storeu_ps(P + (size_t)(i + r + 4) * (size_t)pstride, _mm256_permute2f128_ps(b[r], b[r + 4], 0x31));
+        }
+    }
+}
+
+/* y[t * ldy + r] += sum_i P[i][r] x_t[i] for the panel's 16 rows (the first `rows` stored)
+   and T tokens over len trits: 2 x T accumulators of 8 rows, each step 2 loads and T
+   broadcasts for 2T FMAs, as in an sgemm kernel; no horizontal sums */
+BL__FORCE_INLINE void bl__avx2_fpanel(int T, const float *P, const float *x, size_t stride, int len, int rows,
+                                     float *y, size_t ldy)
+{
+    __m256 acc[2 * BL__AVX2_FTOK];
+    int i, t;
+    BL__UNROLL
+    for (t = 0; t < 2 * T; ++t) acc[t] = _mm256_setzero_ps();
+    for (i = 0; i < len; ++i, P += 16) {
+        __m256 w0 = _mm256_loadu_ps(P), w1 = _mm256_loadu_ps(P + 8);
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            __m256 xb = _mm256_broadcast_ss(x + (size_t)t * stride + i);
+            acc[2 * t] = _mm256_fmadd_ps(w0, xb, acc[2 * t]);
+            acc[2 * t + 1] = _mm256_fmadd_ps(w1, xb, acc[2 * t + 1]);
+        }
+    }
+    if (rows == 16) { /* plain loads and stores: AMD's masked stores are slow */
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            float *o = y + (size_t)t * ldy;
+            _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[2 * t]));
+            _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[2 * t + 1]));
+        }
+    } else {
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lanes);
+        const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows - 8), lanes);
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            float *o = y + (size_t)t * ldy;
+            _mm256_maskstore_ps(o, m0, _mm256_add_ps(_mm256_maskload_ps(o, m0), acc[2 * t]));
+            _mm256_maskstore_ps(o + 8, m1, _mm256_add_ps(_mm256_maskload_ps(o + 8, m1), acc[2 * t + 1]));
+        }
+    }
+}
+
+/* the panel kernel over T tokens in passes of 6, then 4 (two of them rather than 6 + 2:
+   two tokens keep too few FMA chains in flight), 2 and 1 */
+BL__FORCE_INLINE void bl__avx2_fpanel_tokens(const float *P, const float *x, size_t stride, int len, int rows, int T,
+                                            float *y, size_t ldy)
+{
+    int t = 0;
+    for (; T - t >= 6 && T - t != 8; t += 6)
+        bl__avx2_fpanel(6, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
+    for (; T - t >= 4; t += 4) bl__avx2_fpanel(4, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
+    if (T - t >= 2) bl__avx2_fpanel(2, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy), t += 2;
+    if (T - t >= 1) bl__avx2_fpanel(1, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
+}
+
+/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per block of
+   columns (whose activations for all those tokens stay in L2), per 16 rows and component,
+   the block is decoded once (8 rows at a time, transposed into a panel of 16 weights per
+   column, rows past r1 zero) and every token passes over the panel. */
 BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                           int r0, int r1)
 {
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX2_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__AVX2_FTOKENS], acc[BL__AVX2_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+    float tmp[8 * 320], P[BL__AVX2_FBLOCKS * 320 * 16], sc[8];
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
+    int n = L->in_features, span = 64 * d, nblocks = (n + span - 1) / span, b0, c, r, j, s, t, h, b;
+    if (batch <= (d == 4 ? 7 : 2)) { /* few tokens: the batch-1 kernel per token is faster */
+        for (t = 0; t < batch; ++t)
+            bl__avx2_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
+        return;
+    }
+    for (b0 = 0; b0 < batch; b0 += BL__AVX2_FSB) {
+        int T = batch - b0 > BL__AVX2_FSB ? BL__AVX2_FSB : batch - b0;
+        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+        float *yb = y + (size_t)b0 * ldy;
+        for (t = 0; t < T; ++t)
+            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
+        for (c = 0; c < nblocks; c += BL__AVX2_FBLOCKS) {
+            int blocks = nblocks - c < BL__AVX2_FBLOCKS ? nblocks - c : BL__AVX2_FBLOCKS;
+            for (r = r0; r < r1; r += 16) {
+                int rows = r1 - r < 16 ? r1 - r : 16, len = 0;
                 for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    if (T == 1) bl__avx2_row_float(d, row, L->in_features, x, in->stride, 1, dot);
-                    else bl__avx2_row_float(d, row, L->in_features, x, in->stride, 2, dot);
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                    for (b = 0; b < blocks; ++b)
+                        for (h = 0; h < 16; h += 8) {
+                            int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
+                            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
+                            for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
+                            if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, n, c + b, 1, sc, tmp, 320);
+                            else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, n, c + b, 1, sc, tmp, 320);
+                            for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
+                            bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
+                        }
+                    len += (blocks - 1) * span;
+                    bl__avx2_fpanel_tokens(P, x + (size_t)c * span, in->stride, len, rows, T, yb + r, ldy);
                 }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }
@@ -2807,15 +3039,14 @@ BL__TARGET_END
 /* ==== bitlinear: AVX-512 kernels (F, BW, VNNI) ============================ */
 /* One 64-byte block is one zmm; digit m of it is 64 consecutive trits. INT8: the codes
    (trit + 1, unsigned 0..2) meet the signed activations in vpdpbusd, and the token's
-   code sum is subtracted once per row (the offset trick). FLOAT: the digits become
-   16-lane masks that drive masked adds and subtracts. Several tokens share each decoded
+   code sum is subtracted once per row (the offset trick). FLOAT: table lookups turn the
+   codes into floats -1, 0, +1 that meet the activations in FMAs. Several tokens share each decoded
    block (the GEMM path); rows are walked in tiles that stay in L1/L2 while the tokens
    pass over them. */
 #ifdef BL__HAVE_AVX512
 BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 
 #define BL__AVX512_TOKENS 8  /* INT8 tokens per decoded block */
-#define BL__AVX512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
 
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
    reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart;
@@ -3372,93 +3603,287 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
     else bl__avx512_gemv_int8(4, L, in, y, r0, r1);
 }
 
-/* One block (`bytes` wide, all 64 readable at `src`) of one row against T tokens by masked
-   adds and subtracts. Each 16-byte quarter widens to 16 dwords once; vptestmd / vpcmpud
-   then give the 16-lane masks of every digit directly in mask registers (no 64-bit mask
-   shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
-   are 2BIT code 0, a subtraction): whole blocks skip that AND, a fifth of the mask
-   operations. */
-BL__FORCE_INLINE void bl__avx512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
-                                           int T, __m512 *acc)
+/* FLOAT activations. The trits become floats t in {-1, 0, +1} by vpermps lookups on the
+   widened packed bytes (the index is the low four bits of each dword) and meet the
+   activations in FMAs. t * x is exact, so each FMA is exactly the addition or
+   subtraction of x (or nothing) that the FLOAT path specifies; only the summation order
+   differs from the scalar reference. Batch 1 decodes in registers, four rows sharing each
+   activation load. Larger batches decode a few rows' column chunk once into an L1 buffer
+   (the trits times the row's scale) and run a register-blocked FMA kernel over it:
+   4 rows x 6 tokens of accumulators, 10 loads per 24 FMAs, as an sgemm kernel does. */
+#define BL__AVX512_FROWS 4  /* rows per decoded group */
+#define BL__AVX512_FTOK 6   /* tokens per FMA kernel pass */
+#define BL__AVX512_FSB 128  /* tokens whose column chunk of activations stays in L2 together */
+
+/* t of code bits 0..1 (lo) and 2..3 (hi) of an index; code 3 never occurs */
+BL__FORCE_INLINE __m512 bl__avx512_ftable_lo(void)
 {
-    __mmask64 valid = bl__avx512_valid(bytes);
-    int t, m, q;
-    BL__UNROLL
-    for (q = 0; q < 4; ++q) {
-        __mmask16 v16 = (__mmask16)(valid >> (16 * q));
-        __m512i e;
-        if (16 * q >= bytes) break;
-        e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * q)));
+    return _mm512_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2);
+}
+BL__FORCE_INLINE __m512 bl__avx512_ftable_hi(void)
+{
+    return _mm512_setr_ps(-1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2);
+}
+
+/* the weights of 16 consecutive packed bytes, zero-extended into the dwords of e: w[m]
+   lane l is digit m of byte l, looked up in lo / hi (t, or t times a scale). BASE3 keeps
+   y << 8 (y = byte * 3^m mod 256) in the low word of each dword: the high half of
+   y * 3 << 8 is the code (3y) >> 8 (bl__base3_code), its low half the next y << 8. */
+BL__FORCE_INLINE void bl__avx512_ftrits(int d, __m512i e, __m512 lo, __m512 hi, __m512 *w)
+{
+    if (d == 4) {
+        __m512i f = _mm512_srli_epi32(e, 4);
+        w[0] = _mm512_permutexvar_ps(e, lo);
+        w[1] = _mm512_permutexvar_ps(e, hi);
+        w[2] = _mm512_permutexvar_ps(f, lo);
+        w[3] = _mm512_permutexvar_ps(f, hi);
+    } else {
+        const __m512i three = _mm512_set1_epi16(3);
+        int m;
+        e = _mm512_slli_epi32(e, 8);
         BL__UNROLL
-        for (m = 0; m < d; ++m) {
-            __mmask16 plus, minus;
-            if (d == 4) {
-                plus = _mm512_test_epi32_mask(e, _mm512_set1_epi32(2 << (2 * m)));
-                minus = _mm512_testn_epi32_mask(e, _mm512_set1_epi32(3 << (2 * m)));
-            } else {
-                plus = _mm512_cmpgt_epu32_mask(e, _mm512_set1_epi32(170));
-                minus = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(86));
-                e = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(e, e), e), _mm512_set1_epi32(255));
-            }
-            if (bytes < 64) minus &= v16;
-            BL__UNROLL
-            for (t = 0; t < T; ++t) {
-                __m512 v = _mm512_loadu_ps(x + (size_t)t * stride + bytes * m + 16 * q);
-                __m512 *s = &acc[4 * t + q];
-                *s = _mm512_mask_add_ps(*s, plus, *s, v);
-                *s = _mm512_mask_sub_ps(*s, minus, *s, v);
-            }
+        for (m = 0; m < 5; ++m) {
+            w[m] = _mm512_permutexvar_ps(_mm512_mulhi_epu16(e, three), lo);
+            e = _mm512_mullo_epi16(e, three);
         }
     }
 }
 
-/* sum over one row, T tokens: whole blocks, then a zero-padded copy of the tail block so
-   nothing past the row is read */
-BL__FORCE_INLINE void bl__avx512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
-                                         float *out)
+BL__FORCE_INLINE __m512i bl__avx512_fbytes(const uint8_t *p)
 {
-    __m512 acc[BL__AVX512_FTOKENS * 4];
-    int pos = 0, t, span = 64 * d;
-    BL__UNROLL
-    for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
-    for (; pos + span <= n; pos += span, row += 64) bl__avx512_block_float(d, row, 64, x + pos, stride, T, acc);
-    if (pos < n) {
-        int bytes = (n - pos + d - 1) / d;
-        uint8_t tail[64];
-        _mm512_storeu_si512((void *)tail, bl__avx512_load_block(row, bytes));
-        bl__avx512_block_float(d, tail, bytes, x + pos, stride, T, acc);
-    }
-    BL__UNROLL
-    for (t = 0; t < T; ++t)
-        out[t] = bl__avx512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
-                                                _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
+/* Batch 1, BASE3, one whole block's quarters q (bytes p[0..15]) and q + 2 (p[32..47])
+   against x (the block's activations from quarter q on): the low word of each dword
+   holds y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives
+   both codes and one vpmullw both next digits (bl__avx512_ftrits), halving the
+   multiplies, which share their ports with the FMAs. */
+BL__FORCE_INLINE void bl__avx512_base3_pair(const uint8_t *p, const float *x, __m512 lo, __m512 *acc)
+{
+    const __m512i three = _mm512_set1_epi16(3);
+    __m512i e = _mm512_or_si512(_mm512_slli_epi32(bl__avx512_fbytes(p), 8), _mm512_slli_epi32(bl__avx512_fbytes(p + 32), 24));
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i c = _mm512_mulhi_epu16(e, three);
+        acc[0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(c, lo), _mm512_loadu_ps(x + 64 * m), acc[0]);
+        acc[1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(c, 16), lo), _mm512_loadu_ps(x + 64 * m + 32),
+                                 acc[1]);
+        e = _mm512_mullo_epi16(e, three);
+    }
+}
+
+/* Batch 1: dots of R rows (row + s * rb) with x. Accumulators alternate by digit parity:
+   2R FMA chains in flight. The tail block is copied (zero-padded) so nothing past the
+   row is read; its activation lanes past `bytes` load as 0. */
+BL__FORCE_INLINE void bl__avx512_rows_float(int d, int R, int split, const uint8_t *row, size_t rb, int n,
+                                          const float *x, size_t ahead, float *out)
+{
+    const __m512 lo = bl__avx512_ftable_lo(), hi = bl__avx512_ftable_hi();
+    __m512 acc[2 * BL__AVX512_FROWS], xv[5], w[5];
+    int pos = 0, s, m, q, span = 64 * d;
+    BL__UNROLL
+    for (s = 0; s < 2 * R; ++s) acc[s] = _mm512_setzero_ps();
+    for (; pos + span <= n; pos += span, row += 64) {
+        BL__UNROLL
+        for (s = 0; s < R; ++s) bl__avx512_prefetch_row(row + (size_t)s * rb, split, ahead);
+        if (d == 5) { /* BASE3: quarters q and q + 2 share each multiply (bl__avx512_base3_pair) */
+            BL__UNROLL
+            for (q = 0; q < 2; ++q) {
+                BL__UNROLL
+                for (s = 0; s < R; ++s)
+                    bl__avx512_base3_pair(row + (size_t)s * rb + 16 * q, x + pos + 16 * q, lo, &acc[2 * s]);
+            }
+            continue;
+        }
+        BL__UNROLL
+        for (q = 0; q < 4; ++q) {
+            BL__UNROLL
+            for (m = 0; m < d; ++m) xv[m] = _mm512_loadu_ps(x + pos + 64 * m + 16 * q);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) {
+                bl__avx512_ftrits(d, bl__avx512_fbytes(row + (size_t)s * rb + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) acc[2 * s + (m & 1)] = _mm512_fmadd_ps(w[m], xv[m], acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
+        __mmask64 valid = bl__avx512_valid(bytes);
+        uint8_t tail[BL__AVX512_FROWS][64];
+        BL__UNROLL
+        for (s = 0; s < R; ++s) _mm512_storeu_si512((void *)tail[s], bl__avx512_load_block(row + (size_t)s * rb, bytes));
+        for (q = 0; 16 * q < bytes; ++q) {
+            __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) xv[m] = _mm512_maskz_loadu_ps(v16, x + pos + bytes * m + 16 * q);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) {
+                bl__avx512_ftrits(d, bl__avx512_fbytes(tail[s] + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) acc[2 * s + (m & 1)] = _mm512_fmadd_ps(w[m], xv[m], acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    BL__UNROLL
+    for (s = 0; s < R; ++s) out[s] = bl__avx512_hsum_ps(_mm512_add_ps(acc[2 * s], acc[2 * s + 1]));
+}
+
+/* batch 1, rows [r0, r1): four at a time (k components each), then one at a time; the
+   outputs in the scalar order: acc = sum_j s_j dot_j, then + bias */
+BL__FORCE_INLINE void bl__avx512_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0, int r1)
+{
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb;
+    size_t ahead = bl__avx512_ahead(BL__AVX512_FROWS, rb, BL__AVX512_AHEAD_2BIT);
+    int split = rb % 64 != 0, r, j, s, R;
+    for (r = r0; r < r1; r += R) {
+        float dot[BL_MAX_K][BL__AVX512_FROWS], acc;
+        R = r1 - r >= BL__AVX512_FROWS ? BL__AVX512_FROWS : 1;
+        for (j = 0; j < L->k; ++j) {
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
+            if (R == 1) bl__avx512_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else if (split) bl__avx512_rows_float(d, BL__AVX512_FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else bl__avx512_rows_float(d, BL__AVX512_FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);
+        }
+        for (s = 0; s < R; ++s) {
+            acc = 0.0f;
+            for (j = 0; j < L->k; ++j) acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];
+            y[r + s] = L->bias ? acc + L->bias[r + s] : acc;
+        }
+    }
+}
+
+/* Batched: chunk `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s])
+   into buf[s][..] as floats s_r * t, zero up to a multiple of 16. Returns the chunk's
+   floats per row. */
+BL__FORCE_INLINE int bl__avx512_fdecode(int d, int R, const uint8_t *row, size_t rb, int n, int b0, int blocks,
+                                      const float *sc, float *buf, int ld)
+{
+    int span = 64 * d, pos = b0 * span, end = pos + blocks * span, s, q, m, len;
+    __m512 w[5];
+    if (end > n) end = n;
+    for (s = 0; s < R; ++s) {
+        const __m512 scale = _mm512_set1_ps(sc[s]);
+        const __m512 lo = _mm512_mul_ps(bl__avx512_ftable_lo(), scale), hi = _mm512_mul_ps(bl__avx512_ftable_hi(), scale);
+        const uint8_t *p = row + (size_t)s * rb + (size_t)b0 * 64;
+        float *o = buf + (size_t)s * (size_t)ld;
+        int at = pos;
+        for (; at + span <= end; at += span, p += 64, o += span) {
+            BL__UNROLL
+            for (q = 0; q < 4; ++q) {
+                bl__avx512_ftrits(d, bl__avx512_fbytes(p + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) _mm512_storeu_ps(o + 64 * m + 16 * q, w[m]);
+            }
+        }
+        if (at < end) { /* the row's tail block: digit stride `bytes`, zeros up to 16 */
+            int bytes = (n - at + d - 1) / d, cover = bytes * d;
+            __mmask64 valid = bl__avx512_valid(bytes);
+            uint8_t tail[64];
+            _mm512_storeu_si512((void *)tail, bl__avx512_load_block(p, bytes));
+            for (q = 0; 16 * q < bytes; ++q) {
+                __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+                bl__avx512_ftrits(d, bl__avx512_fbytes(tail + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) _mm512_mask_storeu_ps(o + bytes * m + 16 * q, v16, w[m]);
+            }
+            for (; cover % 16; ++cover) o[cover] = 0.0f;
+        }
+    }
+    len = end - pos;
+    return (len + 15) / 16 * 16;
+}
+
+/* y[t * ldy + s] += sum_i w[s][i] x_t[i] for R rows and T tokens over len floats
+   (a multiple of 16): R x T accumulators, each step R + T loads for R * T FMAs */
+BL__FORCE_INLINE void bl__avx512_fkernel(int R, int T, const float *w, int ld, const float *x, size_t stride, int len,
+                                       float *y, size_t ldy)
+{
+    __m512 acc[BL__AVX512_FROWS * BL__AVX512_FTOK], wv[BL__AVX512_FROWS];
+    int i, s, t;
+    BL__UNROLL
+    for (s = 0; s < R * T; ++s) acc[s] = _mm512_setzero_ps();
+    for (i = 0; i < len; i += 16) {
+        BL__UNROLL
+        for (s = 0; s < R; ++s) wv[s] = _mm512_loadu_ps(w + (size_t)s * (size_t)ld + i);
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)t * stride + i);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) acc[s * T + t] = _mm512_fmadd_ps(wv[s], xv, acc[s * T + t]);
+        }
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) {
+        float *out = y + (size_t)t * ldy;
+        if (R == 4) { /* four rows' sums together: interleave, then fold the 128-bit lanes */
+            const __mmask16 all = 0xFFFF;
+            __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(acc[t], acc[T + t]), _mm512_unpackhi_ps(acc[t], acc[T + t]));
+            __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(acc[2 * T + t], acc[3 * T + t]),
+                                     _mm512_unpackhi_ps(acc[2 * T + t], acc[3 * T + t]));
+            __m512 c = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))),
+                                     _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))));
+            c = _mm512_add_ps(c, _mm512_maskz_shuffle_f32x4(all, c, c, 0x4E));
+            c = _mm512_add_ps(c, _mm512_maskz_shuffle_f32x4(all, c, c, 0xB1));
+            _mm512_mask_storeu_ps(out, 0xF, _mm512_add_ps(c, _mm512_maskz_loadu_ps(0xF, out)));
+        } else {
+            BL__UNROLL
+            for (s = 0; s < R; ++s) out[s] += bl__avx512_hsum_ps(acc[s * T + t]);
+        }
+    }
+}
+
+/* the kernel over T tokens (at most BL__AVX512_FTOK) in passes of 6, 4, 2 and 1 */
+BL__FORCE_INLINE void bl__avx512_fkernel_tokens(int R, const float *w, int ld, const float *x, size_t stride, int len,
+                                              int T, float *y, size_t ldy)
+{
+    int t = 0;
+    for (; T - t >= 6; t += 6) bl__avx512_fkernel(R, 6, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy);
+    if (T - t >= 4) bl__avx512_fkernel(R, 4, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy), t += 4;
+    if (T - t >= 2) bl__avx512_fkernel(R, 2, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy), t += 2;
+    if (T - t >= 1) bl__avx512_fkernel(R, 1, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy);
+}
+
+/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per column
+   chunk (whose activations for all those tokens stay in L2), per four rows and component,
+   the chunk is decoded once and every token passes over it. */
 BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                           int r0, int r1)
 {
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX512_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__AVX512_FTOKENS], acc[BL__AVX512_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+    float buf[BL__AVX512_FROWS * 1024], sc[BL__AVX512_FROWS];
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
+    int n = L->in_features, span = 64 * d, per = 1024 / span, ld = per * span;
+    int nblocks = (n + span - 1) / span, b0, c, r, j, s, t, R;
+    if (batch <= 2) { /* two tokens: the batch-1 kernel twice beats a decoded pass */
+        for (t = 0; t < batch; ++t)
+            bl__avx512_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
+        return;
+    }
+    for (b0 = 0; b0 < batch; b0 += BL__AVX512_FSB) {
+        int T = batch - b0 > BL__AVX512_FSB ? BL__AVX512_FSB : batch - b0;
+        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+        float *yb = y + (size_t)b0 * ldy;
+        for (t = 0; t < T; ++t)
+            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
+        for (c = 0; c < nblocks; c += per) {
+            int blocks = nblocks - c < per ? nblocks - c : per;
+            for (r = r0; r < r1; r += R) {
+                R = r1 - r >= BL__AVX512_FROWS ? BL__AVX512_FROWS : 1;
                 for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    switch (T) {
-                    case 1: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
-                    case 2: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
-                    default: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 4, dot); break;
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
+                    int len;
+                    for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + s)];
+                    if (R == BL__AVX512_FROWS) {
+                        len = bl__avx512_fdecode(d, BL__AVX512_FROWS, row, rb, n, c, blocks, sc, buf, ld);
+                        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x + (size_t)c * span, in->stride, len, T,
+                                                  yb + r, ldy);
+                    } else {
+                        len = bl__avx512_fdecode(d, 1, row, rb, n, c, blocks, sc, buf, ld);
+                        bl__avx512_fkernel_tokens(1, buf, ld, x + (size_t)c * span, in->stride, len, T, yb + r, ldy);
                     }
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }

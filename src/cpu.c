@@ -7,7 +7,7 @@
 
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(BITLINEAR_NO_SIMD)
 #  if defined(BITLINEAR_NO_RUNTIME_DISPATCH)
-#    if defined(__AVX2__) && !defined(BITLINEAR_NO_AVX2)
+#    if defined(__AVX2__) && defined(__FMA__) && !defined(BITLINEAR_NO_AVX2)
 #      define BL__HAVE_AVX2 1
 #    endif
 #    if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(BITLINEAR_NO_AVX512)
@@ -119,7 +119,7 @@ static BL__UNUSED int bl__atomic_load(const int *p) { return *(const volatile in
 static BL__UNUSED void bl__atomic_store(int *p, int v) { *(volatile int *)p = v; }
 #endif
 
-#define BL__CPU_AVX2   1
+#define BL__CPU_AVX2   1   /* AVX2 + FMA */
 #define BL__CPU_AVX512 2   /* F + BW + VNNI, with the OS saving the zmm and mask state */
 #define BL__CPU_AVXVNNI 4  /* AVX-VNNI (VEX vpdpbusd on ymm), with AVX2 */
 #define BL__CPU_KNOWN  (1 << 30)
@@ -151,16 +151,17 @@ static unsigned bl__xgetbv0(void)
 
 static int bl__detect_cpu(void)
 {
-    unsigned r[4], max_leaf, xcr0, flags = 0;
+    unsigned r[4], max_leaf, xcr0, fma, flags = 0;
     bl__cpuid(0, 0, r);
     max_leaf = r[0];
     if (max_leaf < 7) return 0;
     bl__cpuid(1, 0, r);
     if (!(r[2] & (1u << 27)) || !(r[2] & (1u << 28))) return 0; /* OSXSAVE and AVX */
+    fma = r[2] & (1u << 12);
     xcr0 = bl__xgetbv0();
     if ((xcr0 & 0x6u) != 0x6u) return 0;                         /* xmm and ymm state */
     bl__cpuid(7, 0, r);
-    if (r[1] & (1u << 5)) flags |= BL__CPU_AVX2;
+    if ((r[1] & (1u << 5)) && fma) flags |= BL__CPU_AVX2;         /* AVX2 with FMA (the FLOAT kernels) */
     if ((xcr0 & 0xE6u) == 0xE6u && (r[1] & (1u << 16)) && (r[1] & (1u << 30)) && (r[2] & (1u << 11)))
         flags |= BL__CPU_AVX512;                                  /* opmask, zmm state; F, BW, VNNI */
     if (r[0] >= 1 && (flags & BL__CPU_AVX2)) {                    /* subleaf 1 exists */

@@ -4,21 +4,12 @@
    are summed in int16 before one vpmaddwd), the code sum subtracted once per row. Where
    the CPU has AVX-VNNI the INT8 forward runs the vpdpbusd kernels below instead (same
    integer dots, so the same bits).
-   FLOAT: the codes select +x and -x lanes (sign-bit blends or and-masks), summed apart.
+   FLOAT: table lookups turn the codes into floats -1, 0, +1 that meet x in FMAs.
    Tails are copied into a padded 64-byte block so nothing past the packed row is read. */
 #ifdef BL__HAVE_AVX2
-BL__TARGET_BEGIN("avx2")
+BL__TARGET_BEGIN("avx2,fma")
 
 #define BL__AVX2_PTOKENS 4 /* INT8 tokens per decoded block, AVX2 alone */
-#define BL__AVX2_FTOKENS 2 /* FLOAT tokens per decoded block */
-
-/* the bytes of a tail block, zero past `bytes` */
-static const uint8_t *bl__avx2_tail(const uint8_t *row, int bytes, uint8_t *buf)
-{
-    memset(buf, 0, 64);
-    memcpy(buf, row, (size_t)bytes);
-    return buf;
-}
 
 static int32_t bl__avx2_hsum(__m256i v)
 {
@@ -98,7 +89,7 @@ BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, 
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__avx2_block_int8_plain(d, bl__avx2_tail(row, bytes, buf), a, stride, pos, bytes, T, acc);
+        bl__avx2_block_int8_plain(d, bl__simd_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, acc);
     }
     BL__UNROLL
     for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
@@ -220,7 +211,7 @@ static int32_t bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + 3) / 4;
-        const uint8_t *p = bl__avx2_tail(row, bytes, buf);
+        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
         BL__UNROLL
         for (k = 0; k < 2; ++k) {
             BL__UNROLL
@@ -297,7 +288,7 @@ BL__FORCE_INLINE void bl__avx2_base3_rows(const uint8_t *row, size_t rb, int n, 
         uint8_t buf[64];
         int bytes = (n - 320 * full + 4) / 5;
         for (r = 0; r < 2; ++r) {
-            const uint8_t *t = bl__avx2_tail(row + (size_t)r * rb, bytes, buf);
+            const uint8_t *t = bl__simd_tail(row + (size_t)r * rb, bytes, 0, buf);
             BL__UNROLL
             for (h = 0; h < 2; ++h) {
                 BL__UNROLL
@@ -382,7 +373,7 @@ BL__FORCE_INLINE void bl__avx2_vnni_row_int8(int d, const uint8_t *row, int n, c
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        const uint8_t *p = bl__avx2_tail(row, bytes, buf);
+        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
         bl__avx2_half_vnni(d, p, a + pos, stride, bytes, T, A, acc);
         if (bytes > 32) bl__avx2_half_vnni(d, p + 32, a + pos + 32, stride, bytes, T, A, acc);
     }
@@ -416,87 +407,327 @@ static void bl__gemm_int8_avx2(const bl_linear *L, const bl__input *in, int batc
     else bl__avx2_plain_gemv_int8(4, L, in, y, r0, r1);
 }
 
-/* sum over one row by adds and subtracts, T tokens. Each 8-byte group of a block widens
-   to 8 dwords once; every digit then selects +x and -x lanes from it: 2BIT by moving the
-   digit's bits into the sign (vblendvps), BASE3 by the y = byte * 3^m comparisons. A tail
-   is copied into a block padded with "all digits 0" bytes, which select nothing. */
-BL__FORCE_INLINE void bl__avx2_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
-                                         float *out)
+static float bl__avx2_hsum_ps(__m256 v)
 {
-    __m256 accp[2 * BL__AVX2_FTOKENS], accm[2 * BL__AVX2_FTOKENS];
-    const __m256 zero = _mm256_setzero_ps();
-    int pos = 0, t, m, q, span = 64 * d;
-    BL__UNROLL
-    for (t = 0; t < 2 * T; ++t) accp[t] = accm[t] = zero;
-    while (pos < n) {
-        uint8_t buf[64];
-        int bytes = n - pos >= span ? 64 : (n - pos + d - 1) / d;
-        const uint8_t *src = row;
-        if (bytes < 64) {
-            memset(buf, d == 4 ? 0x55 : 128, 64); /* every digit code 1 in either format */
-            memcpy(buf, row, (size_t)bytes);
-            src = buf;
-        }
-        for (q = 0; 8 * q < bytes; ++q) {
-            __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(src + 8 * q)));
-            BL__UNROLL
-            for (m = 0; m < d; ++m) {
-                __m256 p, z; /* d == 4: sign bits; d == 5: and-masks */
-                if (d == 4) {
-                    __m256i hi = _mm256_sll_epi32(e, _mm_cvtsi32_si128(30 - 2 * m)); /* sign = code bit 1 */
-                    __m256i lo = _mm256_sll_epi32(e, _mm_cvtsi32_si128(31 - 2 * m)); /* sign = code bit 0 */
-                    p = _mm256_castsi256_ps(hi);
-                    z = _mm256_castsi256_ps(_mm256_or_si256(hi, lo)); /* sign clear: code 0 */
-                } else {
-                    p = _mm256_castsi256_ps(_mm256_cmpgt_epi32(e, _mm256_set1_epi32(170)));
-                    z = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(86), e));
-                    e = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(e, e), e), _mm256_set1_epi32(255));
-                }
-                BL__UNROLL
-                for (t = 0; t < T; ++t) {
-                    __m256 v = _mm256_loadu_ps(x + (size_t)t * stride + pos + bytes * m + 8 * q);
-                    __m256 vp = d == 4 ? _mm256_blendv_ps(zero, v, p) : _mm256_and_ps(p, v);
-                    __m256 vm = d == 4 ? _mm256_blendv_ps(v, zero, z) : _mm256_and_ps(z, v);
-                    accp[2 * t + (q & 1)] = _mm256_add_ps(accp[2 * t + (q & 1)], vp);
-                    accm[2 * t + (q & 1)] = _mm256_add_ps(accm[2 * t + (q & 1)], vm);
-                }
-            }
-        }
-        pos += bytes * d;
-        row += bytes;
-    }
-    BL__UNROLL
-    for (t = 0; t < T; ++t) {
-        __m256 s = _mm256_sub_ps(_mm256_add_ps(accp[2 * t], accp[2 * t + 1]), _mm256_add_ps(accm[2 * t], accm[2 * t + 1]));
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 0x55));
-        out[t] = _mm_cvtss_f32(h);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 0x55));
+    return _mm_cvtss_f32(h);
+}
+
+/* FLOAT activations, as in the AVX-512 kernels: the trits become floats t in {-1, 0, +1}
+   by vpermps lookups on the widened packed bytes (the index is the low three bits of
+   each dword), and meet the activations in FMAs. t * x is exact, so each FMA is exactly
+   the addition or subtraction of x (or nothing) that the FLOAT path specifies; only the
+   summation order differs from the scalar reference. Batch 1 decodes in registers, two
+   rows sharing each activation load (four rows' accumulators do not fit in 16 registers).
+   Larger batches decode a panel of 16 rows x 2 blocks once (the trits times the row's
+   scale, transposed so that each column's 16 weights are two ymm) into a 40 KiB stack
+   buffer, and run a 16 rows x 6 tokens broadcast-FMA kernel over it, as an sgemm kernel
+   does: 12 accumulators, 2 loads and 6 broadcasts per 12 FMAs, no horizontal sums. */
+#define BL__AVX2_FROWS 2   /* batch-1 rows per activation load */
+#define BL__AVX2_FTOK 6    /* tokens per panel kernel pass */
+#define BL__AVX2_FSB 128   /* tokens whose column chunk of activations stays in L2 together */
+#define BL__AVX2_FBLOCKS 2 /* blocks per batched column chunk */
+#define BL__AVX2_FAHEAD 16384 /* batch-1 L2 prefetch distance in bytes (at least 3 row groups) */
+
+/* t of the code in index bits 0..1; code 3 never occurs */
+BL__FORCE_INLINE __m256 bl__avx2_ftable(void) { return _mm256_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2); }
+
+/* 8 packed bytes zero-extended into dwords */
+BL__FORCE_INLINE __m256i bl__avx2_fbytes(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+/* digit m's weights of the 8 bytes in e (zero-extended dwords), looked up in tab. 2BIT:
+   the digit shifted to bits 0..1. BASE3: e holds y << 8 (y = byte * 3^m mod 256) in the
+   low word of each dword; the high half of y * 3 << 8 is the code (3y) >> 8
+   (bl__base3_code), its low half the next y << 8, which *e becomes. */
+BL__FORCE_INLINE __m256 bl__avx2_ftrit(int d, int m, __m256i *e, __m256 tab)
+{
+    if (d == 4) return _mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(*e, 2 * m));
+    {
+        const __m256i three = _mm256_set1_epi16(3);
+        __m256 w = _mm256_permutevar8x32_ps(tab, _mm256_mulhi_epu16(*e, three));
+        *e = _mm256_mullo_epi16(*e, three);
+        return w;
     }
 }
 
+/* BASE3 keeps y << 8 in the dwords; 2BIT the bytes as they are */
+BL__FORCE_INLINE __m256i bl__avx2_fstart(int d, __m256i e) { return d == 4 ? e : _mm256_slli_epi32(e, 8); }
+
+/* whole groups of R rows ahead, at least BL__AVX2_FAHEAD bytes and three groups */
+static inline size_t bl__avx2_fahead(int R, size_t rb)
+{
+    size_t group = (size_t)R * rb, groups = (BL__AVX2_FAHEAD + group - 1) / group;
+    return group * (groups < 3 ? 3 : groups);
+}
+
+/* Batch 1, BASE3, one whole block's 8-byte groups q (bytes p[0..7]) and q + 4 (p[32..39])
+   against x (the block's activations from group q on): the low word of each dword holds
+   y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives both
+   codes and one vpmullw both next digits (bl__avx2_ftrit), halving the multiplies, which
+   share their ports with the FMAs. */
+BL__FORCE_INLINE void bl__avx2_base3_pair(const uint8_t *p, const float *x, __m256 tab, __m256 *acc)
+{
+    const __m256i three = _mm256_set1_epi16(3);
+    __m256i e = _mm256_or_si256(_mm256_slli_epi32(bl__avx2_fbytes(p), 8), _mm256_slli_epi32(bl__avx2_fbytes(p + 32), 24));
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m256i c = _mm256_mulhi_epu16(e, three);
+        acc[0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, c), _mm256_loadu_ps(x + 64 * m), acc[0]);
+        acc[1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(c, 16)), _mm256_loadu_ps(x + 64 * m + 32),
+                                 acc[1]);
+        e = _mm256_mullo_epi16(e, three);
+    }
+}
+
+/* Batch 1: dots of R rows (row + s * rb) with x, 8 bytes of each row at a time; the
+   accumulators alternate by digit parity (2R FMA chains). Each row prefetches its own
+   stream into L2 (a second line where rows are not whole cache lines). The tail block is
+   copied (zero-padded); its activation lanes past `bytes` load as 0. */
+BL__FORCE_INLINE void bl__avx2_rows_float(int d, int R, int split, const uint8_t *row, size_t rb, int n,
+                                         const float *x, size_t ahead, float *out)
+{
+    const __m256 tab = bl__avx2_ftable();
+    __m256 acc[2 * BL__AVX2_FROWS];
+    __m256i e[BL__AVX2_FROWS];
+    int pos = 0, s, m, q, span = 64 * d;
+    BL__UNROLL
+    for (s = 0; s < 2 * R; ++s) acc[s] = _mm256_setzero_ps();
+    for (; pos + span <= n; pos += span, row += 64) {
+        BL__UNROLL
+        for (s = 0; s < R; ++s) {
+            _mm_prefetch((const char *)(row + (size_t)s * rb + ahead), _MM_HINT_T1);
+            if (split) _mm_prefetch((const char *)(row + (size_t)s * rb + ahead + 63), _MM_HINT_T1);
+        }
+        if (d == 5) { /* BASE3: groups q and q + 4 share each multiply (bl__avx2_base3_pair) */
+            for (q = 0; q < 4; ++q) {
+                BL__UNROLL
+                for (s = 0; s < R; ++s) bl__avx2_base3_pair(row + (size_t)s * rb + 8 * q, x + pos + 8 * q, tab, &acc[2 * s]);
+            }
+            continue;
+        }
+        for (q = 0; q < 8; ++q) {
+            BL__UNROLL
+            for (s = 0; s < R; ++s) e[s] = bl__avx2_fstart(d, bl__avx2_fbytes(row + (size_t)s * rb + 8 * q));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __m256 xv = _mm256_loadu_ps(x + pos + 64 * m + 8 * q);
+                BL__UNROLL
+                for (s = 0; s < R; ++s)
+                    acc[2 * s + (m & 1)] = _mm256_fmadd_ps(bl__avx2_ftrit(d, m, &e[s], tab), xv, acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
+        uint8_t tail[BL__AVX2_FROWS][64];
+        for (s = 0; s < R; ++s) bl__simd_tail(row + (size_t)s * rb, bytes, 0, tail[s]);
+        for (q = 0; 8 * q < bytes; ++q) {
+            const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(bytes - 8 * q), lanes);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) e[s] = bl__avx2_fstart(d, bl__avx2_fbytes(tail[s] + 8 * q));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) {
+                __m256 xv = _mm256_maskload_ps(x + pos + bytes * m + 8 * q, valid);
+                BL__UNROLL
+                for (s = 0; s < R; ++s)
+                    acc[2 * s + (m & 1)] = _mm256_fmadd_ps(bl__avx2_ftrit(d, m, &e[s], tab), xv, acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    BL__UNROLL
+    for (s = 0; s < R; ++s) out[s] = bl__avx2_hsum_ps(_mm256_add_ps(acc[2 * s], acc[2 * s + 1]));
+}
+
+/* batch 1, rows [r0, r1): four at a time (k components each), then one at a time; the
+   outputs in the scalar order: acc = sum_j s_j dot_j, then + bias */
+BL__FORCE_INLINE void bl__avx2_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0, int r1)
+{
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ahead = bl__avx2_fahead(BL__AVX2_FROWS, rb);
+    int split = rb % 64 != 0, r, j, s, R;
+    for (r = r0; r < r1; r += R) {
+        float dot[BL_MAX_K][BL__AVX2_FROWS], acc;
+        R = r1 - r >= BL__AVX2_FROWS ? BL__AVX2_FROWS : 1;
+        for (j = 0; j < L->k; ++j) {
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
+            if (R == 1) bl__avx2_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else if (split) bl__avx2_rows_float(d, BL__AVX2_FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else bl__avx2_rows_float(d, BL__AVX2_FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);
+        }
+        for (s = 0; s < R; ++s) {
+            acc = 0.0f;
+            for (j = 0; j < L->k; ++j) acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];
+            y[r + s] = L->bias ? acc + L->bias[r + s] : acc;
+        }
+    }
+}
+
+/* Batched: `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s]) into
+   buf + s * ld as floats s_r * t, zero up to a multiple of 8. Returns the chunk's floats
+   per row. */
+BL__FORCE_INLINE int bl__avx2_fdecode(int d, int R, const uint8_t *row, size_t rb, int n, int b0, int blocks,
+                                     const float *sc, float *buf, int ld)
+{
+    int span = 64 * d, pos = b0 * span, end = pos + blocks * span, s, q, m, len;
+    if (end > n) end = n;
+    for (s = 0; s < R; ++s) {
+        const __m256 tab = _mm256_mul_ps(bl__avx2_ftable(), _mm256_set1_ps(sc[s]));
+        const uint8_t *p = row + (size_t)s * rb + (size_t)b0 * 64;
+        float *o = buf + (size_t)s * (size_t)ld;
+        int at = pos;
+        for (; at + span <= end; at += span, p += 64, o += span)
+            for (q = 0; q < 8; ++q) {
+                __m256i e = bl__avx2_fstart(d, bl__avx2_fbytes(p + 8 * q));
+                BL__UNROLL
+                for (m = 0; m < d; ++m) _mm256_storeu_ps(o + 64 * m + 8 * q, bl__avx2_ftrit(d, m, &e, tab));
+            }
+        if (at < end) { /* the row's tail block: digit stride `bytes`, zeros up to 8 */
+            int bytes = (n - at + d - 1) / d, cover = bytes * d;
+            uint8_t tail[64];
+            float w[64];
+            bl__simd_tail(p, bytes, 0, tail);
+            for (q = 0; 8 * q < bytes; ++q) {
+                __m256i e = bl__avx2_fstart(d, bl__avx2_fbytes(tail + 8 * q));
+                BL__UNROLL
+                for (m = 0; m < d; ++m) {
+                    int i, lanes = bytes - 8 * q < 8 ? bytes - 8 * q : 8;
+                    _mm256_storeu_ps(w, bl__avx2_ftrit(d, m, &e, tab));
+                    for (i = 0; i < lanes; ++i) o[bytes * m + 8 * q + i] = w[i];
+                }
+            }
+            for (; cover % 8; ++cover) o[cover] = 0.0f;
+        }
+    }
+    len = end - pos;
+    return (len + 7) / 8 * 8;
+}
+
+/* P[i][0..7] = the 8 floats at src[r * ld + i], r = 0..7, for i in [0, len) (len a multiple
+   of 8): 8x8 transposes by unpacks, shuffles and lane permutes */
+BL__FORCE_INLINE void bl__avx2_transpose8(const float *src, int ld, int len, float *P, int pstride)
+{
+    int i, r;
+    for (i = 0; i < len; i += 8) {
+        __m256 v[8], a[8], b[8];
+        BL__UNROLL
+        for (r = 0; r < 8; ++r) v[r] = _mm256_loadu_ps(src + (size_t)r * (size_t)ld + i);
+        BL__UNROLL
+        for (r = 0; r < 8; r += 2) {
+            a[r] = _mm256_unpacklo_ps(v[r], v[r + 1]);
+            a[r + 1] = _mm256_unpackhi_ps(v[r], v[r + 1]);
+        }
+        BL__UNROLL
+        for (r = 0; r < 8; r += 4) {
+            b[r] = _mm256_shuffle_ps(a[r], a[r + 2], 0x44);
+            b[r + 1] = _mm256_shuffle_ps(a[r], a[r + 2], 0xEE);
+            b[r + 2] = _mm256_shuffle_ps(a[r + 1], a[r + 3], 0x44);
+            b[r + 3] = _mm256_shuffle_ps(a[r + 1], a[r + 3], 0xEE);
+        }
+        BL__UNROLL
+        for (r = 0; r < 4; ++r) {
+            _mm256_storeu_ps(P + (size_t)(i + r) * (size_t)pstride, _mm256_permute2f128_ps(b[r], b[r + 4], 0x20));
+            _mm256_storeu_ps(P + (size_t)(i + r + 4) * (size_t)pstride, _mm256_permute2f128_ps(b[r], b[r + 4], 0x31));
+        }
+    }
+}
+
+/* y[t * ldy + r] += sum_i P[i][r] x_t[i] for the panel's 16 rows (the first `rows` stored)
+   and T tokens over len trits: 2 x T accumulators of 8 rows, each step 2 loads and T
+   broadcasts for 2T FMAs, as in an sgemm kernel; no horizontal sums */
+BL__FORCE_INLINE void bl__avx2_fpanel(int T, const float *P, const float *x, size_t stride, int len, int rows,
+                                     float *y, size_t ldy)
+{
+    __m256 acc[2 * BL__AVX2_FTOK];
+    int i, t;
+    BL__UNROLL
+    for (t = 0; t < 2 * T; ++t) acc[t] = _mm256_setzero_ps();
+    for (i = 0; i < len; ++i, P += 16) {
+        __m256 w0 = _mm256_loadu_ps(P), w1 = _mm256_loadu_ps(P + 8);
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            __m256 xb = _mm256_broadcast_ss(x + (size_t)t * stride + i);
+            acc[2 * t] = _mm256_fmadd_ps(w0, xb, acc[2 * t]);
+            acc[2 * t + 1] = _mm256_fmadd_ps(w1, xb, acc[2 * t + 1]);
+        }
+    }
+    if (rows == 16) { /* plain loads and stores: AMD's masked stores are slow */
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            float *o = y + (size_t)t * ldy;
+            _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[2 * t]));
+            _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[2 * t + 1]));
+        }
+    } else {
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lanes);
+        const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows - 8), lanes);
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            float *o = y + (size_t)t * ldy;
+            _mm256_maskstore_ps(o, m0, _mm256_add_ps(_mm256_maskload_ps(o, m0), acc[2 * t]));
+            _mm256_maskstore_ps(o + 8, m1, _mm256_add_ps(_mm256_maskload_ps(o + 8, m1), acc[2 * t + 1]));
+        }
+    }
+}
+
+/* the panel kernel over T tokens in passes of 6, then 4 (two of them rather than 6 + 2:
+   two tokens keep too few FMA chains in flight), 2 and 1 */
+BL__FORCE_INLINE void bl__avx2_fpanel_tokens(const float *P, const float *x, size_t stride, int len, int rows, int T,
+                                            float *y, size_t ldy)
+{
+    int t = 0;
+    for (; T - t >= 6 && T - t != 8; t += 6)
+        bl__avx2_fpanel(6, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
+    for (; T - t >= 4; t += 4) bl__avx2_fpanel(4, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
+    if (T - t >= 2) bl__avx2_fpanel(2, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy), t += 2;
+    if (T - t >= 1) bl__avx2_fpanel(1, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
+}
+
+/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per block of
+   columns (whose activations for all those tokens stay in L2), per 16 rows and component,
+   the block is decoded once (8 rows at a time, transposed into a panel of 16 weights per
+   column, rows past r1 zero) and every token passes over the panel. */
 BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                           int r0, int r1)
 {
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX2_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__AVX2_FTOKENS], acc[BL__AVX2_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+    float tmp[8 * 320], P[BL__AVX2_FBLOCKS * 320 * 16], sc[8];
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
+    int n = L->in_features, span = 64 * d, nblocks = (n + span - 1) / span, b0, c, r, j, s, t, h, b;
+    if (batch <= (d == 4 ? 7 : 2)) { /* few tokens: the batch-1 kernel per token is faster */
+        for (t = 0; t < batch; ++t)
+            bl__avx2_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
+        return;
+    }
+    for (b0 = 0; b0 < batch; b0 += BL__AVX2_FSB) {
+        int T = batch - b0 > BL__AVX2_FSB ? BL__AVX2_FSB : batch - b0;
+        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+        float *yb = y + (size_t)b0 * ldy;
+        for (t = 0; t < T; ++t)
+            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
+        for (c = 0; c < nblocks; c += BL__AVX2_FBLOCKS) {
+            int blocks = nblocks - c < BL__AVX2_FBLOCKS ? nblocks - c : BL__AVX2_FBLOCKS;
+            for (r = r0; r < r1; r += 16) {
+                int rows = r1 - r < 16 ? r1 - r : 16, len = 0;
                 for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    if (T == 1) bl__avx2_row_float(d, row, L->in_features, x, in->stride, 1, dot);
-                    else bl__avx2_row_float(d, row, L->in_features, x, in->stride, 2, dot);
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
+                    for (b = 0; b < blocks; ++b)
+                        for (h = 0; h < 16; h += 8) {
+                            int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
+                            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
+                            for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
+                            if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, n, c + b, 1, sc, tmp, 320);
+                            else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, n, c + b, 1, sc, tmp, 320);
+                            for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
+                            bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
+                        }
+                    len += (blocks - 1) * span;
+                    bl__avx2_fpanel_tokens(P, x + (size_t)c * span, in->stride, len, rows, T, yb + r, ldy);
                 }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }

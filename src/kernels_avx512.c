@@ -1,15 +1,14 @@
 /* ==== bitlinear: AVX-512 kernels (F, BW, VNNI) ============================ */
 /* One 64-byte block is one zmm; digit m of it is 64 consecutive trits. INT8: the codes
    (trit + 1, unsigned 0..2) meet the signed activations in vpdpbusd, and the token's
-   code sum is subtracted once per row (the offset trick). FLOAT: the digits become
-   16-lane masks that drive masked adds and subtracts. Several tokens share each decoded
+   code sum is subtracted once per row (the offset trick). FLOAT: table lookups turn the
+   codes into floats -1, 0, +1 that meet the activations in FMAs. Several tokens share each decoded
    block (the GEMM path); rows are walked in tiles that stay in L1/L2 while the tokens
    pass over them. */
 #ifdef BL__HAVE_AVX512
 BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 
 #define BL__AVX512_TOKENS 8  /* INT8 tokens per decoded block */
-#define BL__AVX512_FTOKENS 4 /* FLOAT tokens per decoded block (4 accumulators each) */
 
 /* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
    reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart;
@@ -566,93 +565,287 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
     else bl__avx512_gemv_int8(4, L, in, y, r0, r1);
 }
 
-/* One block (`bytes` wide, all 64 readable at `src`) of one row against T tokens by masked
-   adds and subtracts. Each 16-byte quarter widens to 16 dwords once; vptestmd / vpcmpud
-   then give the 16-lane masks of every digit directly in mask registers (no 64-bit mask
-   shifting through GPRs). Only a tail block masks off the lanes past `bytes` (zero bytes
-   are 2BIT code 0, a subtraction): whole blocks skip that AND, a fifth of the mask
-   operations. */
-BL__FORCE_INLINE void bl__avx512_block_float(int d, const uint8_t *src, int bytes, const float *x, size_t stride,
-                                           int T, __m512 *acc)
+/* FLOAT activations. The trits become floats t in {-1, 0, +1} by vpermps lookups on the
+   widened packed bytes (the index is the low four bits of each dword) and meet the
+   activations in FMAs. t * x is exact, so each FMA is exactly the addition or
+   subtraction of x (or nothing) that the FLOAT path specifies; only the summation order
+   differs from the scalar reference. Batch 1 decodes in registers, four rows sharing each
+   activation load. Larger batches decode a few rows' column chunk once into an L1 buffer
+   (the trits times the row's scale) and run a register-blocked FMA kernel over it:
+   4 rows x 6 tokens of accumulators, 10 loads per 24 FMAs, as an sgemm kernel does. */
+#define BL__AVX512_FROWS 4  /* rows per decoded group */
+#define BL__AVX512_FTOK 6   /* tokens per FMA kernel pass */
+#define BL__AVX512_FSB 128  /* tokens whose column chunk of activations stays in L2 together */
+
+/* t of code bits 0..1 (lo) and 2..3 (hi) of an index; code 3 never occurs */
+BL__FORCE_INLINE __m512 bl__avx512_ftable_lo(void)
 {
-    __mmask64 valid = bl__avx512_valid(bytes);
-    int t, m, q;
-    BL__UNROLL
-    for (q = 0; q < 4; ++q) {
-        __mmask16 v16 = (__mmask16)(valid >> (16 * q));
-        __m512i e;
-        if (16 * q >= bytes) break;
-        e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * q)));
+    return _mm512_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2);
+}
+BL__FORCE_INLINE __m512 bl__avx512_ftable_hi(void)
+{
+    return _mm512_setr_ps(-1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2);
+}
+
+/* the weights of 16 consecutive packed bytes, zero-extended into the dwords of e: w[m]
+   lane l is digit m of byte l, looked up in lo / hi (t, or t times a scale). BASE3 keeps
+   y << 8 (y = byte * 3^m mod 256) in the low word of each dword: the high half of
+   y * 3 << 8 is the code (3y) >> 8 (bl__base3_code), its low half the next y << 8. */
+BL__FORCE_INLINE void bl__avx512_ftrits(int d, __m512i e, __m512 lo, __m512 hi, __m512 *w)
+{
+    if (d == 4) {
+        __m512i f = _mm512_srli_epi32(e, 4);
+        w[0] = _mm512_permutexvar_ps(e, lo);
+        w[1] = _mm512_permutexvar_ps(e, hi);
+        w[2] = _mm512_permutexvar_ps(f, lo);
+        w[3] = _mm512_permutexvar_ps(f, hi);
+    } else {
+        const __m512i three = _mm512_set1_epi16(3);
+        int m;
+        e = _mm512_slli_epi32(e, 8);
         BL__UNROLL
-        for (m = 0; m < d; ++m) {
-            __mmask16 plus, minus;
-            if (d == 4) {
-                plus = _mm512_test_epi32_mask(e, _mm512_set1_epi32(2 << (2 * m)));
-                minus = _mm512_testn_epi32_mask(e, _mm512_set1_epi32(3 << (2 * m)));
-            } else {
-                plus = _mm512_cmpgt_epu32_mask(e, _mm512_set1_epi32(170));
-                minus = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(86));
-                e = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(e, e), e), _mm512_set1_epi32(255));
-            }
-            if (bytes < 64) minus &= v16;
-            BL__UNROLL
-            for (t = 0; t < T; ++t) {
-                __m512 v = _mm512_loadu_ps(x + (size_t)t * stride + bytes * m + 16 * q);
-                __m512 *s = &acc[4 * t + q];
-                *s = _mm512_mask_add_ps(*s, plus, *s, v);
-                *s = _mm512_mask_sub_ps(*s, minus, *s, v);
-            }
+        for (m = 0; m < 5; ++m) {
+            w[m] = _mm512_permutexvar_ps(_mm512_mulhi_epu16(e, three), lo);
+            e = _mm512_mullo_epi16(e, three);
         }
     }
 }
 
-/* sum over one row, T tokens: whole blocks, then a zero-padded copy of the tail block so
-   nothing past the row is read */
-BL__FORCE_INLINE void bl__avx512_row_float(int d, const uint8_t *row, int n, const float *x, size_t stride, int T,
-                                         float *out)
+BL__FORCE_INLINE __m512i bl__avx512_fbytes(const uint8_t *p)
 {
-    __m512 acc[BL__AVX512_FTOKENS * 4];
-    int pos = 0, t, span = 64 * d;
-    BL__UNROLL
-    for (t = 0; t < 4 * T; ++t) acc[t] = _mm512_setzero_ps();
-    for (; pos + span <= n; pos += span, row += 64) bl__avx512_block_float(d, row, 64, x + pos, stride, T, acc);
-    if (pos < n) {
-        int bytes = (n - pos + d - 1) / d;
-        uint8_t tail[64];
-        _mm512_storeu_si512((void *)tail, bl__avx512_load_block(row, bytes));
-        bl__avx512_block_float(d, tail, bytes, x + pos, stride, T, acc);
-    }
-    BL__UNROLL
-    for (t = 0; t < T; ++t)
-        out[t] = bl__avx512_hsum_ps(_mm512_add_ps(_mm512_add_ps(acc[4 * t], acc[4 * t + 1]),
-                                                _mm512_add_ps(acc[4 * t + 2], acc[4 * t + 3])));
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
+/* Batch 1, BASE3, one whole block's quarters q (bytes p[0..15]) and q + 2 (p[32..47])
+   against x (the block's activations from quarter q on): the low word of each dword
+   holds y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives
+   both codes and one vpmullw both next digits (bl__avx512_ftrits), halving the
+   multiplies, which share their ports with the FMAs. */
+BL__FORCE_INLINE void bl__avx512_base3_pair(const uint8_t *p, const float *x, __m512 lo, __m512 *acc)
+{
+    const __m512i three = _mm512_set1_epi16(3);
+    __m512i e = _mm512_or_si512(_mm512_slli_epi32(bl__avx512_fbytes(p), 8), _mm512_slli_epi32(bl__avx512_fbytes(p + 32), 24));
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        __m512i c = _mm512_mulhi_epu16(e, three);
+        acc[0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(c, lo), _mm512_loadu_ps(x + 64 * m), acc[0]);
+        acc[1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(c, 16), lo), _mm512_loadu_ps(x + 64 * m + 32),
+                                 acc[1]);
+        e = _mm512_mullo_epi16(e, three);
+    }
+}
+
+/* Batch 1: dots of R rows (row + s * rb) with x. Accumulators alternate by digit parity:
+   2R FMA chains in flight. The tail block is copied (zero-padded) so nothing past the
+   row is read; its activation lanes past `bytes` load as 0. */
+BL__FORCE_INLINE void bl__avx512_rows_float(int d, int R, int split, const uint8_t *row, size_t rb, int n,
+                                          const float *x, size_t ahead, float *out)
+{
+    const __m512 lo = bl__avx512_ftable_lo(), hi = bl__avx512_ftable_hi();
+    __m512 acc[2 * BL__AVX512_FROWS], xv[5], w[5];
+    int pos = 0, s, m, q, span = 64 * d;
+    BL__UNROLL
+    for (s = 0; s < 2 * R; ++s) acc[s] = _mm512_setzero_ps();
+    for (; pos + span <= n; pos += span, row += 64) {
+        BL__UNROLL
+        for (s = 0; s < R; ++s) bl__avx512_prefetch_row(row + (size_t)s * rb, split, ahead);
+        if (d == 5) { /* BASE3: quarters q and q + 2 share each multiply (bl__avx512_base3_pair) */
+            BL__UNROLL
+            for (q = 0; q < 2; ++q) {
+                BL__UNROLL
+                for (s = 0; s < R; ++s)
+                    bl__avx512_base3_pair(row + (size_t)s * rb + 16 * q, x + pos + 16 * q, lo, &acc[2 * s]);
+            }
+            continue;
+        }
+        BL__UNROLL
+        for (q = 0; q < 4; ++q) {
+            BL__UNROLL
+            for (m = 0; m < d; ++m) xv[m] = _mm512_loadu_ps(x + pos + 64 * m + 16 * q);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) {
+                bl__avx512_ftrits(d, bl__avx512_fbytes(row + (size_t)s * rb + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) acc[2 * s + (m & 1)] = _mm512_fmadd_ps(w[m], xv[m], acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    if (pos < n) {
+        int bytes = (n - pos + d - 1) / d;
+        __mmask64 valid = bl__avx512_valid(bytes);
+        uint8_t tail[BL__AVX512_FROWS][64];
+        BL__UNROLL
+        for (s = 0; s < R; ++s) _mm512_storeu_si512((void *)tail[s], bl__avx512_load_block(row + (size_t)s * rb, bytes));
+        for (q = 0; 16 * q < bytes; ++q) {
+            __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+            BL__UNROLL
+            for (m = 0; m < d; ++m) xv[m] = _mm512_maskz_loadu_ps(v16, x + pos + bytes * m + 16 * q);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) {
+                bl__avx512_ftrits(d, bl__avx512_fbytes(tail[s] + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) acc[2 * s + (m & 1)] = _mm512_fmadd_ps(w[m], xv[m], acc[2 * s + (m & 1)]);
+            }
+        }
+    }
+    BL__UNROLL
+    for (s = 0; s < R; ++s) out[s] = bl__avx512_hsum_ps(_mm512_add_ps(acc[2 * s], acc[2 * s + 1]));
+}
+
+/* batch 1, rows [r0, r1): four at a time (k components each), then one at a time; the
+   outputs in the scalar order: acc = sum_j s_j dot_j, then + bias */
+BL__FORCE_INLINE void bl__avx512_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0, int r1)
+{
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb;
+    size_t ahead = bl__avx512_ahead(BL__AVX512_FROWS, rb, BL__AVX512_AHEAD_2BIT);
+    int split = rb % 64 != 0, r, j, s, R;
+    for (r = r0; r < r1; r += R) {
+        float dot[BL_MAX_K][BL__AVX512_FROWS], acc;
+        R = r1 - r >= BL__AVX512_FROWS ? BL__AVX512_FROWS : 1;
+        for (j = 0; j < L->k; ++j) {
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
+            if (R == 1) bl__avx512_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else if (split) bl__avx512_rows_float(d, BL__AVX512_FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]);
+            else bl__avx512_rows_float(d, BL__AVX512_FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);
+        }
+        for (s = 0; s < R; ++s) {
+            acc = 0.0f;
+            for (j = 0; j < L->k; ++j) acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];
+            y[r + s] = L->bias ? acc + L->bias[r + s] : acc;
+        }
+    }
+}
+
+/* Batched: chunk `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s])
+   into buf[s][..] as floats s_r * t, zero up to a multiple of 16. Returns the chunk's
+   floats per row. */
+BL__FORCE_INLINE int bl__avx512_fdecode(int d, int R, const uint8_t *row, size_t rb, int n, int b0, int blocks,
+                                      const float *sc, float *buf, int ld)
+{
+    int span = 64 * d, pos = b0 * span, end = pos + blocks * span, s, q, m, len;
+    __m512 w[5];
+    if (end > n) end = n;
+    for (s = 0; s < R; ++s) {
+        const __m512 scale = _mm512_set1_ps(sc[s]);
+        const __m512 lo = _mm512_mul_ps(bl__avx512_ftable_lo(), scale), hi = _mm512_mul_ps(bl__avx512_ftable_hi(), scale);
+        const uint8_t *p = row + (size_t)s * rb + (size_t)b0 * 64;
+        float *o = buf + (size_t)s * (size_t)ld;
+        int at = pos;
+        for (; at + span <= end; at += span, p += 64, o += span) {
+            BL__UNROLL
+            for (q = 0; q < 4; ++q) {
+                bl__avx512_ftrits(d, bl__avx512_fbytes(p + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) _mm512_storeu_ps(o + 64 * m + 16 * q, w[m]);
+            }
+        }
+        if (at < end) { /* the row's tail block: digit stride `bytes`, zeros up to 16 */
+            int bytes = (n - at + d - 1) / d, cover = bytes * d;
+            __mmask64 valid = bl__avx512_valid(bytes);
+            uint8_t tail[64];
+            _mm512_storeu_si512((void *)tail, bl__avx512_load_block(p, bytes));
+            for (q = 0; 16 * q < bytes; ++q) {
+                __mmask16 v16 = (__mmask16)(valid >> (16 * q));
+                bl__avx512_ftrits(d, bl__avx512_fbytes(tail + 16 * q), lo, hi, w);
+                BL__UNROLL
+                for (m = 0; m < d; ++m) _mm512_mask_storeu_ps(o + bytes * m + 16 * q, v16, w[m]);
+            }
+            for (; cover % 16; ++cover) o[cover] = 0.0f;
+        }
+    }
+    len = end - pos;
+    return (len + 15) / 16 * 16;
+}
+
+/* y[t * ldy + s] += sum_i w[s][i] x_t[i] for R rows and T tokens over len floats
+   (a multiple of 16): R x T accumulators, each step R + T loads for R * T FMAs */
+BL__FORCE_INLINE void bl__avx512_fkernel(int R, int T, const float *w, int ld, const float *x, size_t stride, int len,
+                                       float *y, size_t ldy)
+{
+    __m512 acc[BL__AVX512_FROWS * BL__AVX512_FTOK], wv[BL__AVX512_FROWS];
+    int i, s, t;
+    BL__UNROLL
+    for (s = 0; s < R * T; ++s) acc[s] = _mm512_setzero_ps();
+    for (i = 0; i < len; i += 16) {
+        BL__UNROLL
+        for (s = 0; s < R; ++s) wv[s] = _mm512_loadu_ps(w + (size_t)s * (size_t)ld + i);
+        BL__UNROLL
+        for (t = 0; t < T; ++t) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)t * stride + i);
+            BL__UNROLL
+            for (s = 0; s < R; ++s) acc[s * T + t] = _mm512_fmadd_ps(wv[s], xv, acc[s * T + t]);
+        }
+    }
+    BL__UNROLL
+    for (t = 0; t < T; ++t) {
+        float *out = y + (size_t)t * ldy;
+        if (R == 4) { /* four rows' sums together: interleave, then fold the 128-bit lanes */
+            const __mmask16 all = 0xFFFF;
+            __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(acc[t], acc[T + t]), _mm512_unpackhi_ps(acc[t], acc[T + t]));
+            __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(acc[2 * T + t], acc[3 * T + t]),
+                                     _mm512_unpackhi_ps(acc[2 * T + t], acc[3 * T + t]));
+            __m512 c = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))),
+                                     _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))));
+            c = _mm512_add_ps(c, _mm512_maskz_shuffle_f32x4(all, c, c, 0x4E));
+            c = _mm512_add_ps(c, _mm512_maskz_shuffle_f32x4(all, c, c, 0xB1));
+            _mm512_mask_storeu_ps(out, 0xF, _mm512_add_ps(c, _mm512_maskz_loadu_ps(0xF, out)));
+        } else {
+            BL__UNROLL
+            for (s = 0; s < R; ++s) out[s] += bl__avx512_hsum_ps(acc[s * T + t]);
+        }
+    }
+}
+
+/* the kernel over T tokens (at most BL__AVX512_FTOK) in passes of 6, 4, 2 and 1 */
+BL__FORCE_INLINE void bl__avx512_fkernel_tokens(int R, const float *w, int ld, const float *x, size_t stride, int len,
+                                              int T, float *y, size_t ldy)
+{
+    int t = 0;
+    for (; T - t >= 6; t += 6) bl__avx512_fkernel(R, 6, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy);
+    if (T - t >= 4) bl__avx512_fkernel(R, 4, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy), t += 4;
+    if (T - t >= 2) bl__avx512_fkernel(R, 2, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy), t += 2;
+    if (T - t >= 1) bl__avx512_fkernel(R, 1, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy);
+}
+
+/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per column
+   chunk (whose activations for all those tokens stay in L2), per four rows and component,
+   the chunk is decoded once and every token passes over it. */
 BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
                                           int r0, int r1)
 {
-    size_t plane = (size_t)L->out_features * L->row_bytes;
-    int tile = bl__simd_row_tile(L), rt, b0, T, r, j, t;
-    for (rt = r0; rt < r1; rt += tile) {
-        int rend = r1 - rt > tile ? rt + tile : r1;
-        for (b0 = 0; b0 < batch; b0 += T) {
-            const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-            T = bl__simd_tokens(batch - b0, BL__AVX512_FTOKENS);
-            for (r = rt; r < rend; ++r) {
-                float dot[BL__AVX512_FTOKENS], acc[BL__AVX512_FTOKENS];
-                for (t = 0; t < T; ++t) acc[t] = 0.0f;
+    float buf[BL__AVX512_FROWS * 1024], sc[BL__AVX512_FROWS];
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
+    int n = L->in_features, span = 64 * d, per = 1024 / span, ld = per * span;
+    int nblocks = (n + span - 1) / span, b0, c, r, j, s, t, R;
+    if (batch <= 2) { /* two tokens: the batch-1 kernel twice beats a decoded pass */
+        for (t = 0; t < batch; ++t)
+            bl__avx512_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
+        return;
+    }
+    for (b0 = 0; b0 < batch; b0 += BL__AVX512_FSB) {
+        int T = batch - b0 > BL__AVX512_FSB ? BL__AVX512_FSB : batch - b0;
+        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
+        float *yb = y + (size_t)b0 * ldy;
+        for (t = 0; t < T; ++t)
+            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
+        for (c = 0; c < nblocks; c += per) {
+            int blocks = nblocks - c < per ? nblocks - c : per;
+            for (r = r0; r < r1; r += R) {
+                R = r1 - r >= BL__AVX512_FROWS ? BL__AVX512_FROWS : 1;
                 for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * L->row_bytes;
-                    float s = L->scales[(size_t)j * (size_t)L->out_features + (size_t)r];
-                    switch (T) {
-                    case 1: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 1, dot); break;
-                    case 2: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 2, dot); break;
-                    default: bl__avx512_row_float(d, row, L->in_features, x, in->stride, 4, dot); break;
+                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
+                    int len;
+                    for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + s)];
+                    if (R == BL__AVX512_FROWS) {
+                        len = bl__avx512_fdecode(d, BL__AVX512_FROWS, row, rb, n, c, blocks, sc, buf, ld);
+                        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x + (size_t)c * span, in->stride, len, T,
+                                                  yb + r, ldy);
+                    } else {
+                        len = bl__avx512_fdecode(d, 1, row, rb, n, c, blocks, sc, buf, ld);
+                        bl__avx512_fkernel_tokens(1, buf, ld, x + (size_t)c * span, in->stride, len, T, yb + r, ldy);
                     }
-                    for (t = 0; t < T; ++t) acc[t] += s * dot[t];
                 }
-                for (t = 0; t < T; ++t)
-                    y[(size_t)(b0 + t) * (size_t)L->out_features + (size_t)r] = L->bias ? acc[t] + L->bias[r] : acc[t];
             }
         }
     }

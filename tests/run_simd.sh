@@ -29,7 +29,8 @@ x86_64)
         v no_avx512 1 0 -DBITLINEAR_NO_AVX512
         v no_simd 0 0 -DBITLINEAR_NO_SIMD
         v static_only 0 0 -DBITLINEAR_NO_RUNTIME_DISPATCH
-        v static_avx2 1 0 -DBITLINEAR_NO_RUNTIME_DISPATCH -mavx2
+        v static_avx2 1 0 -DBITLINEAR_NO_RUNTIME_DISPATCH -mavx2 -mfma
+        v static_avx2_nofma 0 0 -DBITLINEAR_NO_RUNTIME_DISPATCH -mavx2
         if grep -q avx512_vnni /proc/cpuinfo; then
             v static_native 1 1 -DBITLINEAR_NO_RUNTIME_DISPATCH -march=native
         else

@@ -293,6 +293,26 @@ static void test_backend(bl_backend backend)
                 for (b = 0; b < 2; ++b) int8_case(backend, long_in[g], (bl_format)f, 5, batches[b]);
     }
     {
+        /* FLOAT: batch 1 in row groups of four and a remainder row; batches whose tokens
+           go in passes of 6, 4, 2 and 1, and past a 128-token group; rows of several
+           column chunks, with and without a tail block; k up to BL_MAX_K */
+        static const int float_in[] = { 1000, 4097, 11008 };
+        static const int float_batch[] = { 1, 6, 7, 13, 131 };
+        int f, g, b;
+        for (g = 0; g < 3; ++g)
+            for (f = 0; f < 2; ++f)
+                for (b = 0; b < 5; ++b) {
+                    tcase c;
+                    random_case(&c, float_in[g]);
+                    c.format = (bl_format)f;
+                    c.act = BL_ACT_FLOAT;
+                    c.out = 9;
+                    c.k = b == 0 && g == 0 ? BL_MAX_K : 1 + (g + b) % 3;
+                    c.batch = float_batch[b];
+                    run_case(&c, backend);
+                }
+    }
+    {
         /* the longest rows allowed, all codes and activations maximal: the int32 lane
            sums reach their bound (kernels that fold or split lanes must not overflow) */
         int f;

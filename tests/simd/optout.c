@@ -11,7 +11,7 @@ int main(void)
     int cpu_avx2 = 0, cpu_avx512 = 0, bad = 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    cpu_avx2 = __builtin_cpu_supports("avx2");
+    cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); /* the AVX2 backend needs both */
     cpu_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512vnni");
 #endif
