@@ -83,6 +83,15 @@
 #else
 #  define BL__FORCE_INLINE static inline
 #endif
+/* A function kept out of line: each variant of the shared walk (kernels_simd.c) stays a
+   function of its own, which engines that compile one function at a time need */
+#if defined(__GNUC__) || defined(__clang__)
+#  define BL__NOINLINE static __attribute__((noinline))
+#elif defined(_MSC_VER)
+#  define BL__NOINLINE static __declspec(noinline)
+#else
+#  define BL__NOINLINE static
+#endif
 
 /* Full unrolling of the small token and digit loops keeps the accumulators in registers. */
 #if defined(__CUDACC__) /* nvcc's front end knows neither spelling (host code only here) */

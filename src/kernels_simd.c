@@ -83,9 +83,9 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
    backend table. BL__SIMD_WALK_INT8 and BL__SIMD_WALK_FLOAT expand one half alone, for a
    backend whose other half has a walk of its own (AVX2 and AVX-512 FLOAT decode panels of
    rows for many tokens instead). Every (format, token count) pair is a function of its
-   own, so d and T are constants in it and the row kernels unroll fully; it also keeps
-   functions small for engines that compile one function at a time (V8 runs a large
-   function's baseline code until its optimized code is ready). */
+   own, so d and T are constants in it and the row kernels unroll fully; kept out of line
+   (BL__NOINLINE), each also stays small for engines that compile one function at a time
+   (V8 runs a large function's baseline code until its optimized code is ready). */
 #define BL__SIMD_WALK(isa, TOKENS, FTOKENS) BL__SIMD_WALK_INT8(isa, TOKENS) BL__SIMD_WALK_FLOAT(isa, FTOKENS)
 #define BL__SIMD_WALK_INT8(isa, TOKENS)                                                                        \
     BL__FORCE_INLINE void bl__##isa##_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, \
@@ -152,7 +152,7 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
    maximum is a variant of its own (suffix max): with a maximum of 2 or 4 it repeats a
    smaller one, and the copy the dispatch never calls is dropped as unused. */
 #define BL__SIMD_WALK_VARIANT(isa, act, fmt, d, T, suffix)                                                     \
-    static BL__UNUSED void bl__##isa##_rows_##act##_##fmt##_##suffix(const bl_linear *L, const bl__input *in,  \
+    BL__NOINLINE BL__UNUSED void bl__##isa##_rows_##act##_##fmt##_##suffix(const bl_linear *L, const bl__input *in,  \
                                                                      int b0, float *y, int r0, int r1)         \
     {                                                                                                          \
         bl__##isa##_rows_##act(d, T, L, in, b0, y, r0, r1);                                                    \
