@@ -2253,6 +2253,35 @@ BL__TARGET_END
         }                                                                                                      \
         if (r < r1) bl__##isa##_rows_int8(d, 1, L, in, 0, y, r, r1);                                           \
     }
+
+/* FLOAT batch 1 on x86: FROWS consecutive rows share each activation load, the rows left
+   over go one at a time, and the outputs follow the scalar order (acc = sum_j s_j dot_j,
+   then + bias). The backend supplies bl__<isa>_rows_float(d, R, split, row, rb, n, x,
+   ahead, out), R = FROWS or 1, split: rows are not whole cache lines (a second prefetch),
+   ahead: the L2 prefetch distance in bytes, AHEAD below (an expression of rb). */
+#define BL__X86_WALK_GEMV_FLOAT(isa, FROWS, AHEAD)                                                             \
+    BL__FORCE_INLINE void bl__##isa##_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0,  \
+                                                 int r1)                                                       \
+    {                                                                                                          \
+        size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ahead = AHEAD;                        \
+        int split = rb % 64 != 0, r, j, s, R;                                                                  \
+        for (r = r0; r < r1; r += R) {                                                                         \
+            float dot[BL_MAX_K][FROWS], acc;                                                                   \
+            R = r1 - r >= FROWS ? FROWS : 1;                                                                   \
+            for (j = 0; j < L->k; ++j) {                                                                       \
+                const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;                           \
+                if (R == 1) bl__##isa##_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);        \
+                else if (split) bl__##isa##_rows_float(d, FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]); \
+                else bl__##isa##_rows_float(d, FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);           \
+            }                                                                                                  \
+            for (s = 0; s < R; ++s) {                                                                          \
+                acc = 0.0f;                                                                                    \
+                for (j = 0; j < L->k; ++j)                                                                     \
+                    acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];       \
+                y[r + s] = L->bias ? acc + L->bias[r + s] : acc;                                               \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
 /* ---- end src/kernels_simd.c ---- */
 
 /* ---- begin src/kernels_avx2.c ---- */
@@ -2803,28 +2832,7 @@ BL__FORCE_INLINE void bl__avx2_rows_float(int d, int R, int split, const uint8_t
     for (s = 0; s < R; ++s) out[s] = bl__avx2_hsum_ps(_mm256_add_ps(acc[2 * s], acc[2 * s + 1]));
 }
 
-/* batch 1, rows [r0, r1): four at a time (k components each), then one at a time; the
-   outputs in the scalar order: acc = sum_j s_j dot_j, then + bias */
-BL__FORCE_INLINE void bl__avx2_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0, int r1)
-{
-    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ahead = bl__avx2_fahead(BL__AVX2_FROWS, rb);
-    int split = rb % 64 != 0, r, j, s, R;
-    for (r = r0; r < r1; r += R) {
-        float dot[BL_MAX_K][BL__AVX2_FROWS], acc;
-        R = r1 - r >= BL__AVX2_FROWS ? BL__AVX2_FROWS : 1;
-        for (j = 0; j < L->k; ++j) {
-            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
-            if (R == 1) bl__avx2_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);
-            else if (split) bl__avx2_rows_float(d, BL__AVX2_FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]);
-            else bl__avx2_rows_float(d, BL__AVX2_FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);
-        }
-        for (s = 0; s < R; ++s) {
-            acc = 0.0f;
-            for (j = 0; j < L->k; ++j) acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];
-            y[r + s] = L->bias ? acc + L->bias[r + s] : acc;
-        }
-    }
-}
+BL__X86_WALK_GEMV_FLOAT(avx2, BL__AVX2_FROWS, bl__avx2_fahead(BL__AVX2_FROWS, rb))
 
 /* Batched: `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s]) into
    buf + s * ld as floats s_r * t, zero up to a multiple of 8. Returns the chunk's floats
@@ -3740,29 +3748,7 @@ BL__FORCE_INLINE void bl__avx512_rows_float(int d, int R, int split, const uint8
     for (s = 0; s < R; ++s) out[s] = bl__avx512_hsum_ps(_mm512_add_ps(acc[2 * s], acc[2 * s + 1]));
 }
 
-/* batch 1, rows [r0, r1): four at a time (k components each), then one at a time; the
-   outputs in the scalar order: acc = sum_j s_j dot_j, then + bias */
-BL__FORCE_INLINE void bl__avx512_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0, int r1)
-{
-    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb;
-    size_t ahead = bl__avx512_ahead(BL__AVX512_FROWS, rb, BL__AVX512_AHEAD_2BIT);
-    int split = rb % 64 != 0, r, j, s, R;
-    for (r = r0; r < r1; r += R) {
-        float dot[BL_MAX_K][BL__AVX512_FROWS], acc;
-        R = r1 - r >= BL__AVX512_FROWS ? BL__AVX512_FROWS : 1;
-        for (j = 0; j < L->k; ++j) {
-            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
-            if (R == 1) bl__avx512_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);
-            else if (split) bl__avx512_rows_float(d, BL__AVX512_FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]);
-            else bl__avx512_rows_float(d, BL__AVX512_FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);
-        }
-        for (s = 0; s < R; ++s) {
-            acc = 0.0f;
-            for (j = 0; j < L->k; ++j) acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];
-            y[r + s] = L->bias ? acc + L->bias[r + s] : acc;
-        }
-    }
-}
+BL__X86_WALK_GEMV_FLOAT(avx512, BL__AVX512_FROWS, bl__avx512_ahead(BL__AVX512_FROWS, rb, BL__AVX512_AHEAD_2BIT))
 
 /* Batched: chunk `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s])
    into buf[s][..] as floats s_r * t, zero up to a multiple of 16. Returns the chunk's

@@ -545,28 +545,7 @@ BL__FORCE_INLINE void bl__avx2_rows_float(int d, int R, int split, const uint8_t
     for (s = 0; s < R; ++s) out[s] = bl__avx2_hsum_ps(_mm256_add_ps(acc[2 * s], acc[2 * s + 1]));
 }
 
-/* batch 1, rows [r0, r1): four at a time (k components each), then one at a time; the
-   outputs in the scalar order: acc = sum_j s_j dot_j, then + bias */
-BL__FORCE_INLINE void bl__avx2_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0, int r1)
-{
-    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ahead = bl__avx2_fahead(BL__AVX2_FROWS, rb);
-    int split = rb % 64 != 0, r, j, s, R;
-    for (r = r0; r < r1; r += R) {
-        float dot[BL_MAX_K][BL__AVX2_FROWS], acc;
-        R = r1 - r >= BL__AVX2_FROWS ? BL__AVX2_FROWS : 1;
-        for (j = 0; j < L->k; ++j) {
-            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
-            if (R == 1) bl__avx2_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);
-            else if (split) bl__avx2_rows_float(d, BL__AVX2_FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]);
-            else bl__avx2_rows_float(d, BL__AVX2_FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);
-        }
-        for (s = 0; s < R; ++s) {
-            acc = 0.0f;
-            for (j = 0; j < L->k; ++j) acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];
-            y[r + s] = L->bias ? acc + L->bias[r + s] : acc;
-        }
-    }
-}
+BL__X86_WALK_GEMV_FLOAT(avx2, BL__AVX2_FROWS, bl__avx2_fahead(BL__AVX2_FROWS, rb))
 
 /* Batched: `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s]) into
    buf + s * ld as floats s_r * t, zero up to a multiple of 8. Returns the chunk's floats

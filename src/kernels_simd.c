@@ -234,3 +234,32 @@ BL__TARGET_END
         if (r < r1) bl__##isa##_rows_int8(d, 1, L, in, 0, y, r, r1);                                           \
     }
 
+/* FLOAT batch 1 on x86: FROWS consecutive rows share each activation load, the rows left
+   over go one at a time, and the outputs follow the scalar order (acc = sum_j s_j dot_j,
+   then + bias). The backend supplies bl__<isa>_rows_float(d, R, split, row, rb, n, x,
+   ahead, out), R = FROWS or 1, split: rows are not whole cache lines (a second prefetch),
+   ahead: the L2 prefetch distance in bytes, AHEAD below (an expression of rb). */
+#define BL__X86_WALK_GEMV_FLOAT(isa, FROWS, AHEAD)                                                             \
+    BL__FORCE_INLINE void bl__##isa##_gemv_float(int d, const bl_linear *L, const float *x, float *y, int r0,  \
+                                                 int r1)                                                       \
+    {                                                                                                          \
+        size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ahead = AHEAD;                        \
+        int split = rb % 64 != 0, r, j, s, R;                                                                  \
+        for (r = r0; r < r1; r += R) {                                                                         \
+            float dot[BL_MAX_K][FROWS], acc;                                                                   \
+            R = r1 - r >= FROWS ? FROWS : 1;                                                                   \
+            for (j = 0; j < L->k; ++j) {                                                                       \
+                const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;                           \
+                if (R == 1) bl__##isa##_rows_float(d, 1, 1, row, rb, L->in_features, x, ahead, dot[j]);        \
+                else if (split) bl__##isa##_rows_float(d, FROWS, 1, row, rb, L->in_features, x, ahead, dot[j]); \
+                else bl__##isa##_rows_float(d, FROWS, 0, row, rb, L->in_features, x, ahead, dot[j]);           \
+            }                                                                                                  \
+            for (s = 0; s < R; ++s) {                                                                          \
+                acc = 0.0f;                                                                                    \
+                for (j = 0; j < L->k; ++j)                                                                     \
+                    acc += L->scales[(size_t)j * (size_t)L->out_features + (size_t)(r + s)] * dot[j][s];       \
+                y[r + s] = L->bias ? acc + L->bias[r + s] : acc;                                               \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
