@@ -2992,7 +2992,7 @@ BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__i
                             bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
                         }
                     len += (blocks - 1) * span;
-                    bl__avx2_fpanel_tokens(P, x + (size_t)c * span, in->stride, len, rows, T, yb + r, ldy);
+                    bl__avx2_fpanel_tokens(P, x + (size_t)c * (size_t)span, in->stride, len, rows, T, yb + r, ldy);
                 }
             }
         }
@@ -3872,11 +3872,11 @@ BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl_
                     for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + s)];
                     if (R == BL__AVX512_FROWS) {
                         len = bl__avx512_fdecode(d, BL__AVX512_FROWS, row, rb, n, c, blocks, sc, buf, ld);
-                        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x + (size_t)c * span, in->stride, len, T,
+                        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x + (size_t)c * (size_t)span, in->stride, len, T,
                                                   yb + r, ldy);
                     } else {
                         len = bl__avx512_fdecode(d, 1, row, rb, n, c, blocks, sc, buf, ld);
-                        bl__avx512_fkernel_tokens(1, buf, ld, x + (size_t)c * span, in->stride, len, T, yb + r, ldy);
+                        bl__avx512_fkernel_tokens(1, buf, ld, x + (size_t)c * (size_t)span, in->stride, len, T, yb + r, ldy);
                     }
                 }
             }

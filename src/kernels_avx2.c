@@ -705,7 +705,7 @@ BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__i
                             bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
                         }
                     len += (blocks - 1) * span;
-                    bl__avx2_fpanel_tokens(P, x + (size_t)c * span, in->stride, len, rows, T, yb + r, ldy);
+                    bl__avx2_fpanel_tokens(P, x + (size_t)c * (size_t)span, in->stride, len, rows, T, yb + r, ldy);
                 }
             }
         }
