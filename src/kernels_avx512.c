@@ -10,13 +10,12 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 
 #define BL__AVX512_TOKENS 8  /* INT8 tokens per decoded block */
 
-/* Batch 1 streams every weight once. Prefetching into L2 one page ahead keeps DRAM
-   reads in flight across 4 KiB page boundaries, where the hardware prefetchers restart;
-   the compute-bound BASE3 loop does not prefetch this way. The row-group paths below
-   prefetch whole row groups 16 KiB (2BIT) or 32 KiB (BASE3) ahead instead, into L2: the
-   lines must not evict the activations from L1. Past the end of the weights it is a
-   harmless hint: prefetches never fault. Figures: docs/performance.md, "Kernel tuning
-   record". */
+/* Batch 1 streams every weight once. Prefetching into L2 pages ahead keeps DRAM reads
+   in flight across 4 KiB page boundaries, where the hardware prefetchers restart: the
+   2BIT row kernel two pages ahead, the row-group paths whole row groups 16 KiB (FLOAT) or
+   32 KiB (BASE3) ahead; into L2, as the lines must not evict the activations from L1.
+   Past the end of the weights it is a harmless hint: prefetches never fault. Figures:
+   docs/performance.md, "Kernel tuning record". */
 #define BL__AVX512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
 #define BL__AVX512_PREFETCH_L1(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T0)
 
@@ -45,6 +44,16 @@ BL__FORCE_INLINE __m512i bl__avx512_times3(__m512i y)
 static inline __mmask64 bl__avx512_valid(int bytes)
 {
     return bytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
+}
+
+/* 64 packed bytes streamed from memory, loaded as two 32-byte halves: the 2BIT batch-1
+   row kernel reads DRAM faster so on Zen 5 (docs/performance.md, "Kernel tuning
+   record"); the compute-bound BASE3 loops keep one load, as the insert costs them more
+   than it saves. */
+BL__FORCE_INLINE __m512i bl__avx512_load_stream(const uint8_t *p)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)p)),
+                              _mm256_loadu_si256((const __m256i *)(const void *)(p + 32)), 1);
 }
 
 /* the block's bytes; bytes past `bytes` read as 0 and never touch memory */
@@ -231,6 +240,14 @@ BL__FORCE_INLINE __m512i bl__avx512_2bit_sum(__m512i *acc)
     return total;
 }
 
+/* Batch 1, 2BIT (memory bound): one row at a time, a single stream that the hardware
+   prefetchers follow, its weights loaded in 32-byte halves (bl__avx512_load_stream) and
+   prefetched into L2 two pages ahead, which keeps DRAM reads in flight across the 4 KiB
+   page boundaries where those prefetchers restart. Rows in groups (one activation load
+   for several rows, a prefetch stream each) and 64-byte loads were slower from DRAM and
+   no faster from cache: docs/performance.md, "Kernel tuning record". */
+#define BL__AVX512_AHEAD_2BIT 8192 /* bytes; chosen from 4 and 8 KiB */
+
 static int32_t bl__avx512_row_int8_2bit_gemv(const uint8_t *row, int n, const int8_t *a)
 {
     __m512i total = _mm512_setzero_si512(), acc[8];
@@ -238,13 +255,13 @@ static int32_t bl__avx512_row_int8_2bit_gemv(const uint8_t *row, int n, const in
     BL__UNROLL
     for (m = 0; m < 8; ++m) acc[m] = total;
     for (; pos + 512 <= n; pos += 512, row += 128) {
-        BL__AVX512_PREFETCH(row, 4096);
-        BL__AVX512_PREFETCH(row, 4096 + 64);
-        bl__avx512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
-        bl__avx512_2bit_block(_mm512_loadu_si512((const void *)(row + 64)), a + pos + 256, 64, acc + 4);
+        BL__AVX512_PREFETCH(row, BL__AVX512_AHEAD_2BIT);
+        BL__AVX512_PREFETCH(row, BL__AVX512_AHEAD_2BIT + 64);
+        bl__avx512_2bit_block(bl__avx512_load_stream(row), a + pos, 64, acc);
+        bl__avx512_2bit_block(bl__avx512_load_stream(row + 64), a + pos + 256, 64, acc + 4);
     }
     if (pos + 256 <= n) {
-        bl__avx512_2bit_block(_mm512_loadu_si512((const void *)row), a + pos, 64, acc);
+        bl__avx512_2bit_block(bl__avx512_load_stream(row), a + pos, 64, acc);
         pos += 256;
         row += 64;
     }
@@ -266,17 +283,15 @@ BL__FORCE_INLINE void bl__avx512_hsum4(const __m512i v[4], int32_t out[4])
     _mm512_mask_storeu_epi32(out, 0xF, s);
 }
 
-/* Batch 1, R consecutive rows at once: each activation load feeds R rows and 4R (2BIT)
-   accumulator chains hide the vpdpbusd latency. Each row prefetches its own stream into
-   L2 a fixed distance ahead; over a row group the prefetched bytes are exactly the next
-   stretch of the contiguous rows. Rows that are not whole cache lines long also fetch
-   the line that each load's second half falls in. 2BIT (memory-bound) takes four rows
-   when four of them fit in a 4 KiB page and are whole lines, else two, so one group's
-   streams stay within few pages. BASE3 (compute-bound) takes four rows while they span
-   at most 64 KiB, else pairs, whose three groups of prefetch distance stay within L2.
-   The constants' measurements: docs/performance.md, "Kernel tuning record". */
-#define BL__AVX512_AHEAD_2BIT 16384  /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
+/* Batch 1, BASE3 (compute bound) and FLOAT: R consecutive rows at once, each activation
+   load feeding R rows. Each row prefetches its own stream into L2 a fixed distance ahead;
+   over a row group the prefetched bytes are exactly the next stretch of the contiguous
+   rows. Rows that are not whole cache lines long also fetch the line that each load's
+   second half falls in. BASE3 takes four rows while they span at most 64 KiB, else pairs,
+   whose three groups of prefetch distance stay within L2. The constants' measurements:
+   docs/performance.md, "Kernel tuning record". */
 #define BL__AVX512_AHEAD_BASE3 32768 /* bytes; chosen from 8, 16 and 32 KiB */
+#define BL__AVX512_AHEAD_FLOAT 16384 /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
 #define BL__AVX512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
 
 /* a whole number of R-row groups, at least `bytes` and at least three groups */
@@ -291,45 +306,6 @@ BL__FORCE_INLINE void bl__avx512_prefetch_row(const uint8_t *p, int split, size_
 {
     BL__AVX512_PREFETCH(p, ahead);
     if (split) BL__AVX512_PREFETCH(p, ahead + 63);
-}
-
-/* 2BIT: one accumulator set per row: at most BL_MAX_IN_FEATURES / 256 = 2^14 blocks, each
-   adding < 4 * 192 * 128 per lane, stays below 2^31. */
-BL__FORCE_INLINE void bl__avx512_2bit_rows(int R, int split, const uint8_t *row, size_t rb, int n, const int8_t *a,
-                                         int32_t out[4])
-{
-    __m512i acc[16], av[4];
-    size_t ahead = bl__avx512_ahead(R, rb, BL__AVX512_AHEAD_2BIT);
-    int pos = 0, m, r;
-    BL__UNROLL
-    for (m = 0; m < 4 * R; ++m) acc[m] = _mm512_setzero_si512();
-    for (; pos + 256 <= n; pos += 256, row += 64) {
-        BL__UNROLL
-        for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + 64 * m));
-        BL__UNROLL
-        for (r = 0; r < R; ++r) {
-            bl__avx512_prefetch_row(row + (size_t)r * rb, split, ahead);
-            bl__avx512_2bit_digits(_mm512_loadu_si512((const void *)(row + (size_t)r * rb)), av, &acc[4 * r]);
-        }
-    }
-    if (pos < n) {
-        int bytes = (n - pos + 3) / 4;
-        BL__UNROLL
-        for (m = 0; m < 4; ++m) av[m] = _mm512_loadu_si512((const void *)(a + pos + bytes * m));
-        BL__UNROLL
-        for (r = 0; r < R; ++r) bl__avx512_2bit_digits(bl__avx512_load_block(row + (size_t)r * rb, bytes), av, &acc[4 * r]);
-    }
-    BL__UNROLL
-    for (r = 0; r < 4; ++r) {
-        __m512i s = _mm512_setzero_si512();
-        if (r < R) {
-            s = _mm512_add_epi32(acc[4 * r], _mm512_srai_epi32(acc[4 * r + 1], 2));
-            s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 2], 4));
-            s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[4 * r + 3], 6));
-        }
-        av[r] = s;
-    }
-    bl__avx512_hsum4(av, out);
 }
 
 /* One row's block: per digit m, acc1 += y . a_m, y = 3y, acc2 += y . a_m. Written as one asm
@@ -501,19 +477,20 @@ BL__FORCE_INLINE void bl__avx512_base3_rows(int R, const uint8_t *row, size_t rb
     bl__avx512_hsum4(total, out);
 }
 
-/* the code dots of four consecutive rows with one token, as R-row groups */
+/* the code dots of four consecutive rows with one token: 2BIT one row at a time, BASE3
+   as R-row groups */
 BL__FORCE_INLINE void bl__avx512_rows4_int8(int d, int R, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                           int32_t out[4])
 {
     int32_t pair[4]; /* a two-row kernel's sums: the first two of its four lanes */
     int h;
-    if (R == 4 && d == 5) bl__avx512_base3_rows(4, row, rb, n, a, out);
-    else if (R == 4) bl__avx512_2bit_rows(4, 0, row, rb, n, a, out);
+    if (d == 4)
+        for (h = 0; h < 4; ++h) out[h] = bl__avx512_row_int8_2bit_gemv(row + (size_t)h * rb, n, a);
+    else if (R == 4)
+        bl__avx512_base3_rows(4, row, rb, n, a, out);
     else
         for (h = 0; h < 4; h += 2, row += 2 * rb) {
-            if (d == 5) bl__avx512_base3_rows(2, row, rb, n, a, pair);
-            else if (rb % 64 == 0) bl__avx512_2bit_rows(2, 0, row, rb, n, a, pair);
-            else bl__avx512_2bit_rows(2, 1, row, rb, n, a, pair);
+            bl__avx512_base3_rows(2, row, rb, n, a, pair);
             out[h] = pair[0];
             out[h + 1] = pair[1];
         }
@@ -525,13 +502,12 @@ BL__FORCE_INLINE void bl__avx512_rows4_int8(int d, int R, const uint8_t *row, si
 #define BL__AVX512_GROUPS 16
 
 /* Batch 1: all rows as one tile (tiles exist for token reuse, and each tile's last rows,
-   out of a group, run slower), four-row groups of R-row kernels (see bl__avx512_2bit_rows) */
+   out of a group, run slower), in four-row groups (bl__avx512_rows4_int8) */
 BL__FORCE_INLINE void bl__avx512_gemv_int8(int d, const bl_linear *L, const bl__input *in, float *y, int r0, int r1)
 {
     size_t plane = (size_t)L->out_features * L->row_bytes;
     const int8_t *a = (const int8_t *)in->data;
-    int R = d == 5 ? (4 * L->row_bytes <= BL__AVX512_SPAN_BASE3 ? 4 : 2)
-                   : (L->row_bytes <= 1024 && L->row_bytes % 64 == 0 ? 4 : 2);
+    int R = 4 * L->row_bytes <= BL__AVX512_SPAN_BASE3 ? 4 : 2; /* BASE3 rows per group */
     int r, j;
     for (r = r0; r < r1; ++r) {
         int32_t dot[BL_MAX_K];
@@ -693,7 +669,7 @@ BL__FORCE_INLINE void bl__avx512_rows_float(int d, int R, int split, const uint8
     for (s = 0; s < R; ++s) out[s] = bl__avx512_hsum_ps(_mm512_add_ps(acc[2 * s], acc[2 * s + 1]));
 }
 
-BL__X86_WALK_GEMV_FLOAT(avx512, BL__AVX512_FROWS, bl__avx512_ahead(BL__AVX512_FROWS, rb, BL__AVX512_AHEAD_2BIT))
+BL__X86_WALK_GEMV_FLOAT(avx512, BL__AVX512_FROWS, bl__avx512_ahead(BL__AVX512_FROWS, rb, BL__AVX512_AHEAD_FLOAT))
 
 /* Batched: chunk `blocks` blocks from block b0 of R rows (row + s * rb, scales sc[s])
    into buf[s][..] as floats s_r * t, zero up to a multiple of 16. Returns the chunk's
