@@ -2101,8 +2101,8 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
    with d = 4 (2BIT) or 5 (BASE3) trits per byte and tokens a + t * stride, t < T. The
    expansion defines bl__<isa>_walk_int8 and bl__<isa>_walk_float, gemm functions of the
    backend table. BL__SIMD_WALK_INT8 and BL__SIMD_WALK_FLOAT expand one half alone, for a
-   backend whose other half has a walk of its own (AVX2 and AVX-512 FLOAT decode panels of
-   rows for many tokens instead). Every (format, token count) pair is a function of its
+   backend whose other half has a walk of its own (AVX2 and AVX-512 batch FLOAT through
+   BL__X86_WALK_GEMM_FLOAT, decoded panels of rows for many tokens). Every (format, token count) pair is a function of its
    own, so d and T are constants in it and the row kernels unroll fully; kept out of line
    (BL__NOINLINE), each also stays small for engines that compile one function at a time
    (V8 runs a large function's baseline code until its optimized code is ready). */
@@ -2230,6 +2230,52 @@ BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__inp
     _mm_storeu_ps(y + (size_t)b * (size_t)L->out_features + (size_t)r, _mm256_cvtpd_ps(v));
 }
 BL__TARGET_END
+
+/* FLOAT batches on x86: per group of up to BL__X86_FSB tokens (whose column chunk of
+   activations stays in L2 together), y starts at the bias (or 0); then per column chunk
+   of BLOCKS blocks, per ROWS rows and component j in order, the backend's pass decodes
+   the chunk once and every token of the group goes over it:
+     bl__<isa>_fpass(d, L, j, r, rows, c, blocks, x, stride, T, y, ldy)
+   adds component j's rows [r, r + rows) over blocks [c, c + blocks) (x: the chunk's
+   activations of T tokens, stride apart) into y (row r at y[0], tokens ldy apart). Each
+   output takes its components in order j, as the scalar reference does. Up to FEW
+   tokens (an expression of d) go one at a time through the batch-1 kernel, which is
+   faster there. Expanded after BL__X86_WALK_GEMV_FLOAT(isa, ...), it defines the
+   backend table's FLOAT entry bl__gemm_float_<isa>. */
+#define BL__X86_FSB 128
+#define BL__X86_WALK_GEMM_FLOAT(isa, FEW, ROWS, BLOCKS)                                                        \
+    BL__FORCE_INLINE void bl__##isa##_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch,   \
+                                                 float *y, int r0, int r1)                                     \
+    {                                                                                                          \
+        size_t ldy = (size_t)L->out_features;                                                                  \
+        int span = 64 * d, nblocks = (L->in_features + span - 1) / span, b0, c, r, j, t;                       \
+        if (batch <= (FEW)) {                                                                                  \
+            for (t = 0; t < batch; ++t)                                                                        \
+                bl__##isa##_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride,                 \
+                                       y + (size_t)t * ldy, r0, r1);                                           \
+            return;                                                                                            \
+        }                                                                                                      \
+        for (b0 = 0; b0 < batch; b0 += BL__X86_FSB) {                                                          \
+            int T = batch - b0 > BL__X86_FSB ? BL__X86_FSB : batch - b0;                                       \
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;                                \
+            float *yb = y + (size_t)b0 * ldy;                                                                  \
+            for (t = 0; t < T; ++t)                                                                            \
+                for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;       \
+            for (c = 0; c < nblocks; c += (BLOCKS)) {                                                          \
+                int blocks = nblocks - c < (BLOCKS) ? nblocks - c : (BLOCKS);                                  \
+                for (r = r0; r < r1; r += (ROWS))                                                              \
+                    for (j = 0; j < L->k; ++j)                                                                 \
+                        bl__##isa##_fpass(d, L, j, r, r1 - r < (ROWS) ? r1 - r : (ROWS), c, blocks,            \
+                                          x + (size_t)c * (size_t)span, in->stride, T, yb + r, ldy);           \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    static void bl__gemm_float_##isa(const bl_linear *L, const bl__input *in, int batch, float *y, int r0,     \
+                                     int r1)                                                                   \
+    {                                                                                                          \
+        if (L->format == BL_FORMAT_BASE3) bl__##isa##_gemm_float(5, L, in, batch, y, r0, r1);                 \
+        else bl__##isa##_gemm_float(4, L, in, batch, y, r0, r1);                                               \
+    }
 #endif
 
 /* Batch 1 on x86: four consecutive rows share one output step (bl__x86_store_rows4_int8),
@@ -2714,7 +2760,6 @@ static float bl__avx2_hsum_ps(__m256 v)
    does: 12 accumulators, 2 loads and 6 broadcasts per 12 FMAs, no horizontal sums. */
 #define BL__AVX2_FROWS 2   /* batch-1 rows per activation load */
 #define BL__AVX2_FTOK 6    /* tokens per panel kernel pass */
-#define BL__AVX2_FSB 128   /* tokens whose column chunk of activations stays in L2 together */
 #define BL__AVX2_FBLOCKS 2 /* blocks per batched column chunk */
 #define BL__AVX2_FAHEAD 16384 /* batch-1 L2 prefetch distance in bytes (at least 3 row groups) */
 
@@ -2955,55 +3000,30 @@ BL__FORCE_INLINE void bl__avx2_fpanel_tokens(const float *P, const float *x, siz
     if (T - t >= 1) bl__avx2_fpanel(1, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
 }
 
-/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per block of
-   columns (whose activations for all those tokens stay in L2), per 16 rows and component,
-   the block is decoded once (8 rows at a time, transposed into a panel of 16 weights per
-   column, rows past r1 zero) and every token passes over the panel. */
-BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
+/* Batched pass (BL__X86_WALK_GEMM_FLOAT): component j's `rows` (at most 16) rows from r
+   over `blocks` blocks from c, decoded 8 rows at a time, transposed into a panel of 16
+   weights per column (rows past `rows` zero), then every token over the panel. */
+BL__FORCE_INLINE void bl__avx2_fpass(int d, const bl_linear *L, int j, int r, int rows, int c, int blocks,
+                                     const float *x, size_t stride, int T, float *y, size_t ldy)
 {
     float tmp[8 * 320], P[BL__AVX2_FBLOCKS * 320 * 16], sc[8];
-    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
-    int n = L->in_features, span = 64 * d, nblocks = (n + span - 1) / span, b0, c, r, j, s, t, h, b;
-    if (batch <= (d == 4 ? 7 : 2)) { /* few tokens: the batch-1 kernel per token is faster */
-        for (t = 0; t < batch; ++t)
-            bl__avx2_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
-        return;
-    }
-    for (b0 = 0; b0 < batch; b0 += BL__AVX2_FSB) {
-        int T = batch - b0 > BL__AVX2_FSB ? BL__AVX2_FSB : batch - b0;
-        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-        float *yb = y + (size_t)b0 * ldy;
-        for (t = 0; t < T; ++t)
-            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
-        for (c = 0; c < nblocks; c += BL__AVX2_FBLOCKS) {
-            int blocks = nblocks - c < BL__AVX2_FBLOCKS ? nblocks - c : BL__AVX2_FBLOCKS;
-            for (r = r0; r < r1; r += 16) {
-                int rows = r1 - r < 16 ? r1 - r : 16, len = 0;
-                for (j = 0; j < L->k; ++j) {
-                    for (b = 0; b < blocks; ++b)
-                        for (h = 0; h < 16; h += 8) {
-                            int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
-                            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
-                            for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
-                            if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, n, c + b, 1, sc, tmp, 320);
-                            else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, n, c + b, 1, sc, tmp, 320);
-                            for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
-                            bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
-                        }
-                    len += (blocks - 1) * span;
-                    bl__avx2_fpanel_tokens(P, x + (size_t)c * (size_t)span, in->stride, len, rows, T, yb + r, ldy);
-                }
-            }
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb;
+    int span = 64 * d, len = 0, b, h, s;
+    for (b = 0; b < blocks; ++b)
+        for (h = 0; h < 16; h += 8) {
+            int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
+            for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
+            if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, L->in_features, c + b, 1, sc, tmp, 320);
+            else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, L->in_features, c + b, 1, sc, tmp, 320);
+            for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
+            bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
         }
-    }
+    len += (blocks - 1) * span;
+    bl__avx2_fpanel_tokens(P, x, stride, len, rows, T, y, ldy);
 }
 
-static void bl__gemm_float_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__avx2_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__avx2_gemm_float(4, L, in, batch, y, r0, r1);
-}
+BL__X86_WALK_GEMM_FLOAT(avx2, d == 4 ? 7 : 2, 16, BL__AVX2_FBLOCKS)
 
 /* Activation quantization, 8 (abs_max) or 32 (quantize) floats a step, the rest by the
    scalar code. cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */
@@ -3606,7 +3626,6 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
    4 rows x 6 tokens of accumulators, 10 loads per 24 FMAs, as an sgemm kernel does. */
 #define BL__AVX512_FROWS 4  /* rows per decoded group */
 #define BL__AVX512_FTOK 6   /* tokens per FMA kernel pass */
-#define BL__AVX512_FSB 128  /* tokens whose column chunk of activations stays in L2 together */
 
 /* t of code bits 0..1 (lo) and 2..3 (hi) of an index; code 3 never occurs */
 BL__FORCE_INLINE __m512 bl__avx512_ftable_lo(void)
@@ -3817,54 +3836,30 @@ BL__FORCE_INLINE void bl__avx512_fkernel_tokens(int R, const float *w, int ld, c
     if (T - t >= 1) bl__avx512_fkernel(R, 1, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy);
 }
 
-/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per column
-   chunk (whose activations for all those tokens stay in L2), per four rows and component,
-   the chunk is decoded once and every token passes over it. */
-BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
+/* Batched pass (BL__X86_WALK_GEMM_FLOAT): component j's `rows` (at most 4) rows from r
+   over `blocks` blocks from c, decoded once into an L1 buffer, then every token over it:
+   four rows together, fewer one at a time. */
+BL__FORCE_INLINE void bl__avx512_fpass(int d, const bl_linear *L, int j, int r, int rows, int c, int blocks,
+                                       const float *x, size_t stride, int T, float *y, size_t ldy)
 {
     float buf[BL__AVX512_FROWS * 1024], sc[BL__AVX512_FROWS];
-    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
-    int n = L->in_features, span = 64 * d, per = 1024 / span, ld = per * span;
-    int nblocks = (n + span - 1) / span, b0, c, r, j, s, t, R;
-    if (batch <= 2) { /* two tokens: the batch-1 kernel twice beats a decoded pass */
-        for (t = 0; t < batch; ++t)
-            bl__avx512_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
+    size_t rb = L->row_bytes;
+    const uint8_t *row = L->packed + (size_t)j * (size_t)L->out_features * rb + (size_t)r * rb;
+    int ld = 1024 / (64 * d) * (64 * d), len, s;
+    for (s = 0; s < rows; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + s)];
+    if (rows == BL__AVX512_FROWS) {
+        len = bl__avx512_fdecode(d, BL__AVX512_FROWS, row, rb, L->in_features, c, blocks, sc, buf, ld);
+        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x, stride, len, T, y, ldy);
         return;
     }
-    for (b0 = 0; b0 < batch; b0 += BL__AVX512_FSB) {
-        int T = batch - b0 > BL__AVX512_FSB ? BL__AVX512_FSB : batch - b0;
-        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-        float *yb = y + (size_t)b0 * ldy;
-        for (t = 0; t < T; ++t)
-            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
-        for (c = 0; c < nblocks; c += per) {
-            int blocks = nblocks - c < per ? nblocks - c : per;
-            for (r = r0; r < r1; r += R) {
-                R = r1 - r >= BL__AVX512_FROWS ? BL__AVX512_FROWS : 1;
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
-                    int len;
-                    for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + s)];
-                    if (R == BL__AVX512_FROWS) {
-                        len = bl__avx512_fdecode(d, BL__AVX512_FROWS, row, rb, n, c, blocks, sc, buf, ld);
-                        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x + (size_t)c * (size_t)span, in->stride, len, T,
-                                                  yb + r, ldy);
-                    } else {
-                        len = bl__avx512_fdecode(d, 1, row, rb, n, c, blocks, sc, buf, ld);
-                        bl__avx512_fkernel_tokens(1, buf, ld, x + (size_t)c * (size_t)span, in->stride, len, T, yb + r, ldy);
-                    }
-                }
-            }
-        }
+    for (s = 0; s < rows; ++s) {
+        len = bl__avx512_fdecode(d, 1, row + (size_t)s * rb, rb, L->in_features, c, blocks, sc + s, buf, ld);
+        bl__avx512_fkernel_tokens(1, buf, ld, x, stride, len, T, y + s, ldy);
     }
 }
 
-static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__avx512_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__avx512_gemm_float(4, L, in, batch, y, r0, r1);
-}
+/* two tokens: the batch-1 kernel twice beats a decoded pass; chunks of 1 KiB floats */
+BL__X86_WALK_GEMM_FLOAT(avx512, 2, BL__AVX512_FROWS, 1024 / (64 * d))
 
 /* Activation quantization, 64 floats a step, then 16 with lanes past n loaded as 0 (code
    0). cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */

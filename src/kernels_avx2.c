@@ -427,7 +427,6 @@ static float bl__avx2_hsum_ps(__m256 v)
    does: 12 accumulators, 2 loads and 6 broadcasts per 12 FMAs, no horizontal sums. */
 #define BL__AVX2_FROWS 2   /* batch-1 rows per activation load */
 #define BL__AVX2_FTOK 6    /* tokens per panel kernel pass */
-#define BL__AVX2_FSB 128   /* tokens whose column chunk of activations stays in L2 together */
 #define BL__AVX2_FBLOCKS 2 /* blocks per batched column chunk */
 #define BL__AVX2_FAHEAD 16384 /* batch-1 L2 prefetch distance in bytes (at least 3 row groups) */
 
@@ -668,55 +667,30 @@ BL__FORCE_INLINE void bl__avx2_fpanel_tokens(const float *P, const float *x, siz
     if (T - t >= 1) bl__avx2_fpanel(1, P, x + (size_t)t * stride, stride, len, rows, y + (size_t)t * ldy, ldy);
 }
 
-/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per block of
-   columns (whose activations for all those tokens stay in L2), per 16 rows and component,
-   the block is decoded once (8 rows at a time, transposed into a panel of 16 weights per
-   column, rows past r1 zero) and every token passes over the panel. */
-BL__FORCE_INLINE void bl__avx2_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
+/* Batched pass (BL__X86_WALK_GEMM_FLOAT): component j's `rows` (at most 16) rows from r
+   over `blocks` blocks from c, decoded 8 rows at a time, transposed into a panel of 16
+   weights per column (rows past `rows` zero), then every token over the panel. */
+BL__FORCE_INLINE void bl__avx2_fpass(int d, const bl_linear *L, int j, int r, int rows, int c, int blocks,
+                                     const float *x, size_t stride, int T, float *y, size_t ldy)
 {
     float tmp[8 * 320], P[BL__AVX2_FBLOCKS * 320 * 16], sc[8];
-    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
-    int n = L->in_features, span = 64 * d, nblocks = (n + span - 1) / span, b0, c, r, j, s, t, h, b;
-    if (batch <= (d == 4 ? 7 : 2)) { /* few tokens: the batch-1 kernel per token is faster */
-        for (t = 0; t < batch; ++t)
-            bl__avx2_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
-        return;
-    }
-    for (b0 = 0; b0 < batch; b0 += BL__AVX2_FSB) {
-        int T = batch - b0 > BL__AVX2_FSB ? BL__AVX2_FSB : batch - b0;
-        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-        float *yb = y + (size_t)b0 * ldy;
-        for (t = 0; t < T; ++t)
-            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
-        for (c = 0; c < nblocks; c += BL__AVX2_FBLOCKS) {
-            int blocks = nblocks - c < BL__AVX2_FBLOCKS ? nblocks - c : BL__AVX2_FBLOCKS;
-            for (r = r0; r < r1; r += 16) {
-                int rows = r1 - r < 16 ? r1 - r : 16, len = 0;
-                for (j = 0; j < L->k; ++j) {
-                    for (b = 0; b < blocks; ++b)
-                        for (h = 0; h < 16; h += 8) {
-                            int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
-                            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
-                            for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
-                            if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, n, c + b, 1, sc, tmp, 320);
-                            else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, n, c + b, 1, sc, tmp, 320);
-                            for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
-                            bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
-                        }
-                    len += (blocks - 1) * span;
-                    bl__avx2_fpanel_tokens(P, x + (size_t)c * (size_t)span, in->stride, len, rows, T, yb + r, ldy);
-                }
-            }
+    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb;
+    int span = 64 * d, len = 0, b, h, s;
+    for (b = 0; b < blocks; ++b)
+        for (h = 0; h < 16; h += 8) {
+            int R = rows - h < 0 ? 0 : (rows - h > 8 ? 8 : rows - h);
+            const uint8_t *row = L->packed + (size_t)j * plane + (size_t)(r + h) * rb;
+            for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + h + s)];
+            if (R == 8) len = bl__avx2_fdecode(d, 8, row, rb, L->in_features, c + b, 1, sc, tmp, 320);
+            else if (R > 0) len = bl__avx2_fdecode(d, R, row, rb, L->in_features, c + b, 1, sc, tmp, 320);
+            for (s = R; s < 8; ++s) memset(tmp + s * 320, 0, 320 * sizeof(float));
+            bl__avx2_transpose8(tmp, 320, len, P + (size_t)b * (size_t)span * 16 + h, 16);
         }
-    }
+    len += (blocks - 1) * span;
+    bl__avx2_fpanel_tokens(P, x, stride, len, rows, T, y, ldy);
 }
 
-static void bl__gemm_float_avx2(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__avx2_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__avx2_gemm_float(4, L, in, batch, y, r0, r1);
-}
+BL__X86_WALK_GEMM_FLOAT(avx2, d == 4 ? 7 : 2, 16, BL__AVX2_FBLOCKS)
 
 /* Activation quantization, 8 (abs_max) or 32 (quantize) floats a step, the rest by the
    scalar code. cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */

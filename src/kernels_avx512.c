@@ -551,7 +551,6 @@ static void bl__gemm_int8_avx512(const bl_linear *L, const bl__input *in, int ba
    4 rows x 6 tokens of accumulators, 10 loads per 24 FMAs, as an sgemm kernel does. */
 #define BL__AVX512_FROWS 4  /* rows per decoded group */
 #define BL__AVX512_FTOK 6   /* tokens per FMA kernel pass */
-#define BL__AVX512_FSB 128  /* tokens whose column chunk of activations stays in L2 together */
 
 /* t of code bits 0..1 (lo) and 2..3 (hi) of an index; code 3 never occurs */
 BL__FORCE_INLINE __m512 bl__avx512_ftable_lo(void)
@@ -762,54 +761,30 @@ BL__FORCE_INLINE void bl__avx512_fkernel_tokens(int R, const float *w, int ld, c
     if (T - t >= 1) bl__avx512_fkernel(R, 1, w, ld, x + (size_t)t * stride, stride, len, y + (size_t)t * ldy, ldy);
 }
 
-/* Batched: per group of up to 128 tokens, y starts at the bias (or 0); then per column
-   chunk (whose activations for all those tokens stay in L2), per four rows and component,
-   the chunk is decoded once and every token passes over it. */
-BL__FORCE_INLINE void bl__avx512_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch, float *y,
-                                          int r0, int r1)
+/* Batched pass (BL__X86_WALK_GEMM_FLOAT): component j's `rows` (at most 4) rows from r
+   over `blocks` blocks from c, decoded once into an L1 buffer, then every token over it:
+   four rows together, fewer one at a time. */
+BL__FORCE_INLINE void bl__avx512_fpass(int d, const bl_linear *L, int j, int r, int rows, int c, int blocks,
+                                       const float *x, size_t stride, int T, float *y, size_t ldy)
 {
     float buf[BL__AVX512_FROWS * 1024], sc[BL__AVX512_FROWS];
-    size_t rb = L->row_bytes, plane = (size_t)L->out_features * rb, ldy = (size_t)L->out_features;
-    int n = L->in_features, span = 64 * d, per = 1024 / span, ld = per * span;
-    int nblocks = (n + span - 1) / span, b0, c, r, j, s, t, R;
-    if (batch <= 2) { /* two tokens: the batch-1 kernel twice beats a decoded pass */
-        for (t = 0; t < batch; ++t)
-            bl__avx512_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride, y + (size_t)t * ldy, r0, r1);
+    size_t rb = L->row_bytes;
+    const uint8_t *row = L->packed + (size_t)j * (size_t)L->out_features * rb + (size_t)r * rb;
+    int ld = 1024 / (64 * d) * (64 * d), len, s;
+    for (s = 0; s < rows; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + s)];
+    if (rows == BL__AVX512_FROWS) {
+        len = bl__avx512_fdecode(d, BL__AVX512_FROWS, row, rb, L->in_features, c, blocks, sc, buf, ld);
+        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x, stride, len, T, y, ldy);
         return;
     }
-    for (b0 = 0; b0 < batch; b0 += BL__AVX512_FSB) {
-        int T = batch - b0 > BL__AVX512_FSB ? BL__AVX512_FSB : batch - b0;
-        const float *x = (const float *)in->data + (size_t)b0 * in->stride;
-        float *yb = y + (size_t)b0 * ldy;
-        for (t = 0; t < T; ++t)
-            for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;
-        for (c = 0; c < nblocks; c += per) {
-            int blocks = nblocks - c < per ? nblocks - c : per;
-            for (r = r0; r < r1; r += R) {
-                R = r1 - r >= BL__AVX512_FROWS ? BL__AVX512_FROWS : 1;
-                for (j = 0; j < L->k; ++j) {
-                    const uint8_t *row = L->packed + (size_t)j * plane + (size_t)r * rb;
-                    int len;
-                    for (s = 0; s < R; ++s) sc[s] = L->scales[(size_t)j * ldy + (size_t)(r + s)];
-                    if (R == BL__AVX512_FROWS) {
-                        len = bl__avx512_fdecode(d, BL__AVX512_FROWS, row, rb, n, c, blocks, sc, buf, ld);
-                        bl__avx512_fkernel_tokens(BL__AVX512_FROWS, buf, ld, x + (size_t)c * (size_t)span, in->stride, len, T,
-                                                  yb + r, ldy);
-                    } else {
-                        len = bl__avx512_fdecode(d, 1, row, rb, n, c, blocks, sc, buf, ld);
-                        bl__avx512_fkernel_tokens(1, buf, ld, x + (size_t)c * (size_t)span, in->stride, len, T, yb + r, ldy);
-                    }
-                }
-            }
-        }
+    for (s = 0; s < rows; ++s) {
+        len = bl__avx512_fdecode(d, 1, row + (size_t)s * rb, rb, L->in_features, c, blocks, sc + s, buf, ld);
+        bl__avx512_fkernel_tokens(1, buf, ld, x, stride, len, T, y + s, ldy);
     }
 }
 
-static void bl__gemm_float_avx512(const bl_linear *L, const bl__input *in, int batch, float *y, int r0, int r1)
-{
-    if (L->format == BL_FORMAT_BASE3) bl__avx512_gemm_float(5, L, in, batch, y, r0, r1);
-    else bl__avx512_gemm_float(4, L, in, batch, y, r0, r1);
-}
+/* two tokens: the batch-1 kernel twice beats a decoded pass; chunks of 1 KiB floats */
+BL__X86_WALK_GEMM_FLOAT(avx512, 2, BL__AVX512_FROWS, 1024 / (64 * d))
 
 /* Activation quantization, 64 floats a step, then 16 with lanes past n loaded as 0 (code
    0). cvtps2dq rounds to nearest even (the default mode), as bl__round_even does. */

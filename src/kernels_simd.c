@@ -81,8 +81,8 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
    with d = 4 (2BIT) or 5 (BASE3) trits per byte and tokens a + t * stride, t < T. The
    expansion defines bl__<isa>_walk_int8 and bl__<isa>_walk_float, gemm functions of the
    backend table. BL__SIMD_WALK_INT8 and BL__SIMD_WALK_FLOAT expand one half alone, for a
-   backend whose other half has a walk of its own (AVX2 and AVX-512 FLOAT decode panels of
-   rows for many tokens instead). Every (format, token count) pair is a function of its
+   backend whose other half has a walk of its own (AVX2 and AVX-512 batch FLOAT through
+   BL__X86_WALK_GEMM_FLOAT, decoded panels of rows for many tokens). Every (format, token count) pair is a function of its
    own, so d and T are constants in it and the row kernels unroll fully; kept out of line
    (BL__NOINLINE), each also stays small for engines that compile one function at a time
    (V8 runs a large function's baseline code until its optimized code is ready). */
@@ -210,6 +210,52 @@ BL__FORCE_INLINE void bl__x86_store_rows4_int8(const bl_linear *L, const bl__inp
     _mm_storeu_ps(y + (size_t)b * (size_t)L->out_features + (size_t)r, _mm256_cvtpd_ps(v));
 }
 BL__TARGET_END
+
+/* FLOAT batches on x86: per group of up to BL__X86_FSB tokens (whose column chunk of
+   activations stays in L2 together), y starts at the bias (or 0); then per column chunk
+   of BLOCKS blocks, per ROWS rows and component j in order, the backend's pass decodes
+   the chunk once and every token of the group goes over it:
+     bl__<isa>_fpass(d, L, j, r, rows, c, blocks, x, stride, T, y, ldy)
+   adds component j's rows [r, r + rows) over blocks [c, c + blocks) (x: the chunk's
+   activations of T tokens, stride apart) into y (row r at y[0], tokens ldy apart). Each
+   output takes its components in order j, as the scalar reference does. Up to FEW
+   tokens (an expression of d) go one at a time through the batch-1 kernel, which is
+   faster there. Expanded after BL__X86_WALK_GEMV_FLOAT(isa, ...), it defines the
+   backend table's FLOAT entry bl__gemm_float_<isa>. */
+#define BL__X86_FSB 128
+#define BL__X86_WALK_GEMM_FLOAT(isa, FEW, ROWS, BLOCKS)                                                        \
+    BL__FORCE_INLINE void bl__##isa##_gemm_float(int d, const bl_linear *L, const bl__input *in, int batch,   \
+                                                 float *y, int r0, int r1)                                     \
+    {                                                                                                          \
+        size_t ldy = (size_t)L->out_features;                                                                  \
+        int span = 64 * d, nblocks = (L->in_features + span - 1) / span, b0, c, r, j, t;                       \
+        if (batch <= (FEW)) {                                                                                  \
+            for (t = 0; t < batch; ++t)                                                                        \
+                bl__##isa##_gemv_float(d, L, (const float *)in->data + (size_t)t * in->stride,                 \
+                                       y + (size_t)t * ldy, r0, r1);                                           \
+            return;                                                                                            \
+        }                                                                                                      \
+        for (b0 = 0; b0 < batch; b0 += BL__X86_FSB) {                                                          \
+            int T = batch - b0 > BL__X86_FSB ? BL__X86_FSB : batch - b0;                                       \
+            const float *x = (const float *)in->data + (size_t)b0 * in->stride;                                \
+            float *yb = y + (size_t)b0 * ldy;                                                                  \
+            for (t = 0; t < T; ++t)                                                                            \
+                for (r = r0; r < r1; ++r) yb[(size_t)t * ldy + (size_t)r] = L->bias ? L->bias[r] : 0.0f;       \
+            for (c = 0; c < nblocks; c += (BLOCKS)) {                                                          \
+                int blocks = nblocks - c < (BLOCKS) ? nblocks - c : (BLOCKS);                                  \
+                for (r = r0; r < r1; r += (ROWS))                                                              \
+                    for (j = 0; j < L->k; ++j)                                                                 \
+                        bl__##isa##_fpass(d, L, j, r, r1 - r < (ROWS) ? r1 - r : (ROWS), c, blocks,            \
+                                          x + (size_t)c * (size_t)span, in->stride, T, yb + r, ldy);           \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    static void bl__gemm_float_##isa(const bl_linear *L, const bl__input *in, int batch, float *y, int r0,     \
+                                     int r1)                                                                   \
+    {                                                                                                          \
+        if (L->format == BL_FORMAT_BASE3) bl__##isa##_gemm_float(5, L, in, batch, y, r0, r1);                 \
+        else bl__##isa##_gemm_float(4, L, in, batch, y, r0, r1);                                               \
+    }
 #endif
 
 /* Batch 1 on x86: four consecutive rows share one output step (bl__x86_store_rows4_int8),
