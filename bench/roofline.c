@@ -278,7 +278,30 @@ __attribute__((target("avx512f"))) static double fp32_flops_avx512(long iters)
 }
 #endif
 
-enum { PEAK_INT8, PEAK_FP32, PEAK_BASE3, PEAK_INT8_YMM };
+#ifdef BENCH_X86
+/* the AVX2 backend's FLOAT kernels' instruction: FMA on ymm */
+__attribute__((target("avx2,fma"))) static double fp32_flops_ymm(long iters)
+{
+#define DECL(i) __m256 a##i = _mm256_set1_ps((float)i);
+#define STEP(i) a##i = _mm256_fmadd_ps(a##i, m, c);
+#define SUM(i) t = _mm256_add_ps(t, a##i);
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    __m256 t = _mm256_setzero_ps();
+    float lanes[8];
+    long i;
+    ACC12(DECL)
+    for (i = 0; i < iters; ++i) { ACC12(STEP) }
+    ACC12(SUM)
+    _mm256_storeu_ps(lanes, t);
+    sink += (uint64_t)lanes[0];
+    return (double)iters * 12 * 8 * 2;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+#endif
+
+enum { PEAK_INT8, PEAK_FP32, PEAK_BASE3, PEAK_INT8_YMM, PEAK_FP32_YMM };
 typedef struct peak_job { int kind; double ops, seconds; } peak_job;
 static void *peak_thread(void *arg)
 {
@@ -286,7 +309,9 @@ static void *peak_thread(void *arg)
     double t0 = cpu_now();
     j->ops = 0.0;
 #ifdef BENCH_X86
-    if (j->kind == PEAK_INT8_YMM) {
+    if (j->kind == PEAK_FP32_YMM) {
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) j->ops = fp32_flops_ymm(4000000);
+    } else if (j->kind == PEAK_INT8_YMM) {
         int k = ymm_int8_kind();
         j->ops = k == YMM_VNNI_EVEX ? int8_ops_ymm_vnni(4000000)
                : k == YMM_VNNI_VEX ? int8_ops_ymm_avxvnni(4000000)
@@ -778,7 +803,7 @@ int main(int argc, char **argv)
     int have_avx2 = bl_set_backend(BL_BACKEND_AVX2) == BL_OK, ymm = ymm_int8_kind();
     /* cold batch 1 INT8, 2BIT and BASE3 in alternation: [shape][threads - 1][format] */
     double pair[3][2][2];
-    double l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1, ymm_1 = 0.0, ymm_2 = 0.0;
+    double l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1, ymm_1 = 0.0, ymm_2 = 0.0, fymm_1 = 0.0, fymm_2 = 0.0;
     double budget = quick ? 0.1 : 0.25;
     size_t big = (size_t)512 << 20, maxn = 0;
     uint8_t *buf;
@@ -817,6 +842,8 @@ int main(int argc, char **argv)
     if (have_avx2) {
         ymm_1 = peak_rate(PEAK_INT8_YMM, 1);
         ymm_2 = peak_rate(PEAK_INT8_YMM, 2);
+        fymm_1 = peak_rate(PEAK_FP32_YMM, 1);
+        fymm_2 = peak_rate(PEAK_FP32_YMM, 2);
     }
     printf("## Machine limits (measured; 1 thread by its CPU time, 2 threads by wall time)\n\n");
     printf("| limit | 1 thread | 2 threads |\n|---|---|---|\n");
@@ -827,6 +854,7 @@ int main(int argc, char **argv)
     printf("| peak int8 dot (vpdpbusd, GOPS) | %.0f | %.0f |\n", int8_1, int8_2);
     if (have_avx2) printf("| AVX2 backend peak int8 dot (%s, GOPS) | %.0f | %.0f |\n", ymm_int8_name(ymm), ymm_1, ymm_2);
     printf("| peak fp32 FMA (GFLOPS) | %.0f | %.0f |\n", fp32_1, fp32_2);
+    if (have_avx2) printf("| AVX2 backend peak fp32 FMA (ymm, GFLOPS) | %.0f | %.0f |\n", fymm_1, fymm_2);
     printf("| BASE3 decode + dot, no memory (G weights/s) | %.1f | |\n\n", base3_1);
     printf("backend: %s\n\n", backend);
     fflush(stdout);
@@ -867,7 +895,7 @@ int main(int argc, char **argv)
             bl_format f = (bl_format)fi;
             size_t packed = bl_packed_size(f, out, in);
             int count = (int)((4.0 * LLC_BYTES + (double)packed - 1) / (double)packed);
-            double scalar_int8[3];
+            double scalar_int8[3], scalar_float[3];
             layer_set set;
             run_ctx c;
             make_set(&set, trits, scales, out, in, f, count);
@@ -897,19 +925,23 @@ int main(int argc, char **argv)
                     (void)time_forward(&c, budget / 4, c.batch == 1 ? 3 : 1, &scalar_cpu);
                     scalar_s = scalar_cpu * out / c.rows;
                     if (act == BL_ACT_INT8) scalar_int8[bi] = scalar_s;
+                    else scalar_float[bi] = scalar_s;
                     bl_set_backend(BL_BACKEND_AUTO);
                     nres += measure(res + nres, &c, &set, out, in, f, act, peak, scalar_s, blas[bi], budget);
                 }
             }
-            /* the AVX2 backend on the same layers: INT8, batch 1 and 128 */
+            /* the AVX2 backend on the same layers: INT8 and FLOAT, batch 1 and 128 */
             if (have_avx2) {
-                const double peak[2] = { ymm_1, ymm_2 };
-                set_act(&set, BL_ACT_INT8);
                 bl_set_backend(BL_BACKEND_AVX2);
-                for (bi = 0; bi < 3; bi += 2) {
-                    c.batch = batches[bi];
-                    nres2 += measure(res2 + nres2, &c, &set, out, in, f, BL_ACT_INT8, peak, scalar_int8[bi], blas[bi],
-                                     budget);
+                for (ai = 0; ai < 2; ++ai) {
+                    bl_act act = (bl_act)ai;
+                    const double peak[2] = { act == BL_ACT_INT8 ? ymm_1 : fymm_1, act == BL_ACT_INT8 ? ymm_2 : fymm_2 };
+                    set_act(&set, act);
+                    for (bi = 0; bi < 3; bi += 2) {
+                        c.batch = batches[bi];
+                        nres2 += measure(res2 + nres2, &c, &set, out, in, f, act, peak,
+                                         act == BL_ACT_INT8 ? scalar_int8[bi] : scalar_float[bi], blas[bi], budget);
+                    }
                 }
                 bl_set_backend(BL_BACKEND_AUTO);
             }
@@ -997,8 +1029,8 @@ int main(int argc, char **argv)
         fprintf(js, "  ]");
         if (have_avx2) {
             fprintf(js, ",\n  \"avx2\": {\n    \"int8_instruction\": \"%s\", \"int8_gops_1t\": %.1f, \"int8_gops_2t\": %.1f,\n"
-                        "    \"kernels\": [\n",
-                    ymm_int8_name(ymm), ymm_1, ymm_2);
+                        "    \"fp32_gflops_1t\": %.1f, \"fp32_gflops_2t\": %.1f,\n    \"kernels\": [\n",
+                    ymm_int8_name(ymm), ymm_1, ymm_2, fymm_1, fymm_2);
             json_kernels(js, res2, nres2);
             fprintf(js, "    ]\n  }");
         }

@@ -53,6 +53,9 @@ def limits(data):
         A = data["avx2"]
         rows.append(("AVX2 backend peak int8 dot (%s, GOPS)" % A["int8_instruction"], "%.0f" % A["int8_gops_1t"],
                      "%.0f" % A["int8_gops_2t"]))
+        if "fp32_gflops_1t" in A:
+            rows.append(("AVX2 backend peak fp32 FMA (ymm, GFLOPS)", "%.0f" % A["fp32_gflops_1t"],
+                         "%.0f" % A["fp32_gflops_2t"]))
     rows += [
         ("peak fp32 FMA (GFLOPS)", "%.0f" % L["fp32_gflops_1t"], "%.0f" % L["fp32_gflops_2t"]),
         ("BASE3 decode + dot, no memory (G weights/s)", "%.1f" % L["base3_gweights_1t"], ""),
