@@ -41,6 +41,8 @@
         BITLINEAR_NO_SIMD              scalar kernels only
         BITLINEAR_NO_AVX2, BITLINEAR_NO_AVX512, BITLINEAR_NO_NEON, BITLINEAR_NO_WASM
                                        leave out one instruction set's kernels
+        BITLINEAR_NO_AVXVNNI           AVX2 backend: leave out its AVX-VNNI kernels (plain AVX2
+                                       kernels only, even on CPUs with AVX-VNNI)
         BITLINEAR_WASM_RELAXED         WebAssembly: relaxed SIMD's integer dot product
                                        (needs clang -mrelaxed-simd and an engine with it)
         BITLINEAR_NO_RUNTIME_DISPATCH  no CPUID: only the kernels the compiler flags enable
@@ -1834,7 +1836,8 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 #    if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(BITLINEAR_NO_AVX512)
 #      define BL__HAVE_AVX512 1
 #    endif
-#    if defined(BL__HAVE_AVX2) && defined(__AVXVNNI__) && (defined(__GNUC__) || defined(__clang__))
+#    if defined(BL__HAVE_AVX2) && defined(__AVXVNNI__) && (defined(__GNUC__) || defined(__clang__)) && \
+        !defined(BITLINEAR_NO_AVXVNNI)
 #      define BL__HAVE_AVXVNNI 1
 #    endif
 #  elif defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8) || defined(_MSC_VER)
@@ -1844,9 +1847,10 @@ static const bl__backend_kernels bl__kernels_scalar = { bl__gemm_int8_scalar, bl
 /* the AVX2 kernels' AVX-VNNI variant: its one instruction is inline asm (kernels_avx2.c),
    which needs a compiler and assembler that know AVX-VNNI (GCC 11 with binutils 2.36,
    LLVM 12) */
-#      if (defined(__clang__) && ((defined(__apple_build_version__) && __clang_major__ >= 13) ||         \
-                                  (!defined(__apple_build_version__) && __clang_major__ >= 12))) ||      \
-          (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
+#      if ((defined(__clang__) && ((defined(__apple_build_version__) && __clang_major__ >= 13) ||        \
+                                   (!defined(__apple_build_version__) && __clang_major__ >= 12))) ||     \
+           (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)) &&                              \
+          !defined(BITLINEAR_NO_AVXVNNI)
 #        define BL__HAVE_AVXVNNI 1
 #      endif
 #    endif

@@ -1,5 +1,6 @@
 /* make bench-wasm: one build of this file per contender (wasm SIMD128, wasm scalar, native
-   AVX2, and wasm relaxed SIMD where a clang >= 16 builds it); bench/wasm.sh runs them in alternation and compares medians. Each run times
+   AVX2, native AVX2 without its AVX-VNNI kernels where the CPU has AVX-VNNI, and wasm
+   relaxed SIMD where a clang >= 16 builds it); bench/wasm.sh runs them in alternation and compares medians. Each run times
    every shape, format and batch once (a round): forwards on one layer back to back
    (hot: a 4096x4096 2BIT layer is 4 MiB, in the last-level cache), the median of the
    forwards of a config, each timed alone. INT8 activations, k = 1, random trits.
@@ -18,6 +19,8 @@
 #  define BUILD "wasm-simd128"
 #elif defined(__wasm__)
 #  define BUILD "wasm-scalar"
+#elif defined(BITLINEAR_NO_AVXVNNI)
+#  define BUILD "native-avx2-plain"
 #else
 #  define BUILD "native-avx2"
 #endif

@@ -13,7 +13,8 @@
 #    if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(BITLINEAR_NO_AVX512)
 #      define BL__HAVE_AVX512 1
 #    endif
-#    if defined(BL__HAVE_AVX2) && defined(__AVXVNNI__) && (defined(__GNUC__) || defined(__clang__))
+#    if defined(BL__HAVE_AVX2) && defined(__AVXVNNI__) && (defined(__GNUC__) || defined(__clang__)) && \
+        !defined(BITLINEAR_NO_AVXVNNI)
 #      define BL__HAVE_AVXVNNI 1
 #    endif
 #  elif defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8) || defined(_MSC_VER)
@@ -23,9 +24,10 @@
 /* the AVX2 kernels' AVX-VNNI variant: its one instruction is inline asm (kernels_avx2.c),
    which needs a compiler and assembler that know AVX-VNNI (GCC 11 with binutils 2.36,
    LLVM 12) */
-#      if (defined(__clang__) && ((defined(__apple_build_version__) && __clang_major__ >= 13) ||         \
-                                  (!defined(__apple_build_version__) && __clang_major__ >= 12))) ||      \
-          (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
+#      if ((defined(__clang__) && ((defined(__apple_build_version__) && __clang_major__ >= 13) ||        \
+                                   (!defined(__apple_build_version__) && __clang_major__ >= 12))) ||     \
+           (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)) &&                              \
+          !defined(BITLINEAR_NO_AVXVNNI)
 #        define BL__HAVE_AVXVNNI 1
 #      endif
 #    endif

@@ -39,6 +39,8 @@
         BITLINEAR_NO_SIMD              scalar kernels only
         BITLINEAR_NO_AVX2, BITLINEAR_NO_AVX512, BITLINEAR_NO_NEON, BITLINEAR_NO_WASM
                                        leave out one instruction set's kernels
+        BITLINEAR_NO_AVXVNNI           AVX2 backend: leave out its AVX-VNNI kernels (plain AVX2
+                                       kernels only, even on CPUs with AVX-VNNI)
         BITLINEAR_WASM_RELAXED         WebAssembly: relaxed SIMD's integer dot product
                                        (needs clang -mrelaxed-simd and an engine with it)
         BITLINEAR_NO_RUNTIME_DISPATCH  no CPUID: only the kernels the compiler flags enable

@@ -27,6 +27,7 @@ x86_64)
         v default 1 1
         v no_avx2 0 1 -DBITLINEAR_NO_AVX2
         v no_avx512 1 0 -DBITLINEAR_NO_AVX512
+        v no_avxvnni 1 1 -DBITLINEAR_NO_AVXVNNI
         v no_simd 0 0 -DBITLINEAR_NO_SIMD
         v static_only 0 0 -DBITLINEAR_NO_RUNTIME_DISPATCH
         v static_avx2 1 0 -DBITLINEAR_NO_RUNTIME_DISPATCH -mavx2 -mfma

@@ -6,6 +6,10 @@
 #include "bitlinear.h"
 #include <stdio.h>
 
+#if defined(BITLINEAR_NO_AVXVNNI) && defined(BL__HAVE_AVXVNNI)
+#  error "BITLINEAR_NO_AVXVNNI left the AVX-VNNI kernels in"
+#endif
+
 int main(void)
 {
     int cpu_avx2 = 0, cpu_avx512 = 0, bad = 0;
