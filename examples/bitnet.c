@@ -211,6 +211,87 @@ static void split(int n, int align, int tid, int nt, int *begin, int *end)
     *end = e < n ? e : n;
 }
 
+/* ==== weight memory ======================================================================
+   The ternary matrices (allocated by the library through the import's allocator) and the
+   output head are read once per generated token, front to back. On Linux they go in one
+   arena of anonymous memory advised as transparent huge pages (MADV_HUGEPAGE; the system
+   setting "madvise" or "always" grants them): 2 MiB pages need 512 times fewer TLB
+   entries and page walks than 4 KiB ones, and on virtual machines they also spared the
+   stalls of hundreds of milliseconds that cold 4 KiB pages cost here now and then
+   (docs/bitnet.md). The arena is reserved at the model file's size plus the head (address
+   space only: untouched pages take no memory); blocks of 1 MiB and more come from it, in
+   order, and stay until the model is freed; smaller ones (the import's work buffers) and
+   everything past the reservation come from malloc. Elsewhere, or with the environment
+   variable BITNET_HUGEPAGES=0, it is malloc alone. */
+typedef struct bn_arena { unsigned char *base, *start; size_t size, used, reserved; } bn_arena;
+static bn_arena g_arena;
+
+static void arena_reserve(size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const size_t huge = (size_t)2 << 20;
+    void *p = mmap(NULL, bytes + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return;
+    g_arena.base = (unsigned char *)p;
+    g_arena.reserved = bytes + huge;
+    g_arena.start = (unsigned char *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+    g_arena.size = bytes;
+    (void)madvise(g_arena.start, g_arena.size, MADV_HUGEPAGE);
+#else
+    (void)bytes;
+#endif
+}
+
+static void arena_release(void)
+{
+    if (g_arena.base) munmap(g_arena.base, g_arena.reserved);
+    memset(&g_arena, 0, sizeof g_arena);
+}
+
+static int in_arena(const void *p)
+{
+    return g_arena.start && (const unsigned char *)p >= g_arena.start &&
+           (const unsigned char *)p < g_arena.start + g_arena.size;
+}
+
+static void *arena_alloc(size_t n, void *user)
+{
+    (void)user;
+    if (n >= ((size_t)1 << 20) && g_arena.start && n <= g_arena.size - g_arena.used) {
+        void *p = g_arena.start + g_arena.used;
+        g_arena.used += (n + 63) & ~(size_t)63;
+        if (g_arena.used > g_arena.size) g_arena.used = g_arena.size;
+        return p;
+    }
+    return malloc(n);
+}
+
+static void arena_free(void *p, void *user)
+{
+    (void)user;
+    if (!in_arena(p)) free(p);
+}
+
+static void *arena_xalloc(size_t n)
+{
+    void *p = arena_alloc(n, NULL);
+    if (!p) die("out of memory (%s%s)", "weights", "");
+    return p;
+}
+
+static const bl_allocator g_weight_alloc = { arena_alloc, arena_free, NULL };
+
+/* an upper bound of the output head's bytes (n_vocab x n_embd floats), 0 if unknown */
+static size_t head_bytes_bound(const bl_gguf *g)
+{
+    const bl_tensor *t = bl_gguf_find(g, "output.weight");
+    if (!t) t = bl_gguf_find(g, "token_embd.weight");
+    if (!t || t->ndim != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 ||
+        (uint64_t)t->shape[0] > (uint64_t)SIZE_MAX / 4 / (uint64_t)t->shape[1])
+        return 0;
+    return (size_t)t->shape[0] * (size_t)t->shape[1] * 4;
+}
+
 /* ==== metadata ========================================================================== */
 static const bl_gguf *g_file;
 static char g_arch[64];
@@ -362,7 +443,10 @@ static void free_model(bn_model *m)
         free((void *)L->ffn_norm); free((void *)L->ffn_sub_norm);
         for (k = 0; k < M_COUNT; ++k) bl_linear_destroy(L->m[k]);
     }
-    free(m->layers); free(m->output_norm); free(m->head_q); free(m->head_scale); free(m->head_f);
+    free(m->layers); free(m->output_norm); free(m->head_scale);
+    arena_free(m->head_q, NULL);
+    arena_free(m->head_f, NULL);
+    arena_release();
 }
 
 typedef struct head_job { bn_model *m; int use_f32; } head_job;
@@ -428,6 +512,7 @@ static void load_model(bn_model *m, bn_pool *pool)
     m->embd_row_bytes = m->tok_embd->nbytes / (size_t)m->n_vocab;
 
     memset(&idesc, 0, sizeof idesc);
+    idesc.alloc = &g_weight_alloc;
     idesc.format = BL_FORMAT_2BIT;
     idesc.act = BL_ACT_INT8;
     idesc.method = BL_METHOD_ABSMEAN;       /* BitNet b1.58's rule for float matrices */
@@ -490,9 +575,9 @@ static void load_model(bn_model *m, bn_pool *pool)
         const bl_tensor *saved = m->tok_embd;
         j.m = m;
         j.use_f32 = env && strcmp(env, "f32") == 0;
-        if (j.use_f32) m->head_f = (float *)xmalloc(sizeof(float) * (size_t)m->n_vocab * (size_t)m->n_embd);
+        if (j.use_f32) m->head_f = (float *)arena_xalloc(sizeof(float) * (size_t)m->n_vocab * (size_t)m->n_embd);
         else {
-            m->head_q = (int8_t *)xmalloc((size_t)m->n_vocab * (size_t)m->n_embd);
+            m->head_q = (int8_t *)arena_xalloc((size_t)m->n_vocab * (size_t)m->n_embd);
             m->head_scale = (float *)xmalloc(sizeof(float) * (size_t)m->n_vocab);
         }
         m->tok_embd = head;   /* head_build reads rows through tok_embd's view */
@@ -1919,6 +2004,10 @@ int main(int argc, char **argv)
     pick_dot();
     pick_vector();
     pool_start(&pool, nthreads);
+    /* the head: at most n_vocab x n_embd floats; the token embedding's row count and width
+       are read again, checked, by load_model */
+    if (!getenv("BITNET_HUGEPAGES") || strcmp(getenv("BITNET_HUGEPAGES"), "0") != 0)
+        arena_reserve((size_t)sb.st_size + head_bytes_bound(g));
     load_model(&m, &pool);
     load_tokenizer(&tok);
     if (tok.n < m.n_vocab) die("the vocabulary is smaller than token_embd%s%s", "", "");
