@@ -35,7 +35,8 @@
    environment variable BITNET_HEAD=f32 to keep it in float instead (docs/bitnet.md
    compares the two). BITNET_TOKENS=1 prints the prompt's token ids on stderr (the tests
    compare them with llama.cpp's). BITNET_PROFILE=1 prints the prompt pass's time per
-   stage (matrix products by kind, activation quantization, attention, ...) on stderr. */
+   stage (matrix products by kind, activation quantization, attention, ...) on stderr.
+   BITNET_HUGEPAGES=0 keeps the weights out of the huge-page arena (see "weight memory"). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -216,13 +217,13 @@ static void split(int n, int align, int tid, int nt, int *begin, int *end)
    output head are read once per generated token, front to back. On Linux they go in one
    arena of anonymous memory advised as transparent huge pages (MADV_HUGEPAGE; the system
    setting "madvise" or "always" grants them): 2 MiB pages need 512 times fewer TLB
-   entries and page walks than 4 KiB ones, and on virtual machines they also spared the
-   stalls of hundreds of milliseconds that cold 4 KiB pages cost here now and then
-   (docs/bitnet.md). The arena is reserved at the model file's size plus the head (address
-   space only: untouched pages take no memory); blocks of 1 MiB and more come from it, in
-   order, and stay until the model is freed; smaller ones (the import's work buffers) and
-   everything past the reservation come from malloc. Elsewhere, or with the environment
-   variable BITNET_HUGEPAGES=0, it is malloc alone. */
+   entries and page walks than 4 KiB ones, and on this project's virtual machine they also
+   avoided long stalls of the weight stream that 4 KiB pages showed (docs/bitnet.md). The
+   arena is reserved at the model file's size plus the head (address space only: untouched
+   pages take no memory); blocks of 1 MiB and more come from it, in order, and stay until
+   the model is freed; smaller ones (the import's work buffers) and everything past the
+   reservation come from malloc. Elsewhere, or with the environment variable
+   BITNET_HUGEPAGES=0, it is malloc alone. */
 typedef struct bn_arena { unsigned char *base, *start; size_t size, used, reserved; } bn_arena;
 static bn_arena g_arena;
 
