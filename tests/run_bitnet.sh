@@ -13,7 +13,8 @@
 #     continuation) equal at every position where the reference's top-2 margin exceeds
 #     twice the measured difference.
 # Then: lossless import (the same trits as TQ2_0 / TQ1_0 / I2_S give identical logits),
-# threads (identical logits), bad input refused with a message naming what is wrong.
+# threads and the weights' allocation (identical logits), bad input refused with a message
+# naming what is wrong.
 # Also runs the llama.cpp oracle (tests/llama_oracle.c) when libllama is available.
 # The last line is "N passed, M failed".
 set -u
@@ -122,6 +123,8 @@ check "TQ2_0 and I2_S give identical logits" cmp -s "$OUT/bitnet_tq2.run" "$OUT/
 check "2 threads: identical logits" cmp -s "$OUT/bitnet_tq2.run" "$OUT/t2.run"
 "$B" "$OUT/bn_tq2.gguf" -p "$PROMPT" -n $NGEN --temp 0 -t 3 --dump-logits "$OUT/t3.run" >/dev/null 2>&1
 check "3 threads: identical logits" cmp -s "$OUT/bitnet_tq2.run" "$OUT/t3.run"
+BITNET_HUGEPAGES=0 "$B" "$OUT/bn_tq2.gguf" -p "$PROMPT" -n $NGEN --temp 0 --dump-logits "$OUT/m4k.run" >/dev/null 2>&1
+check "weights in malloc'd memory (BITNET_HUGEPAGES=0): identical logits" cmp -s "$OUT/bitnet_tq2.run" "$OUT/m4k.run"
 
 if [ -x "$B-asan" ]; then
     "$B-asan" "$OUT/b158_i2s.gguf" -p "Ünïcödé 日本語 🙂 code: x[i] += 1;   spaces" -n 8 -t 2 --temp 0.7 --seed 1 >/dev/null 2>"$OUT/asan.err"
