@@ -125,13 +125,13 @@ BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t 
 }
 #endif
 
-/* 2BIT with one token: each digit into its own accumulator, four independent chains.
-   Relaxed SIMD masks digits 0-2 in place (byte & 3 << 2m: the code times 4^m, one AND
-   instead of a shift and an AND; its accumulator is shifted back by 2m when folded,
-   exactly, as every lane sum is a multiple of 4^m) and takes digit 3 as byte >> 6 (the
-   dot's code operand must stay below 128). SIMD128 decodes in 16-bit lanes as
-   bl__wasm_code does: masking in place there measured slower under V8. */
 #if defined(BITLINEAR_WASM_RELAXED)
+/* Relaxed SIMD, 2BIT with one token: each digit into its own accumulator (four
+   independent chains), digits 0-2 masked in place (byte & 3 << 2m: the code times 4^m,
+   one AND instead of a shift and an AND; the accumulator is shifted back by 2m when
+   folded, exactly, as every lane sum is a multiple of 4^m) and digit 3 taken as byte >> 6
+   (the dot's code operand must stay below 128). SIMD128 keeps the shared block: the same
+   in 16-bit lanes measured no faster under V8. */
 BL__FORCE_INLINE void bl__wasm_block_2bit_t1(const uint8_t *p, const int8_t *a, int step, v128_t acc[4])
 {
     int g;
@@ -144,35 +144,18 @@ BL__FORCE_INLINE void bl__wasm_block_2bit_t1(const uint8_t *p, const int8_t *a, 
         acc[3] = BL__WASM_RDOT(at + 3 * step, wasm_u8x16_shr(w, 6), acc[3]);
     }
 }
-/* the shift back of digit m's accumulator: digit 3 came shifted down already */
-#  define BL__WASM_2BIT_SHIFT(m) ((m) == 3 ? 0 : 2 * (m))
-#else
-BL__FORCE_INLINE void bl__wasm_block_2bit_t1(const uint8_t *p, const int8_t *a, int step, v128_t acc[4])
-{
-    int g, m;
-    for (g = 0; g < 8; ++g) {
-        v128_t w = wasm_u16x8_load8x8(p + 8 * g);
-        const int8_t *at = a + 8 * g;
-        BL__UNROLL
-        for (m = 0; m < 4; ++m)
-            acc[m] = wasm_i32x4_add(acc[m], wasm_i32x4_dot_i16x8(bl__wasm_code(4, m, w, NULL),
-                                                                 wasm_i16x8_load8x8(at + step * m)));
-    }
-}
-#  define BL__WASM_2BIT_SHIFT(m) 0
-#endif
 
 /* acc[0..3] shifted back and added to *total; acc cleared */
 BL__FORCE_INLINE void bl__wasm_2bit_fold(v128_t acc[4], v128_t *total)
 {
-    v128_t s = wasm_i32x4_add(acc[0], wasm_i32x4_shr(acc[1], BL__WASM_2BIT_SHIFT(1)));
-    s = wasm_i32x4_add(s, wasm_i32x4_shr(acc[2], BL__WASM_2BIT_SHIFT(2)));
-    *total = wasm_i32x4_add(*total, wasm_i32x4_add(s, wasm_i32x4_shr(acc[3], BL__WASM_2BIT_SHIFT(3))));
+    v128_t s = wasm_i32x4_add(acc[0], wasm_i32x4_shr(acc[1], 2));
+    s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_shr(acc[2], 4), acc[3]));
+    *total = wasm_i32x4_add(*total, s);
     acc[0] = acc[1] = acc[2] = acc[3] = wasm_i32x4_splat(0);
 }
 
-/* one 2BIT row with one token (bl__wasm_block_2bit_t1). A block adds < 16 * 192 * 128 to
-   a lane, so the accumulators fold into the total every 4096 blocks, before 2^31. */
+/* one 2BIT row with one token (bl__wasm_block_2bit_t1). A block adds < 16 * 48 * 128 to a
+   lane, so the accumulators fold into the total every 4096 blocks, before 2^31. */
 static int32_t bl__wasm_row_2bit_t1(const uint8_t *row, int n, const int8_t *a)
 {
     v128_t acc[4], total = wasm_i32x4_splat(0);
@@ -190,7 +173,7 @@ static int32_t bl__wasm_row_2bit_t1(const uint8_t *row, int n, const int8_t *a)
     bl__wasm_2bit_fold(acc, &total);
     return bl__wasm_hsum_i32(total);
 }
-#undef BL__WASM_2BIT_SHIFT
+#endif
 
 /* T is 1, 2 or 4 */
 BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
@@ -198,10 +181,12 @@ BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const 
 {
     v128_t acc0 = wasm_i32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     int pos = 0, span = 64 * d;
+#if defined(BITLINEAR_WASM_RELAXED)
     if (d == 4 && T == 1) {
         out[0] = bl__wasm_row_2bit_t1(row, n, a);
         return;
     }
+#endif
     for (; pos + span <= n; pos += span, row += 64)
         bl__wasm_block_int8(d, row, a, stride, pos, 64, T, &acc0, &acc1, &acc2, &acc3);
     if (pos < n) {
