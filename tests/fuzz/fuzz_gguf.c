@@ -44,7 +44,10 @@ static void round_trip(const bl_gguf *g)
     c.tensor_count = n;
     c.kvs = kv;
     c.kv_count = nkv;
-    if (bl_gguf_save(&c, BL_DTYPE_TQ2_0, NULL, 0, &size) == BL_OK) {
+    /* a file with no tensors may carry general.alignment up to 2^31, and the header is
+       padded to it when written back: a correct size query, but too much to allocate
+       here, so the round trip covers files up to 64 MiB */
+    if (bl_gguf_save(&c, BL_DTYPE_TQ2_0, NULL, 0, &size) == BL_OK && size <= ((size_t)1 << 26)) {
         uint8_t *file = (uint8_t *)malloc(size);
         bl_gguf *back = NULL;
         if (bl_gguf_save(&c, BL_DTYPE_TQ2_0, file, size, &size) != BL_OK) abort();

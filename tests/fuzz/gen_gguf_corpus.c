@@ -1,6 +1,7 @@
 /* Writes the GGUF fuzz seeds into tests/fuzz/corpus/gguf/ (run from the repository root):
    small valid files from bl_gguf_save, and two built by hand with what the writer does
-   not produce (an I2_S tensor, a type unknown to the library, GGUF version 2). */
+   not produce (an I2_S tensor, a type unknown to the library, GGUF version 2; no tensors
+   and the largest alignment, whose copy the writer pads to 2 GiB). */
 #define BITLINEAR_IMPLEMENTATION
 #include "bitlinear.h"
 #include <stdio.h>
@@ -88,5 +89,10 @@ int main(void)
     for (i = 0; i < 28; ++i) b.b[b.n++] = 0;
     for (i = 0; i < 18; ++i) b.b[b.n++] = (uint8_t)i;
     save("i2s_unknown_v2.gguf", b.b, b.n);
+
+    b.n = 0;
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1);
+    str(&b, "general.alignment"); u32(&b, 4); u32(&b, 0x80000000u);
+    save("align_2g_no_tensors.gguf", b.b, b.n);
     return 0;
 }
