@@ -318,7 +318,7 @@ static double opt_float(const char *suffix, double def)
     const bl_kv *kv = kv_arch(suffix);
     double v;
     if (!kv) return def;
-    if (bl_kv_float(kv, &v) != BL_OK || !(v > 0)) die("bad metadata key %s.%s", g_arch, suffix);
+    if (bl_kv_float(kv, &v) != BL_OK || !(v > 0 && v < HUGE_VAL)) die("bad metadata key %s.%s", g_arch, suffix);
     return v;
 }
 
@@ -381,6 +381,7 @@ static bl_status tensor_row(const bn_model *m, const bl_tensor *t, int row, floa
 {
     bl_tensor r = *t;
     size_t row_bytes = t->nbytes / (size_t)t->shape[0];
+    if (row < 0 || (int64_t)row >= t->shape[0]) return BL_ERR_INVALID;
     r.ndim = 2;
     r.shape[0] = 1;
     r.shape[1] = m->n_embd;
@@ -1066,7 +1067,7 @@ static void load_tokenizer(bn_tok *t)
     const bl_kv *scores = bl_gguf_kv_find(g_file, "tokenizer.ggml.scores");
     const bl_kv *merges = bl_gguf_kv_find(g_file, "tokenizer.ggml.merges");
     bl_str s;
-    int i;
+    int i, next_cp;
     memset(t, 0, sizeof *t);
     if (!model || bl_kv_string(model, &s) != BL_OK) die("no tokenizer.ggml.model in the file%s%s", "", "");
     if (s.size == 4 && memcmp(s.data, "gpt2", 4) == 0) t->kind = TOK_GPT2;
@@ -1103,15 +1104,14 @@ static void load_tokenizer(bn_tok *t)
     }
     /* byte tokens */
     for (i = 0; i < 512; ++i) t->byte_of_cp[i] = -1;
-    for (i = 0; i < 256; ++i) {
+    for (i = 0, next_cp = 256; i < 256; ++i) {
         char buf[8];
         if (t->kind == TOK_GPT2) {
             /* GPT-2's bytes_to_unicode: printable bytes map to themselves, the others to
                256, 257, ... in byte order */
-            static int next = 0;
             uint32_t c;
             if ((i >= '!' && i <= '~') || (i >= 0xA1 && i <= 0xAC) || (i >= 0xAE && i <= 0xFF)) c = (uint32_t)i;
-            else c = (uint32_t)(256 + next++);
+            else c = (uint32_t)next_cp++;
             t->byte_of_cp[c] = i;
             buf[utf8_encode(c, buf)] = 0;
         } else {
@@ -1161,6 +1161,7 @@ static void load_tokenizer(bn_tok *t)
     t->eot2 = find_piece(t, "<|end_of_text|>");
     if (t->bos >= t->n) t->bos = -1;
     if (t->eos >= t->n) t->eos = -1;
+    if (t->unk < 0 || t->unk >= t->n) t->unk = -1;  /* a byte without a token then stays -1 */
     t->special = (int *)xmalloc(sizeof(int) * (size_t)t->n);
     for (i = 0; i < t->n; ++i)
         if ((t->type[i] == TT_CONTROL || t->type[i] == TT_USER) && t->text[i].size > 0) {
@@ -2031,8 +2032,10 @@ int main(int argc, char **argv)
         for (i = 0; i < ids.n; ++i) fprintf(stderr, " %d", ids.v[i]);
         fprintf(stderr, "\n");
     }
-    for (i = 0; i < ids.n; ++i)
+    for (i = 0; i < ids.n; ++i) {
+        if (ids.v[i] < 0) die("the prompt has a byte that the vocabulary has no token for%s%s", "", "");
         if (ids.v[i] >= m.n_vocab) die("the prompt has a token outside the model's vocabulary%s%s", "", "");
+    }
     {
         int cap = n_prompt + n_gen + 1;
         if (cap > m.n_ctx) {
