@@ -14,7 +14,8 @@
 #     twice the measured difference.
 # Then: lossless import (the same trits as TQ2_0 / TQ1_0 / I2_S give identical logits),
 # threads and the weights' allocation (identical logits), bad input refused with a message
-# naming what is wrong.
+# naming what is wrong, corrupted models (tests/bitnet_mutate.py; BITNET_MUTATIONS of them,
+# default 120) refused with a reason or run, under ASan and UBSan.
 # Also runs the llama.cpp oracle (tests/llama_oracle.c) when libllama is available.
 # The last line is "N passed, M failed".
 set -u
@@ -131,6 +132,11 @@ if [ -x "$B-asan" ]; then
     check "ASan+UBSan: sampling, UTF-8 prompt, 2 threads" [ $? -eq 0 ]
     "$B-asan" "$OUT/bn_tq2.gguf" -p "Hi<|eot_id|>there" --chat -n 8 -t 2 --seed 2 >/dev/null 2>>"$OUT/asan.err"
     check "ASan+UBSan: --chat with a special token in the prompt" [ $? -eq 0 ]
+    # corrupted models (one thing changed in a valid container): refused with a reason or run
+    $PY tests/bitnet_mutate.py "$B-asan" "$OUT" "${BITNET_MUTATIONS:-120}" >"$OUT/mutate.log" 2>&1
+    check "ASan+UBSan: corrupted models refused with a reason or run" [ $? -eq 0 ]
+    grep -v '^bitnet_mutate:' "$OUT/mutate.log" | head -n 40
+    echo "  $(tail -n 1 "$OUT/mutate.log")"
 fi
 "$B" "$OUT/bn_tq2.gguf" -p "x" -n 3 --seed 9 --temp 1 --top-p 0.9 >"$OUT/s1.txt" 2>/dev/null
 "$B" "$OUT/bn_tq2.gguf" -p "x" -n 3 --seed 9 --temp 1 --top-p 0.9 >"$OUT/s2.txt" 2>/dev/null
