@@ -14,7 +14,9 @@
    - runs the network as llama.cpp computes its `bitnet` architecture (llm_build_bitnet
      in llama.cpp's src/models/bitnet.cpp) and as bitnet.cpp computes `bitnet-b1.58` /
      `bitnet-25` (build_bitnet_158 in its 3rdparty/llama.cpp/src/llama.cpp): the same
-     graph, with a squared-ReLU gate instead of SiLU;
+     graph, with a squared-ReLU gate instead of SiLU; and `llama` files whose projection
+     matrices are all ternary (Falcon3's 1.58-bit models), as llama.cpp computes `llama`:
+     no sub-norms, RoPE on adjacent pairs;
    - activations go through the library's INT8 path (per token, absmax, 8 bits, as BitNet
      trains them), prepared once per matrix and split by rows over a small thread pool;
    - the prompt goes through each layer as one batch; generation runs one token at a time
@@ -344,6 +346,7 @@ typedef struct bn_layer {
 typedef struct bn_model {
     int n_embd, n_layer, n_ff, n_head, n_head_kv, head_dim, n_rot, n_ctx, n_vocab;
     int relu_sqr;               /* bitnet-b1.58 / bitnet-25: squared ReLU gate; bitnet: SiLU */
+    int llama;                  /* llama: no sub-norms, RoPE on adjacent pairs */
     float eps, rope_base;
     bn_layer *layers;
     float *output_norm;
@@ -491,7 +494,19 @@ static void load_model(bn_model *m, bn_pool *pool)
     g_arch[s.size] = 0;
     if (strcmp(g_arch, "bitnet") == 0) m->relu_sqr = 0;
     else if (strcmp(g_arch, "bitnet-b1.58") == 0 || strcmp(g_arch, "bitnet-25") == 0) m->relu_sqr = 1;
-    else die("unsupported architecture '%s' (this runner knows bitnet, bitnet-b1.58, bitnet-25)%s", g_arch, "");
+    else if (strcmp(g_arch, "llama") == 0) m->llama = 1;
+    else die("unsupported architecture '%s' (this runner knows bitnet, bitnet-b1.58, bitnet-25, and llama "
+             "with ternary matrices)%s", g_arch, "");
+    /* llama's variants that change the graph: refused rather than computed another way */
+    if (m->llama) {
+        static const char *const variants[] = { "expert_count", "rope.scaling.type", "attention.scale" };
+        size_t v;
+        if (bl_gguf_find(g_file, "rope_freqs.weight")) die("this llama file has %s%s, which this runner does not compute",
+                                                           "rope_freqs.weight", "");
+        for (v = 0; v < sizeof variants / sizeof variants[0]; ++v)
+            if (kv_arch(variants[v])) die("this llama file has llama.%s%s, which this runner does not compute",
+                                          variants[v], "");
+    }
 
     m->n_embd = (int)need_int("embedding_length");
     m->n_layer = (int)need_int("block_count");
@@ -504,6 +519,9 @@ static void load_model(bn_model *m, bn_pool *pool)
     if (m->n_embd % m->n_head || m->n_head % m->n_head_kv)
         die("inconsistent head counts in the metadata%s%s", "", "");
     m->head_dim = m->n_embd / m->n_head;
+    if ((kv_arch("attention.key_length") && need_int("attention.key_length") != m->head_dim) ||
+        (kv_arch("attention.value_length") && need_int("attention.value_length") != m->head_dim))
+        die("%s: a head length other than embedding_length / head_count is not supported%s", g_arch, "");
     m->n_rot = kv_arch("rope.dimension_count") ? (int)need_int("rope.dimension_count") : m->head_dim;
     if (m->n_rot > m->head_dim || m->n_rot % 2) die("bad %s.rope.dimension_count%s", g_arch, "");
 
@@ -525,9 +543,11 @@ static void load_model(bn_model *m, bn_pool *pool)
         static const int out_of[M_COUNT] = { 0, 1, 1, 2, 3, 3, 2 };  /* q, kv, kv, embd, ff, ff, embd */
         static const int in_of[M_COUNT] = { 2, 2, 2, 0, 2, 2, 3 };   /* 0: n_head*hd, 2: embd, 3: ff */
         snprintf(name, sizeof name, "blk.%d.attn_norm.weight", l);     L->attn_norm = load_vector(name, m->n_embd);
-        snprintf(name, sizeof name, "blk.%d.attn_sub_norm.weight", l); L->attn_sub_norm = load_vector(name, m->n_embd);
         snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", l);      L->ffn_norm = load_vector(name, m->n_embd);
-        snprintf(name, sizeof name, "blk.%d.ffn_sub_norm.weight", l);  L->ffn_sub_norm = load_vector(name, m->n_ff);
+        if (!m->llama) {
+            snprintf(name, sizeof name, "blk.%d.attn_sub_norm.weight", l); L->attn_sub_norm = load_vector(name, m->n_embd);
+            snprintf(name, sizeof name, "blk.%d.ffn_sub_norm.weight", l);  L->ffn_sub_norm = load_vector(name, m->n_ff);
+        }
         for (k = 0; k < M_COUNT; ++k) {
             const bl_tensor *t;
             bl_import_kind kind;
@@ -543,6 +563,11 @@ static void load_model(bn_model *m, bn_pool *pool)
             if (t->ndim != 2 || t->shape[0] != (k == M_Q ? dims[0] : dims[out_of[k]]) ||
                 t->shape[1] != (in_of[k] == 0 ? dims[0] : dims[in_of[k]]))
                 die("tensor %s has the wrong shape%s", name, "");
+            /* a llama file with float matrices is an ordinary model, which ternarizing
+               would destroy */
+            if (m->llama && t->dtype != BL_DTYPE_TQ1_0 && t->dtype != BL_DTYPE_TQ2_0 && t->dtype != BL_DTYPE_I2_S)
+                die("%s is %s: a llama file runs here only with ternary matrices (TQ1_0, TQ2_0, I2_S)", name,
+                    bl_dtype_name(t->dtype));
             st = bl_linear_import(t, &idesc, &L->m[k], &kind);
             if (st != BL_OK) die("cannot import %s: %s", name, bl_status_string(st));
             if ((int)kind >= 0 && (int)kind < 3) m->imported[kind]++;
@@ -1304,8 +1329,9 @@ static void matmul(bn_pool *pool, bn_state *st, int batch, const float *x, int c
     prof_mark(P_SCALE);
 }
 
-/* RoPE, NeoX style (ggml_rope_ext with GGML_ROPE_TYPE_NEOX): dimension i pairs with
-   i + n_rot/2, angle pos * base^(-2i/n_rot) computed as ggml does (a running product).
+/* RoPE, NeoX style for bitnet (ggml_rope_ext with GGML_ROPE_TYPE_NEOX): dimension i
+   pairs with i + n_rot/2; llama's (GGML_ROPE_TYPE_NORM, `adjacent`): 2i pairs with 2i + 1.
+   Pair i turns by pos * base^(-2i/n_rot), computed as ggml does (a running product).
    The angles depend on the position only, so rope_table computes the cosines and sines
    of a token once (cs[i], cs[n_rot/2 + i]) for all its layers and heads. */
 static void rope_table(float *cs, int n_rot, int pos, float base)
@@ -1319,16 +1345,16 @@ static void rope_table(float *cs, int n_rot, int pos, float base)
     }
 }
 
-static void rope(float *vec, int n_heads, int head_dim, int n_rot, const float *cs)
+static void rope(float *vec, int n_heads, int head_dim, int n_rot, const float *cs, int adjacent)
 {
-    int h, i, half = n_rot / 2;
+    int h, i, half = n_rot / 2, step = adjacent ? 2 : 1, other = adjacent ? 1 : half;
     for (h = 0; h < n_heads; ++h) {
         float *p = vec + (size_t)h * (size_t)head_dim;
         for (i = 0; i < half; ++i) {
             float c = cs[i], s = cs[half + i];
-            float x0 = p[i], x1 = p[i + half];
-            p[i] = x0 * c - x1 * s;
-            p[i + half] = x0 * s + x1 * c;
+            float *a = p + i * step, x0 = a[0], x1 = a[other];
+            a[0] = x0 * c - x1 * s;
+            a[other] = x0 * s + x1 * c;
         }
     }
 }
@@ -1708,8 +1734,8 @@ static void tok_run(void *arg, int tid, int nt)
         case TJ_ROPE: {
             const float *cs = st->rope_cs + tt * (size_t)m->n_rot;
             float *kc = st->kc + ((size_t)j->layer * (size_t)st->cap_ctx + (size_t)st->pos0 + tt) * kvd;
-            rope(st->q + tt * qd, m->n_head, m->head_dim, m->n_rot, cs);
-            rope(kc, m->n_head_kv, m->head_dim, m->n_rot, cs);
+            rope(st->q + tt * qd, m->n_head, m->head_dim, m->n_rot, cs, m->llama);
+            rope(kc, m->n_head_kv, m->head_dim, m->n_rot, cs, m->llama);
             break;
         }
         case TJ_SUBNORM:
@@ -1721,7 +1747,7 @@ static void tok_run(void *arg, int tid, int nt)
             break;
         case TJ_ACT:
             gate_rows(st->g + tt * F, st->u + tt * F, (int)F, m->relu_sqr);
-            rmsnorm(st->g + tt * F, j->L->ffn_sub_norm, (int)F, m->eps, st->g + tt * F);
+            if (j->L->ffn_sub_norm) rmsnorm(st->g + tt * F, j->L->ffn_sub_norm, (int)F, m->eps, st->g + tt * F);
             break;
         case TJ_RESID_NEXT:
             if (j->L) add_rows(st->x + tt * H, st->xn + tt * H, (int)H);
@@ -1777,7 +1803,7 @@ static void forward(const bn_model *m, bn_state *st, bn_pool *pool, const int *t
         aj.m = m; aj.st = st; aj.layer = l; aj.batch = batch; aj.pos0 = pos0;
         pool_run(pool, attn_run, &aj);
         prof_mark(P_ATTN);
-        tokens_run(pool, &tj, TJ_SUBNORM, P_NORM);
+        if (L->attn_sub_norm) tokens_run(pool, &tj, TJ_SUBNORM, P_NORM);
         {
             bl_linear *mats[1];
             float *ys[1];

@@ -25,9 +25,7 @@ import struct
 import subprocess
 import sys
 
-B, DIR, COUNT = sys.argv[1], sys.argv[2], int(sys.argv[3])
-SEED = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-SOURCES = ["bn_tq2.gguf", "bn_tq1_spm.gguf", "b158_i2s.gguf", "b25_tq2.gguf"]
+SOURCES = ["bn_tq2.gguf", "bn_tq1_spm.gguf", "b158_i2s.gguf", "b25_tq2.gguf", "ll_tq2.gguf"]
 U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
 SIMPLE = {U8: "B", I8: "b", U16: "H", I16: "h", U32: "I", I32: "i", F32: "f", BOOL: "B", U64: "Q", I64: "q",
           F64: "d"}
@@ -237,7 +235,8 @@ CASES = [("bn_tq1_spm.gguf", no_byte_tokens, 1), ("b158_i2s.gguf", bos_out_of_ra
 
 
 def main():
-    rng = random.Random(SEED)
+    B, DIR, COUNT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 1)
     models = dict((s, read(os.path.join(DIR, s))) for s in SOURCES)
     fails = ran = refused = 0
     path = os.path.join(DIR, "mutated.gguf")

@@ -68,7 +68,7 @@ for model in ["bn_tq2.gguf", "bn_tq1_spm.gguf"]:
 
 PROMPT = "Hello world! The quick brown fox jumps over the lazy dog, and it's 2026. Café 日本語 🙂"
 N = 32
-for model in ["bn_tq2.gguf", "bn_tq1.gguf", "bn_tq1_spm.gguf"]:
+for model in ["bn_tq2.gguf", "bn_tq1.gguf", "bn_tq1_spm.gguf", "ll_tq2.gguf"]:
     path = OUT + "/" + model
     r = subprocess.run([O, LIB, "logits", path, PROMPT, str(N), OUT + "/oracle.f32"], capture_output=True, text=True, errors="replace")
     e = subprocess.run([B, path, "-p", PROMPT, "-n", str(N), "--temp", "0", "--dump-logits", OUT + "/ours.f32"],

@@ -184,9 +184,10 @@ class Model:
     def __init__(self, path, int8):
         kv, t = read_gguf(path)
         A = kv["general.architecture"]
-        assert A in ("bitnet", "bitnet-b1.58", "bitnet-25"), A
+        assert A in ("bitnet", "bitnet-b1.58", "bitnet-25", "llama"), A
         self.kv, self.int8 = kv, int8
-        self.relu_sqr = A != "bitnet"
+        self.relu_sqr = A not in ("bitnet", "llama")
+        self.adjacent = A == "llama"  # llama: no sub-norms, RoPE on pairs (2i, 2i + 1)
         g = lambda k, d=None: kv.get(A + "." + k, d)
         self.H, self.L = g("embedding_length"), g("block_count")
         self.nh = g("attention.head_count")
@@ -205,6 +206,8 @@ class Model:
             d = {}
             for n in ["attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm", "attn_q", "attn_k",
                       "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]:
+                if n.endswith("sub_norm") and self.adjacent:
+                    continue
                 d[n] = dequant(t["blk.%d.%s.weight" % (i, n)])
                 sn = "blk.%d.%s.scale" % (i, n)
                 d[n + ".scale"] = float(dequant(t[sn]).reshape(-1)[0]) if sn in t else 1.0
@@ -218,14 +221,19 @@ class Model:
     def rms(self, x, w):
         return x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + float(self.eps)) * w
 
-    def rope(self, x, pos):      # x [T][heads][hd], NeoX: i pairs with i + rot/2
+    def sub_norm(self, x, d, n):
+        return self.rms(x, d[n]) if n in d else x
+
+    def rope(self, x, pos):      # x [T][heads][hd], NeoX: i pairs with i + rot/2; llama: 2i with 2i + 1
         half = self.rot // 2
         theta = pos[:, None] * self.base ** (-2.0 * np.arange(half) / self.rot)
         c, s = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
-        x0, x1 = x[..., :half].copy(), x[..., half:self.rot].copy()
+        first, second = (slice(0, self.rot, 2), slice(1, self.rot, 2)) if self.adjacent else \
+            (slice(0, half), slice(half, self.rot))
+        x0, x1 = x[..., first].copy(), x[..., second].copy()
         x = x.copy()
-        x[..., :half] = x0 * c - x1 * s
-        x[..., half:self.rot] = x0 * s + x1 * c
+        x[..., first] = x0 * c - x1 * s
+        x[..., second] = x0 * s + x1 * c
         return x
 
     def logits(self, ids):
@@ -244,11 +252,11 @@ class Model:
             a = np.exp(a - a.max(axis=-1, keepdims=True))
             a /= a.sum(axis=-1, keepdims=True)
             o = np.einsum("hts,shd->thd", a, v).reshape(T, self.nh * self.hd)
-            x = x + self.mm(self.rms(o, d["attn_sub_norm"]), d, "attn_output")
+            x = x + self.mm(self.sub_norm(o, d, "attn_sub_norm"), d, "attn_output")
             h = self.rms(x, d["ffn_norm"])
             gt, up = self.mm(h, d, "ffn_gate"), self.mm(h, d, "ffn_up")
             act = np.maximum(gt, 0) ** 2 if self.relu_sqr else gt / (1 + np.exp(-gt))
-            x = x + self.mm(self.rms(act * up, d["ffn_sub_norm"]), d, "ffn_down")
+            x = x + self.mm(self.sub_norm(act * up, d, "ffn_sub_norm"), d, "ffn_down")
         h = self.rms(x, self.out_norm)
         if self.int8:
             h = q8(h)

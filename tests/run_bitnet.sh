@@ -53,6 +53,8 @@ check "generator: bitnet i2_s" gen "$OUT/bn_i2s.gguf" --arch bitnet --type i2_s 
 check "generator: bitnet-b1.58 i2_s spm" gen "$OUT/b158_i2s.gguf" --arch bitnet-b1.58 --type i2_s --vocab llama --seed 3
 check "generator: bitnet-25 tq2_0" gen "$OUT/b25_tq2.gguf" --arch bitnet-25 --type tq2_0 --seed 4
 check "generator: bitnet tq1_0 spm" gen "$OUT/bn_tq1_spm.gguf" --arch bitnet --type tq1_0 --vocab llama --seed 5
+check "generator: llama tq2_0" gen "$OUT/ll_tq2.gguf" --arch llama --type tq2_0 --seed 8
+check "generator: llama i2_s spm" gen "$OUT/ll_i2s_spm.gguf" --arch llama --type i2_s --vocab llama --seed 9
 
 PROMPT="Hello world! The quick brown fox jumps over the lazy dog, and it's 2026."
 NGEN=16
@@ -115,6 +117,8 @@ compare bitnet_i2s "$OUT/bn_i2s.gguf"
 compare b158_i2s_spm "$OUT/b158_i2s.gguf"
 compare b25_tq2 "$OUT/b25_tq2.gguf"
 compare bitnet_tq1_spm "$OUT/bn_tq1_spm.gguf"
+compare llama_tq2 "$OUT/ll_tq2.gguf"
+compare llama_i2s_spm "$OUT/ll_i2s_spm.gguf"
 
 # the same trits and scales in three encodings: imported losslessly, so the same bits
 check "TQ2_0 and TQ1_0 give identical logits" cmp -s "$OUT/bitnet_tq2.run" "$OUT/bitnet_tq1.run"
@@ -163,6 +167,19 @@ check "unknown architecture named" grep -q "unsupported architecture 'bitnex'" "
 "$B" "$OUT/miss.gguf" -p x -n 1 >/dev/null 2>"$OUT/miss.err"
 check "missing tensor refused" [ $? -eq 1 ]
 check "missing tensor named" grep -q "missing tensor blk.1.ffn_up.weight" "$OUT/miss.err"
+# a llama file with a float matrix is an ordinary model: refused, not ternarized
+$PY - "$OUT" <<'EOF'
+import sys
+sys.path.insert(0, "tests")
+import bitnet_mutate as M
+kvs, tensors, align = M.read(sys.argv[1] + "/ll_tq2.gguf")
+t = next(t for t in tensors if t[0] == b"blk.0.attn_q.weight")
+t[2], t[3] = M.GGML_F16, bytes(2 * t[1][0] * t[1][1])
+M.write(sys.argv[1] + "/ll_f16.gguf", kvs, tensors, align)
+EOF
+"$B" "$OUT/ll_f16.gguf" -p x -n 1 >/dev/null 2>"$OUT/llf.err"
+check "llama with a float matrix refused" [ $? -eq 1 ]
+check "llama with a float matrix: says which" grep -q "blk.0.attn_q.weight is F16" "$OUT/llf.err"
 "$B" "$OUT/nothere.gguf" >/dev/null 2>"$OUT/nf.err"
 check "missing file: the system's reason" grep -q "No such file" "$OUT/nf.err"
 "$B" >/dev/null 2>&1

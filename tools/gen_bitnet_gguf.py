@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes random BitNet b1.58 language models as GGUF files, for tests and benchmarks.
 
-    gen_bitnet_gguf.py OUT.gguf [--arch bitnet|bitnet-b1.58|bitnet-25]
+    gen_bitnet_gguf.py OUT.gguf [--arch bitnet|bitnet-b1.58|bitnet-25|llama]
                                 [--type tq2_0|tq1_0|i2_s] [--vocab gpt2|llama]
                                 [--shape tiny|2b4t] [--scales] [--seed N]
 
@@ -19,8 +19,9 @@ Written from the file format's description, independently of bitlinear's reader:
     0/1/2 for -1/0/+1, 128-weight blocks of 32 bytes where weight j of a block sits in
     byte j % 32 at bit 6 - 2*(j / 32); after the n/4 code bytes a 32-byte tail whose
     first 4 bytes are the float32 tensor scale.
-  * Tensor names and metadata keys: llama.cpp src/llama-arch.cpp (LLM_ARCH_BITNET) and
-    bitnet.cpp's 3rdparty/llama.cpp (bitnet-b1.58 / bitnet-25).
+  * Tensor names and metadata keys: llama.cpp src/llama-arch.cpp (LLM_ARCH_BITNET,
+    LLM_ARCH_LLAMA: the same tensors without the two sub-norms) and bitnet.cpp's
+    3rdparty/llama.cpp (bitnet-b1.58 / bitnet-25).
 The tokenizer is real: a byte-level BPE (llama.cpp's "gpt2" model with the "llama-bpe"
 pre-tokenizer) or SentencePiece-style ("llama" model, byte fallback) vocabulary whose
 merges are learned here from a small text, plus special tokens.
@@ -287,7 +288,7 @@ SHAPES = {
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
-    ap.add_argument("--arch", default="bitnet", choices=["bitnet", "bitnet-b1.58", "bitnet-25"])
+    ap.add_argument("--arch", default="bitnet", choices=["bitnet", "bitnet-b1.58", "bitnet-25", "llama"])
     ap.add_argument("--type", default="tq2_0", choices=["tq2_0", "tq1_0", "i2_s"])
     ap.add_argument("--vocab", default="gpt2", choices=["gpt2", "llama"])
     ap.add_argument("--shape", default="tiny", choices=sorted(SHAPES))
@@ -372,12 +373,14 @@ def main():
         tern(p + "attn_q.weight", hidden, heads * hd)
         tern(p + "attn_k.weight", hidden, kv_heads * hd)
         tern(p + "attn_v.weight", hidden, kv_heads * hd)
-        f32(p + "attn_sub_norm.weight", [hidden], norm)
+        if A != "llama":  # llama: no sub-norms (Falcon3's 1.58-bit models)
+            f32(p + "attn_sub_norm.weight", [hidden], norm)
         tern(p + "attn_output.weight", heads * hd, hidden, 8.0)
         f32(p + "ffn_norm.weight", [hidden], norm)
         tern(p + "ffn_gate.weight", hidden, ffn)
         tern(p + "ffn_up.weight", hidden, ffn)
-        f32(p + "ffn_sub_norm.weight", [ffn], norm)
+        if A != "llama":
+            f32(p + "ffn_sub_norm.weight", [ffn], norm)
         tern(p + "ffn_down.weight", ffn, hidden, 8.0)
     f32("output_norm.weight", [hidden], norm)
     write_gguf(a.out, kvs, tensors)
