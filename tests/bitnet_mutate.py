@@ -106,12 +106,19 @@ def mutate(rng, kvs, tensors):
         c = [kv for kv in kvs if pred(kv)]
         return rng.choice(c) if c else None
 
-    def arr(key):
-        return next((kv for kv in kvs if kv[0] == key), None)
+    def arr(key):  # an array kv with at least one element, or None
+        kv = next((kv for kv in kvs if kv[0] == key), None)
+        return kv if kv and isinstance(kv[1], tuple) and kv[2] else None
 
+    def pick(items):
+        return rng.choice(items) if items else None
+
+    # an earlier change may have removed what a later one changes: then nothing changes
     k = rng.randrange(15)
     if k == 0:
         kv = pick_kv(lambda kv: kv[1] == U32)
+        if not kv:
+            return "nothing"
         kv[2] = rng.choice([0, 1, 2, 3, 7, 255, 256, 257, 4096, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1])
         return "%s = %d" % (kv[0].decode(), kv[2])
     if k == 1:
@@ -121,14 +128,20 @@ def mutate(rng, kvs, tensors):
         kv[2] = rng.choice([0.0, -1.0, float("nan"), float("inf"), 1e30, 1e-30])
         return "%s = %r" % (kv[0].decode(), kv[2])
     if k == 2:
-        kv = rng.choice(kvs)
+        kv = pick(kvs)
+        if not kv:
+            return "nothing"
         kvs.remove(kv)
         return "no %s" % kv[0].decode()
     if k == 3:
         kv = pick_kv(lambda kv: not isinstance(kv[1], tuple))
+        if not kv:
+            return "nothing"
         kv[1], kv[2] = rng.choice([(I32, -1), (STR, b"12"), (F32, 2.5), (U64, 2 ** 40), (U8, 3)])
         return "%s retyped" % kv[0].decode()
     if k == 4:
+        if not arr(b"tokenizer.ggml.tokens"):
+            return "nothing"
         toks = arr(b"tokenizer.ggml.tokens")[2]
         i = rng.randrange(len(toks))
         toks[i] = rng.choice([b"", b"\xff\xfe", b"\xe6\x97", b"x" * 1000, toks[rng.randrange(len(toks))],
@@ -160,6 +173,8 @@ def mutate(rng, kvs, tensors):
         if rng.random() < 0.3:
             del kv[2][rng.randrange(len(kv[2]) + 1):]
             return "merges cut to %d" % len(kv[2])
+        if not kv[2]:
+            return "no merges left"
         i = rng.randrange(len(kv[2]))
         kv[2][i] = rng.choice([b"", b" ", b"ab", b"a b c", b"zz qq", b" x", b"x ", b"\xff \xfe", kv[2][0]])
         return "merge %d = %r" % (i, kv[2][i])
@@ -167,30 +182,41 @@ def mutate(rng, kvs, tensors):
         kv = pick_kv(lambda kv: kv[0].endswith(b"_token_id"))
         if not kv:
             return "nothing"
-        kv[1], kv[2] = U32, rng.choice([len(arr(b"tokenizer.ggml.tokens")[2]), 2 ** 31 - 1, 2 ** 32 - 1])
+        toks = arr(b"tokenizer.ggml.tokens")
+        kv[1], kv[2] = U32, rng.choice([len(toks[2]) if toks else 1000, 2 ** 31 - 1, 2 ** 32 - 1])
         return "%s = %d" % (kv[0].decode(), kv[2])
     if k == 9:
-        kv = arr(b"tokenizer.ggml.model")
+        kv = next((kv for kv in kvs if kv[0] == b"tokenizer.ggml.model"), None)
+        if not kv:
+            return "nothing"
         kv[1], kv[2] = STR, rng.choice([b"gpt2", b"llama", b"bert", b""])
         return "tokenizer model %r" % kv[2]
     if k == 10:
-        t = rng.choice([t for t in tensors if t[2] == GGML_F32])
+        t = pick([t for t in tensors if t[2] == GGML_F32 and t[1][0] > 0])
+        if not t:
+            return "nothing"
         n = t[1][0] + rng.choice([-1, 1])
         t[1][0], t[3] = n, (t[3] + b"\0\0\0\0")[:4 * n]
         return "%s has %d elements" % (t[0].decode(), n)
     if k == 11:
-        t = rng.choice([t for t in tensors if t[2] == GGML_F32 and len(t[1]) == 1])
+        t = pick([t for t in tensors if t[2] == GGML_F32 and len(t[1]) == 1])
+        if not t:
+            return "nothing"
         f = struct.unpack("<%df" % t[1][0], t[3])
         t[2], t[3] = GGML_F16, struct.pack("<%de" % len(f), *f)
         return "%s as F16" % t[0].decode()
     if k == 12:
-        t = next(t for t in tensors if t[0] == b"token_embd.weight")
+        t = next((t for t in tensors if t[0] == b"token_embd.weight"), None)
+        if not t:
+            return "nothing"
         if t[2] == GGML_F16 and rng.random() < 0.5:
             h = struct.unpack("<%de" % (len(t[3]) // 2), t[3])
             t[2], t[3] = GGML_F32, struct.pack("<%df" % len(h), *h)
             return "token_embd as F32"
         t[1].reverse()
         return "token_embd dimensions swapped"
+    if not tensors:
+        return "nothing"
     if k == 13:
         t = rng.choice(tensors)
         tensors.remove(t)
