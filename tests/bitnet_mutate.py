@@ -102,16 +102,26 @@ def write(path, kvs, tensors, align):
 
 # ---- mutations: each changes one thing and names it
 def mutate(rng, kvs, tensors):
+    def pick(items):
+        return rng.choice(items) if items else None
+
     def pick_kv(pred):
-        c = [kv for kv in kvs if pred(kv)]
-        return rng.choice(c) if c else None
+        return pick([kv for kv in kvs if pred(kv)])
 
     def arr(key):  # an array kv with at least one element, or None
         kv = next((kv for kv in kvs if kv[0] == key), None)
         return kv if kv and isinstance(kv[1], tuple) and kv[2] else None
 
-    def pick(items):
-        return rng.choice(items) if items else None
+    def cut_or_set(key, what, bad):  # the array cut short, or one element set to one of `bad`
+        kv = arr(key)
+        if not kv:
+            return "nothing"
+        if rng.random() < 0.5:
+            del kv[2][rng.randrange(len(kv[2])):]
+            return "%s cut to %d" % (what, len(kv[2]))
+        i = rng.randrange(len(kv[2]))
+        kv[2][i] = rng.choice(bad)
+        return "%s %d = %r" % (what, i, kv[2][i])
 
     # an earlier change may have removed what a later one changes: then nothing changes
     k = rng.randrange(15)
@@ -140,32 +150,18 @@ def mutate(rng, kvs, tensors):
         kv[1], kv[2] = rng.choice([(I32, -1), (STR, b"12"), (F32, 2.5), (U64, 2 ** 40), (U8, 3)])
         return "%s retyped" % kv[0].decode()
     if k == 4:
-        if not arr(b"tokenizer.ggml.tokens"):
+        kv = arr(b"tokenizer.ggml.tokens")
+        if not kv:
             return "nothing"
-        toks = arr(b"tokenizer.ggml.tokens")[2]
+        toks = kv[2]
         i = rng.randrange(len(toks))
         toks[i] = rng.choice([b"", b"\xff\xfe", b"\xe6\x97", b"x" * 1000, toks[rng.randrange(len(toks))],
                               b"<|eot_id|>", b"\xc4\xa0\xc4\xa0"])
         return "token %d = %r" % (i, toks[i][:20])
     if k == 5:
-        kv = arr(b"tokenizer.ggml.token_type")
-        if not kv:
-            return "nothing"
-        if rng.random() < 0.5:
-            del kv[2][rng.randrange(len(kv[2])):]
-            return "token types cut to %d" % len(kv[2])
-        i = rng.randrange(len(kv[2]))
-        kv[2][i] = rng.choice([-5, 0, 2, 3, 4, 5, 6, 100])
-        return "token type %d = %d" % (i, kv[2][i])
+        return cut_or_set(b"tokenizer.ggml.token_type", "token types", [-5, 0, 2, 3, 4, 5, 6, 100])
     if k == 6:
-        kv = arr(b"tokenizer.ggml.scores")
-        if not kv:
-            return "nothing"
-        if rng.random() < 0.5:
-            del kv[2][rng.randrange(len(kv[2])):]
-            return "scores cut to %d" % len(kv[2])
-        kv[2][rng.randrange(len(kv[2]))] = rng.choice([float("nan"), float("inf"), -float("inf"), 1e30])
-        return "a score not finite or huge"
+        return cut_or_set(b"tokenizer.ggml.scores", "scores", [float("nan"), float("inf"), -float("inf"), 1e30])
     if k == 7:
         kv = arr(b"tokenizer.ggml.merges")
         if not kv:

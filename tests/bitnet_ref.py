@@ -187,7 +187,8 @@ class Model:
         assert A in ("bitnet", "bitnet-b1.58", "bitnet-25", "llama"), A
         self.kv, self.int8 = kv, int8
         self.relu_sqr = A not in ("bitnet", "llama")
-        self.adjacent = A == "llama"  # llama: no sub-norms, RoPE on pairs (2i, 2i + 1)
+        self.adjacent = A == "llama"  # llama: RoPE on pairs (2i, 2i + 1) ...
+        self.sub_norms = A != "llama"  # ... and no attn/ffn sub-norms
         g = lambda k, d=None: kv.get(A + "." + k, d)
         self.H, self.L = g("embedding_length"), g("block_count")
         self.nh = g("attention.head_count")
@@ -206,7 +207,7 @@ class Model:
             d = {}
             for n in ["attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm", "attn_q", "attn_k",
                       "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]:
-                if n.endswith("sub_norm") and self.adjacent:
+                if n.endswith("sub_norm") and not self.sub_norms:
                     continue
                 d[n] = dequant(t["blk.%d.%s.weight" % (i, n)])
                 sn = "blk.%d.%s.scale" % (i, n)
