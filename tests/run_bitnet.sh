@@ -136,7 +136,7 @@ if [ -x "$B-asan" ]; then
     check "ASan+UBSan: sampling, UTF-8 prompt, 2 threads" [ $? -eq 0 ]
     "$B-asan" "$OUT/bn_tq2.gguf" -p "Hi<|eot_id|>there" --chat -n 8 -t 2 --seed 2 >/dev/null 2>>"$OUT/asan.err"
     check "ASan+UBSan: --chat with a special token in the prompt" [ $? -eq 0 ]
-    # corrupted models (one thing changed in a valid container): refused with a reason or run
+    # corrupted models (one to three changes in a valid container): refused with a reason or run
     $PY tests/bitnet_mutate.py "$B-asan" "$OUT" "${BITNET_MUTATIONS:-120}" >"$OUT/mutate.log" 2>&1
     check "ASan+UBSan: corrupted models refused with a reason or run" [ $? -eq 0 ]
     grep -v '^bitnet_mutate:' "$OUT/mutate.log" | head -n 40
