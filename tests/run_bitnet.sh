@@ -55,6 +55,10 @@ check "generator: bitnet-25 tq2_0" gen "$OUT/b25_tq2.gguf" --arch bitnet-25 --ty
 check "generator: bitnet tq1_0 spm" gen "$OUT/bn_tq1_spm.gguf" --arch bitnet --type tq1_0 --vocab llama --seed 5
 check "generator: llama tq2_0" gen "$OUT/ll_tq2.gguf" --arch llama --type tq2_0 --seed 8
 check "generator: llama i2_s spm" gen "$OUT/ll_i2s_spm.gguf" --arch llama --type i2_s --vocab llama --seed 9
+# every matrix input one 256-value block: the llama.cpp oracle's exact comparison
+check "generator: bitnet tq2_0 block" gen "$OUT/blk_tq2.gguf" --arch bitnet --type tq2_0 --scales --shape block --seed 7
+check "generator: bitnet tq1_0 spm block" gen "$OUT/blk_tq1_spm.gguf" --arch bitnet --type tq1_0 --vocab llama --shape block --seed 5
+check "generator: llama tq2_0 block" gen "$OUT/blk_ll.gguf" --arch llama --type tq2_0 --shape block --seed 8
 
 PROMPT="Hello world! The quick brown fox jumps over the lazy dog, and it's 2026."
 NGEN=16

@@ -3,7 +3,7 @@
 
     gen_bitnet_gguf.py OUT.gguf [--arch bitnet|bitnet-b1.58|bitnet-25|llama]
                                 [--type tq2_0|tq1_0|i2_s] [--vocab gpt2|llama]
-                                [--shape tiny|2b4t] [--scales] [--seed N]
+                                [--shape tiny|block|2b4t] [--scales] [--seed N]
 
 Written from the file format's description, independently of bitlinear's reader:
   * GGUF v3 container: ggml/src/gguf.cpp (gguf_write_to_buf) and ggml/include/gguf.h
@@ -281,6 +281,9 @@ def write_gguf(path, kvs, tensors):
 SHAPES = {
     # hidden, ffn, layers, heads, kv heads, context
     "tiny": (256, 512, 2, 4, 2, 256),
+    # every matrix input is 256 values: one activation row is one q8_K block, so the
+    # runner's per-token 8-bit rounding and llama.cpp's per-block one are the same
+    "block": (256, 256, 2, 4, 2, 256),
     "2b4t": (2560, 6912, 30, 20, 5, 4096),
 }
 
@@ -299,7 +302,7 @@ def main():
     hidden, ffn, layers, heads, kv_heads, ctx = SHAPES[a.shape]
     hd = hidden // heads
     if a.vocab == "gpt2":
-        n_vocab, tok_kv = vocab_gpt2(400 if a.shape == "tiny" else 400)
+        n_vocab, tok_kv = vocab_gpt2(400)
     else:
         n_vocab, tok_kv = vocab_llama(400)
     if a.shape == "2b4t":
@@ -323,7 +326,7 @@ def main():
            (A + ".attention.head_count", T_U32, heads),
            (A + ".attention.head_count_kv", T_U32, kv_heads),
            (A + ".attention.layer_norm_rms_epsilon", T_F32, eps),
-           (A + ".rope.freq_base", T_F32, 10000.0 if a.shape == "tiny" else 500000.0),
+           (A + ".rope.freq_base", T_F32, 500000.0 if a.shape == "2b4t" else 10000.0),
            (A + ".rope.dimension_count", T_U32, hd)] + tok_kv
 
     tensors = []
