@@ -165,46 +165,49 @@ BL__FORCE_INLINE void bl__avx2_hsum4(const __m256i v[4], int32_t out[4])
         r_ = 0; STEP; r_ = 1; STEP;                                                                \
     } while (0)
 
-/* 2BIT, 32 bytes of one row against the four digits' activations. w holds digits 0 and 1
-   in bits 0-3 of each byte, t = w >> 4 digits 2 and 3; the and-masks 3 and 12 give a
-   digit's code times 1 or times 4 with one AND each. lo and hi add the x1 and x4 digits
-   (hi is a multiple of 4, shifted back once per row): two dependency chains per row. */
-BL__FORCE_INLINE void bl__avx2_2bit_half(__m256i w, const __m256i av[4], __m256i *lo, __m256i *hi)
+/* 2BIT, 32 bytes of one row against the four digits' activations: digit m masked in
+   place (byte & 3 << 2m) is 4^m times its code, so one AND decodes it, and acc[m] sums
+   exact multiples of 4^m that shift back once per row (bl__avx2_2bit_sum). */
+BL__FORCE_INLINE void bl__avx2_2bit_half(__m256i w, const int8_t *a, int step, __m256i *acc)
 {
-    const __m256i m1 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(12);
-    __m256i t = _mm256_srli_epi16(w, 4);
-    *lo = bl__avx2_dpbusd(*lo, _mm256_and_si256(w, m1), av[0]);
-    *hi = bl__avx2_dpbusd(*hi, _mm256_and_si256(w, m4), av[1]);
-    *lo = bl__avx2_dpbusd(*lo, _mm256_and_si256(t, m1), av[2]);
-    *hi = bl__avx2_dpbusd(*hi, _mm256_and_si256(t, m4), av[3]);
+    int m;
+    BL__UNROLL
+    for (m = 0; m < 4; ++m)
+        acc[m] = bl__avx2_dpbusd(acc[m], _mm256_and_si256(w, _mm256_set1_epi8((char)(3 << (2 * m)))),
+                                 BL__AVX2_LOAD(a + step * m));
 }
 
-/* One 2BIT row with one token, two blocks a step: four accumulator pairs (one per 32
-   bytes of the step) keep 8 vpdpbusd chains in flight. Lanes: at most 2^13 steps, each
-   adding < 2 * 4 * 8 * 128. */
-static int32_t bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
+/* the two accumulator sets' digit sums, each set shifted back apart: a set's lane adds
+   < 4 * 192 * 128 per half, at most BL_MAX_IN_FEATURES / 256 + 1 halves, below 2^31 */
+BL__FORCE_INLINE __m256i bl__avx2_2bit_sum(const __m256i acc[8])
 {
-    __m256i lo[4], hi[4], av[4];
-    int pos = 0, k, m;
+    __m256i total = _mm256_add_epi32(acc[0], acc[4]);
+    int m;
     BL__UNROLL
-    for (k = 0; k < 4; ++k) lo[k] = hi[k] = _mm256_setzero_si256();
+    for (m = 1; m < 4; ++m)
+        total = _mm256_add_epi32(total, _mm256_add_epi32(_mm256_srai_epi32(acc[m], 2 * m), _mm256_srai_epi32(acc[4 + m], 2 * m)));
+    return total;
+}
+
+/* One 2BIT row with one token, two blocks a step; the halves alternate between two
+   accumulator sets (acc, acc + 4), 8 vpdpbusd chains in flight. Returns the lane sums:
+   the caller folds four rows' horizontally at once (bl__avx2_hsum4). */
+static __m256i bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
+{
+    __m256i acc[8];
+    int pos = 0, k;
+    BL__UNROLL
+    for (k = 0; k < 8; ++k) acc[k] = _mm256_setzero_si256();
     for (; pos + 512 <= n; pos += 512, row += 128) {
         BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT);
         BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT + 64);
         BL__UNROLL
-        for (k = 0; k < 4; ++k) {
-            BL__UNROLL
-            for (m = 0; m < 4; ++m) av[m] = BL__AVX2_LOAD(a + pos + 256 * (k / 2) + 64 * m + 32 * (k % 2));
-            bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), av, &lo[k], &hi[k]);
-        }
+        for (k = 0; k < 4; ++k)
+            bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), a + pos + 256 * (k / 2) + 32 * (k % 2), 64, acc + 4 * (k % 2));
     }
     if (pos + 256 <= n) {
         BL__UNROLL
-        for (k = 0; k < 2; ++k) {
-            BL__UNROLL
-            for (m = 0; m < 4; ++m) av[m] = BL__AVX2_LOAD(a + pos + 64 * m + 32 * k);
-            bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), av, &lo[k], &hi[k]);
-        }
+        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), a + pos + 32 * k, 64, acc + 4 * k);
         pos += 256;
         row += 64;
     }
@@ -213,15 +216,9 @@ static int32_t bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
         int bytes = (n - pos + 3) / 4;
         const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
         BL__UNROLL
-        for (k = 0; k < 2; ++k) {
-            BL__UNROLL
-            for (m = 0; m < 4; ++m) av[m] = BL__AVX2_LOAD(a + pos + bytes * m + 32 * k);
-            bl__avx2_2bit_half(BL__AVX2_LOAD(p + 32 * k), av, &lo[2 + k], &hi[2 + k]);
-        }
+        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(p + 32 * k), a + pos + 32 * k, bytes, acc + 4 * k);
     }
-    BL__UNROLL
-    for (k = 0; k < 4; ++k) lo[k] = _mm256_add_epi32(lo[k], _mm256_srai_epi32(hi[k], 2));
-    return bl__avx2_hsum(_mm256_add_epi32(_mm256_add_epi32(lo[0], lo[1]), _mm256_add_epi32(lo[2], lo[3])));
+    return bl__avx2_2bit_sum(acc);
 }
 
 /* byte * 3 mod 256 in every lane: the next BASE3 digit's y */
@@ -308,7 +305,9 @@ BL__FORCE_INLINE void bl__avx2_vnni_rows4_int8(int d, const uint8_t *row, size_t
     int32_t pair[4]; /* a two-row kernel's sums: the first two of its four lanes */
     int h;
     if (d == 4) {
-        for (h = 0; h < 4; ++h) out[h] = bl__avx2_2bit_row(row + (size_t)h * rb, n, a);
+        __m256i v[4];
+        for (h = 0; h < 4; ++h) v[h] = bl__avx2_2bit_row(row + (size_t)h * rb, n, a);
+        bl__avx2_hsum4(v, out);
         return;
     }
     for (h = 0; h < 4; h += 2, row += 2 * rb) {

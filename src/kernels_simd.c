@@ -261,7 +261,10 @@ BL__TARGET_END
 /* Batch 1 on x86: four consecutive rows share one output step (bl__x86_store_rows4_int8),
    so a backend's four-row kernel bl__<isa>_rows4_int8(d, row, rb, n, a, int32_t out[4])
    can let one activation load feed four rows; rows left over go one at a time through
-   the walk's row function. Expanded after BL__SIMD_WALK_INT8(isa, ...), it defines
+   the walk's row function. A group's outputs are stored after the next group's dots:
+   the store waits on the group's last dependency chains, and issued behind the next
+   kernel it overlaps that kernel instead of holding back retirement before it.
+   Expanded after BL__SIMD_WALK_INT8(isa, ...), it defines
    bl__<isa>_gemv_int8(d, L, in, y, r0, r1). */
 #define BL__X86_WALK_GEMV(isa)                                                                                 \
     BL__FORCE_INLINE void bl__##isa##_gemv_int8(int d, const bl_linear *L, const bl__input *in, float *y,       \
@@ -270,13 +273,15 @@ BL__TARGET_END
         size_t plane = (size_t)L->out_features * L->row_bytes;                                                 \
         const int8_t *a = (const int8_t *)in->data;                                                            \
         int r, j;                                                                                              \
-        for (r = r0; r + 4 <= r1; r += 4) {                                                                    \
-            int32_t d4[BL_MAX_K][4];                                                                           \
+        int32_t d4[2][BL_MAX_K][4];                                                                            \
+        int cur = 0;                                                                                           \
+        for (r = r0; r + 4 <= r1; r += 4, cur = !cur) {                                                        \
             for (j = 0; j < L->k; ++j)                                                                         \
                 bl__##isa##_rows4_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,            \
-                                       L->row_bytes, L->in_features, a, d4[j]);                                \
-            bl__x86_store_rows4_int8(L, in, d4, 0, r, y);                                                      \
+                                       L->row_bytes, L->in_features, a, d4[cur][j]);                           \
+            if (r > r0) bl__x86_store_rows4_int8(L, in, d4[!cur], 0, r - 4, y);                               \
         }                                                                                                      \
+        if (r > r0) bl__x86_store_rows4_int8(L, in, d4[!cur], 0, r - 4, y);                                   \
         if (r < r1) bl__##isa##_rows_int8(d, 1, L, in, 0, y, r, r1);                                           \
     }
 
