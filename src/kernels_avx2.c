@@ -168,13 +168,11 @@ BL__FORCE_INLINE void bl__avx2_hsum4(const __m256i v[4], int32_t out[4])
 /* 2BIT, 32 bytes of one row against the four digits' activations: digit m masked in
    place (byte & 3 << 2m) is 4^m times its code, so one AND decodes it, and acc[m] sums
    exact multiples of 4^m that shift back once per row (bl__avx2_2bit_sum). */
-BL__FORCE_INLINE void bl__avx2_2bit_half(__m256i w, const int8_t *a, int step, __m256i *acc)
+BL__FORCE_INLINE void bl__avx2_2bit_half(__m256i w, const __m256i mask[4], const int8_t *a, int step, __m256i *acc)
 {
     int m;
     BL__UNROLL
-    for (m = 0; m < 4; ++m)
-        acc[m] = bl__avx2_dpbusd(acc[m], _mm256_and_si256(w, _mm256_set1_epi8((char)(3 << (2 * m)))),
-                                 BL__AVX2_LOAD(a + step * m));
+    for (m = 0; m < 4; ++m) acc[m] = bl__avx2_dpbusd(acc[m], _mm256_and_si256(w, mask[m]), BL__AVX2_LOAD(a + step * m));
 }
 
 /* the two accumulator sets' digit sums, each set shifted back apart: a set's lane adds
@@ -194,20 +192,24 @@ BL__FORCE_INLINE __m256i bl__avx2_2bit_sum(const __m256i acc[8])
    the caller folds four rows' horizontally at once (bl__avx2_hsum4). */
 static __m256i bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
 {
-    __m256i acc[8];
+    __m256i acc[8], mask[4];
     int pos = 0, k;
     BL__UNROLL
     for (k = 0; k < 8; ++k) acc[k] = _mm256_setzero_si256();
+    BL__UNROLL
+    for (k = 0; k < 4; ++k) mask[k] = _mm256_set1_epi8((char)(3 << (2 * k)));
     for (; pos + 512 <= n; pos += 512, row += 128) {
         BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT);
         BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT + 64);
         BL__UNROLL
+        for (k = 0; k < 4; ++k) BL__KEEP(mask[k]); /* clang would reload them every step */
+        BL__UNROLL
         for (k = 0; k < 4; ++k)
-            bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), a + pos + 256 * (k / 2) + 32 * (k % 2), 64, acc + 4 * (k % 2));
+            bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), mask, a + pos + 256 * (k / 2) + 32 * (k % 2), 64, acc + 4 * (k % 2));
     }
     if (pos + 256 <= n) {
         BL__UNROLL
-        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), a + pos + 32 * k, 64, acc + 4 * k);
+        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), mask, a + pos + 32 * k, 64, acc + 4 * k);
         pos += 256;
         row += 64;
     }
@@ -216,7 +218,7 @@ static __m256i bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
         int bytes = (n - pos + 3) / 4;
         const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
         BL__UNROLL
-        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(p + 32 * k), a + pos + 32 * k, bytes, acc + 4 * k);
+        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(p + 32 * k), mask, a + pos + 32 * k, bytes, acc + 4 * k);
     }
     return bl__avx2_2bit_sum(acc);
 }
