@@ -427,6 +427,7 @@ static float bl__avx2_hsum_ps(__m256 v)
    buffer, and run a 16 rows x 6 tokens broadcast-FMA kernel over it, as an sgemm kernel
    does: 12 accumulators, 2 loads and 6 broadcasts per 12 FMAs, no horizontal sums. */
 #define BL__AVX2_FROWS 2   /* batch-1 rows per activation load */
+#define BL__AVX2_FCHAINS 4 /* batch-1 FMA accumulators per row */
 #define BL__AVX2_FTOK 6    /* tokens per panel kernel pass */
 #define BL__AVX2_FBLOCKS 2 /* blocks per batched column chunk */
 #define BL__AVX2_FAHEAD 16384 /* batch-1 L2 prefetch distance in bytes (at least 3 row groups) */
@@ -467,82 +468,91 @@ static inline size_t bl__avx2_fahead(int R, size_t rb)
 
 /* Batch 1, BASE3, one whole block's 8-byte groups q (bytes p[0..7]) and q + 4 (p[32..39])
    against x (the block's activations from group q on): the low word of each dword holds
-   y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives both
-   codes and one vpmullw both next digits (bl__avx2_ftrit), halving the multiplies, which
-   share their ports with the FMAs. */
+   byte << 8 of the first, the high word that of the second. Times 3^m (vpmullw) that is
+   y << 8 for digit m (y = byte * 3^m mod 256), whose code is its high half times 3
+   (vpmulhuw, bl__base3_code), so each multiply serves both groups, and every digit
+   comes straight from the bytes: no chain of multiplies from digit to digit. The
+   multiplier is hidden from the compiler (BL__KEEP), which would otherwise turn the
+   vpmullw into shifts and adds: more operations, not fewer. Digits alternate between
+   the accumulator pairs acc[0..1] and acc[2..3]. */
 BL__FORCE_INLINE void bl__avx2_base3_pair(const uint8_t *p, const float *x, __m256 tab, __m256 *acc)
 {
-    const __m256i three = _mm256_set1_epi16(3);
-    __m256i e = _mm256_or_si256(_mm256_slli_epi32(bl__avx2_fbytes(p), 8), _mm256_slli_epi32(bl__avx2_fbytes(p + 32), 24));
+    static const short pow3[5] = { 1, 3, 9, 27, 81 };
+    const __m256i e = _mm256_or_si256(_mm256_slli_epi32(bl__avx2_fbytes(p), 8), _mm256_slli_epi32(bl__avx2_fbytes(p + 32), 24));
     int m;
     BL__UNROLL
     for (m = 0; m < 5; ++m) {
-        __m256i c = _mm256_mulhi_epu16(e, three);
-        acc[0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, c), _mm256_loadu_ps(x + 64 * m), acc[0]);
-        acc[1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(c, 16)), _mm256_loadu_ps(x + 64 * m + 32),
-                                 acc[1]);
-        e = _mm256_mullo_epi16(e, three);
+        __m256i k = _mm256_set1_epi16(pow3[m]), y, c;
+        __m256 *pair = acc + 2 * (m & 1);
+        BL__KEEP(k);
+        y = m ? _mm256_mullo_epi16(e, k) : e;
+        c = _mm256_mulhi_epu16(y, _mm256_set1_epi16(3));
+        pair[0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, c), _mm256_loadu_ps(x + 64 * m), pair[0]);
+        pair[1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(c, 16)), _mm256_loadu_ps(x + 64 * m + 32),
+                                  pair[1]);
     }
 }
 
-/* Batch 1: dots of R rows (row + s * rb) with x, 8 bytes of each row at a time; the
-   accumulators alternate by digit parity (2R FMA chains). Each row prefetches its own
-   stream into L2 (a second line where rows are not whole cache lines). The tail block is
-   copied (zero-padded); its activation lanes past `bytes` load as 0. */
+/* Batch 1: dots of R rows (row + r_ * rb, R = 1 or BL__AVX2_FROWS = 2) with x, 8 bytes of each row at a
+   time; each row has BL__AVX2_FCHAINS accumulators, one per digit (m mod 4), because
+   FMA's latency times its two pipes needs eight chains in flight. Each row prefetches its
+   own stream into L2 (a second line where rows are not whole cache lines). The tail block
+   is copied (zero-padded); its activation lanes past `bytes` load as 0. The rows are
+   written out (BL__AVX2_FOR_ROWS): clang 14 leaves a loop over them rolled, the decoded
+   bytes then in memory. */
+#define BL__AVX2_FOR_ROWS(R, STEP)                                                                 \
+    do {                                                                                           \
+        int r_ = 0;                                                                                \
+        STEP;                                                                                      \
+        if ((R) == 2) { r_ = 1; STEP; }                                                            \
+    } while (0)
 BL__FORCE_INLINE void bl__avx2_rows_float(int d, int R, int split, const uint8_t *row, size_t rb, int n,
                                          const float *x, size_t ahead, float *out)
 {
     const __m256 tab = bl__avx2_ftable();
-    __m256 acc[2 * BL__AVX2_FROWS];
+    __m256 acc[BL__AVX2_FCHAINS * BL__AVX2_FROWS];
     __m256i e[BL__AVX2_FROWS];
     int pos = 0, s, m, q, span = 64 * d;
     BL__UNROLL
-    for (s = 0; s < 2 * R; ++s) acc[s] = _mm256_setzero_ps();
+    for (s = 0; s < BL__AVX2_FCHAINS * BL__AVX2_FROWS; ++s) acc[s] = _mm256_setzero_ps();
     for (; pos + span <= n; pos += span, row += 64) {
-        BL__UNROLL
-        for (s = 0; s < R; ++s) {
-            _mm_prefetch((const char *)(row + (size_t)s * rb + ahead), _MM_HINT_T1);
-            if (split) _mm_prefetch((const char *)(row + (size_t)s * rb + ahead + 63), _MM_HINT_T1);
-        }
+        BL__AVX2_FOR_ROWS(R, _mm_prefetch((const char *)(row + (size_t)r_ * rb + ahead), _MM_HINT_T1);
+                          if (split) _mm_prefetch((const char *)(row + (size_t)r_ * rb + ahead + 63), _MM_HINT_T1));
         if (d == 5) { /* BASE3: groups q and q + 4 share each multiply (bl__avx2_base3_pair) */
-            for (q = 0; q < 4; ++q) {
-                BL__UNROLL
-                for (s = 0; s < R; ++s) bl__avx2_base3_pair(row + (size_t)s * rb + 8 * q, x + pos + 8 * q, tab, &acc[2 * s]);
-            }
+            for (q = 0; q < 4; ++q)
+                BL__AVX2_FOR_ROWS(R, bl__avx2_base3_pair(row + (size_t)r_ * rb + 8 * q, x + pos + 8 * q, tab,
+                                                         &acc[BL__AVX2_FCHAINS * r_]));
             continue;
         }
         for (q = 0; q < 8; ++q) {
-            BL__UNROLL
-            for (s = 0; s < R; ++s) e[s] = bl__avx2_fstart(d, bl__avx2_fbytes(row + (size_t)s * rb + 8 * q));
+            BL__AVX2_FOR_ROWS(R, e[r_] = bl__avx2_fstart(d, bl__avx2_fbytes(row + (size_t)r_ * rb + 8 * q)));
             BL__UNROLL
             for (m = 0; m < d; ++m) {
                 __m256 xv = _mm256_loadu_ps(x + pos + 64 * m + 8 * q);
-                BL__UNROLL
-                for (s = 0; s < R; ++s)
-                    acc[2 * s + (m & 1)] = _mm256_fmadd_ps(bl__avx2_ftrit(d, m, &e[s], tab), xv, acc[2 * s + (m & 1)]);
+                BL__AVX2_FOR_ROWS(R, acc[BL__AVX2_FCHAINS * r_ + m % 4] = _mm256_fmadd_ps(
+                                         bl__avx2_ftrit(d, m, &e[r_], tab), xv, acc[BL__AVX2_FCHAINS * r_ + m % 4]));
             }
         }
     }
     if (pos < n) {
         int bytes = (n - pos + d - 1) / d;
         uint8_t tail[BL__AVX2_FROWS][64];
-        for (s = 0; s < R; ++s) bl__simd_tail(row + (size_t)s * rb, bytes, 0, tail[s]);
+        BL__AVX2_FOR_ROWS(R, bl__simd_tail(row + (size_t)r_ * rb, bytes, 0, tail[r_]));
         for (q = 0; 8 * q < bytes; ++q) {
             const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(bytes - 8 * q), lanes);
-            BL__UNROLL
-            for (s = 0; s < R; ++s) e[s] = bl__avx2_fstart(d, bl__avx2_fbytes(tail[s] + 8 * q));
+            BL__AVX2_FOR_ROWS(R, e[r_] = bl__avx2_fstart(d, bl__avx2_fbytes(tail[r_] + 8 * q)));
             BL__UNROLL
             for (m = 0; m < d; ++m) {
                 __m256 xv = _mm256_maskload_ps(x + pos + bytes * m + 8 * q, valid);
-                BL__UNROLL
-                for (s = 0; s < R; ++s)
-                    acc[2 * s + (m & 1)] = _mm256_fmadd_ps(bl__avx2_ftrit(d, m, &e[s], tab), xv, acc[2 * s + (m & 1)]);
+                BL__AVX2_FOR_ROWS(R, acc[BL__AVX2_FCHAINS * r_ + m % 4] = _mm256_fmadd_ps(
+                                         bl__avx2_ftrit(d, m, &e[r_], tab), xv, acc[BL__AVX2_FCHAINS * r_ + m % 4]));
             }
         }
     }
-    BL__UNROLL
-    for (s = 0; s < R; ++s) out[s] = bl__avx2_hsum_ps(_mm256_add_ps(acc[2 * s], acc[2 * s + 1]));
+    BL__AVX2_FOR_ROWS(R, out[r_] = bl__avx2_hsum_ps(_mm256_add_ps(
+                             _mm256_add_ps(acc[BL__AVX2_FCHAINS * r_], acc[BL__AVX2_FCHAINS * r_ + 1]),
+                             _mm256_add_ps(acc[BL__AVX2_FCHAINS * r_ + 2], acc[BL__AVX2_FCHAINS * r_ + 3]))));
 }
 
 BL__X86_WALK_GEMV_FLOAT(avx2, BL__AVX2_FROWS, bl__avx2_fahead(BL__AVX2_FROWS, rb))

@@ -593,21 +593,26 @@ BL__FORCE_INLINE __m512i bl__avx512_fbytes(const uint8_t *p)
 
 /* Batch 1, BASE3, one whole block's quarters q (bytes p[0..15]) and q + 2 (p[32..47])
    against x (the block's activations from quarter q on): the low word of each dword
-   holds y << 8 of the first, the high word y << 8 of the second, so one vpmulhuw gives
-   both codes and one vpmullw both next digits (bl__avx512_ftrits), halving the
-   multiplies, which share their ports with the FMAs. */
+   holds byte << 8 of the first, the high word that of the second. Times 3^m (vpmullw)
+   that is y << 8 for digit m (y = byte * 3^m mod 256), whose code is its high half times
+   3 (vpmulhuw, bl__base3_code), so each multiply serves both quarters, and every digit
+   comes straight from the bytes: no chain of multiplies from digit to digit. The
+   multiplier is hidden from the compiler (BL__KEEP), which would otherwise turn the
+   vpmullw into shifts and adds: more operations, not fewer. */
 BL__FORCE_INLINE void bl__avx512_base3_pair(const uint8_t *p, const float *x, __m512 lo, __m512 *acc)
 {
-    const __m512i three = _mm512_set1_epi16(3);
-    __m512i e = _mm512_or_si512(_mm512_slli_epi32(bl__avx512_fbytes(p), 8), _mm512_slli_epi32(bl__avx512_fbytes(p + 32), 24));
+    static const short pow3[5] = { 1, 3, 9, 27, 81 };
+    const __m512i e = _mm512_or_si512(_mm512_slli_epi32(bl__avx512_fbytes(p), 8), _mm512_slli_epi32(bl__avx512_fbytes(p + 32), 24));
     int m;
     BL__UNROLL
     for (m = 0; m < 5; ++m) {
-        __m512i c = _mm512_mulhi_epu16(e, three);
+        __m512i k = _mm512_set1_epi16(pow3[m]), y, c;
+        BL__KEEP(k);
+        y = m ? _mm512_mullo_epi16(e, k) : e;
+        c = _mm512_mulhi_epu16(y, _mm512_set1_epi16(3));
         acc[0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(c, lo), _mm512_loadu_ps(x + 64 * m), acc[0]);
         acc[1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(c, 16), lo), _mm512_loadu_ps(x + 64 * m + 32),
                                  acc[1]);
-        e = _mm512_mullo_epi16(e, three);
     }
 }
 
