@@ -130,7 +130,7 @@ BL__FORCE_INLINE __m256i bl__avx2_dpbusd(__m256i acc, __m256i u, __m256i s)
    harmless hint. */
 #define BL__AVX2_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
 #define BL__AVX2_AHEAD_2BIT 8192   /* bytes; chosen from 2, 4 and 8 KiB */
-#define BL__AVX2_AHEAD_BASE3 32768 /* bytes */
+#define BL__AVX2_AHEAD_BASE3 16384 /* bytes; chosen from 4, 8, 16, 32 and 64 KiB */
 #define BL__AVX2_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 
 /* a whole number of row pairs, at least `bytes` and at least three pairs */
@@ -231,71 +231,73 @@ BL__FORCE_INLINE __m256i bl__avx2_times3(__m256i y)
     return y;
 }
 
-/* BASE3, 32 bytes of one row against the five digits' activations. With
-   y_m = byte * 3^m mod 256, 3 y_m = 256 code_m + y_(m+1), so
-   sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly: p and q gather the two
-   dots (two vpdpbusd per digit, no compares), even and odd digits apart (p[0], p[1]):
-   four dependency chains per row. */
-BL__FORCE_INLINE void bl__avx2_base3_half(__m256i y, const __m256i av[5], __m256i *p, __m256i *q)
+/* BASE3, one 64-byte block of two rows (r0, r1) against the five digits' activations
+   (digit m's 64 at a + step * m). With y_m = byte * 3^m mod 256, 3 y_m = 256 code_m +
+   y_(m+1), so sum code_m a = (3 dot(y_m, a) - dot(y_(m+1), a)) / 256 exactly: acc[4r]
+   and acc[4r + 1] gather row r's first dots, acc[4r + 2] and acc[4r + 3] its second (two
+   vpdpbusd per digit, no compares). The four 32-byte halves advance digit by digit
+   together, so four independent y chains (two dependent byte adds per digit) overlap, and
+   the halves alternate their accumulators by digit parity, so each of the eight chains
+   takes five vpdpbusd per block. */
+BL__FORCE_INLINE void bl__avx2_base3_block(const uint8_t *r0, const uint8_t *r1, const int8_t *a, int step, __m256i acc[8])
 {
-    int m;
+    __m256i y[4], av[2];
+    int h, m;
+    BL__UNROLL
+    for (h = 0; h < 4; ++h) y[h] = BL__AVX2_LOAD((h < 2 ? r0 : r1) + 32 * (h & 1));
     BL__UNROLL
     for (m = 0; m < 5; ++m) {
-        p[m & 1] = bl__avx2_dpbusd(p[m & 1], y, av[m]);
-        y = bl__avx2_times3(y);
-        q[m & 1] = bl__avx2_dpbusd(q[m & 1], y, av[m]);
+        av[0] = BL__AVX2_LOAD(a + step * m);
+        av[1] = BL__AVX2_LOAD(a + step * m + 32);
+        BL__UNROLL
+        for (h = 0; h < 4; ++h) {
+            int i = 4 * (h >> 1) + ((m + h) & 1);
+            acc[i] = bl__avx2_dpbusd(acc[i], y[h], av[h & 1]);
+            y[h] = bl__avx2_times3(y[h]);
+            acc[i + 2] = bl__avx2_dpbusd(acc[i + 2], y[h], av[h & 1]);
+        }
     }
 }
 
 /* Lane arithmetic wraps mod 2^32, so only the true 3 p - q = 256 * (partial dot) must fit
    in int32: < 256 * 5 * 4 * 2 * 128 per half step, below 2^31 for 1638 steps; the pairs
    fold into the totals every 512 blocks (1024 steps) and after the tail block (2 steps). */
-BL__FORCE_INLINE void bl__avx2_base3_fold(__m256i p[4], __m256i q[4], __m256i *total)
+BL__FORCE_INLINE void bl__avx2_base3_fold(__m256i acc[8], __m256i total[2])
 {
     int r;
     BL__UNROLL
     for (r = 0; r < 2; ++r) {
-        __m256i u = _mm256_add_epi32(p[2 * r], p[2 * r + 1]), v = _mm256_add_epi32(q[2 * r], q[2 * r + 1]);
+        __m256i *c = acc + 4 * r;
+        __m256i u = _mm256_add_epi32(c[0], c[1]), v = _mm256_add_epi32(c[2], c[3]);
         u = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(u, u), u), v);
         total[r] = _mm256_add_epi32(total[r], _mm256_srai_epi32(u, 8));
-        p[2 * r] = p[2 * r + 1] = q[2 * r] = q[2 * r + 1] = _mm256_setzero_si256();
+        c[0] = c[1] = c[2] = c[3] = _mm256_setzero_si256();
     }
 }
 
 /* two rows (16 accumulators would not fit the 16 ymm registers with four) */
 BL__FORCE_INLINE void bl__avx2_base3_rows(const uint8_t *row, size_t rb, int n, const int8_t *a, int32_t out[4])
 {
-    __m256i p[4], q[4], total[4], av[5]; /* row r: p[2r], p[2r + 1] */
+    __m256i acc[8], total[4];
     size_t ahead = bl__avx2_ahead(rb, BL__AVX2_AHEAD_BASE3);
-    int full = n / 320, b = 0, end, h, m, r, split = (rb & 63) != 0;
+    int full = n / 320, b = 0, end, k, split = (rb & 63) != 0;
     BL__UNROLL
-    for (r = 0; r < 4; ++r) p[r] = q[r] = total[r] = _mm256_setzero_si256();
+    for (k = 0; k < 8; ++k) acc[k] = _mm256_setzero_si256();
+    BL__UNROLL
+    for (k = 0; k < 4; ++k) total[k] = _mm256_setzero_si256();
     while (b < full) {
         end = full - b <= 512 ? full : b + 512;
         for (; b < end; ++b, row += 64, a += 320) {
             BL__AVX2_FOR_PAIR(bl__avx2_prefetch_row(row + (size_t)r_ * rb, split, ahead));
-            BL__UNROLL
-            for (h = 0; h < 2; ++h) {
-                BL__UNROLL
-                for (m = 0; m < 5; ++m) av[m] = BL__AVX2_LOAD(a + 64 * m + 32 * h);
-                BL__AVX2_FOR_PAIR(bl__avx2_base3_half(BL__AVX2_LOAD(row + (size_t)r_ * rb + 32 * h), av, &p[2 * r_], &q[2 * r_]));
-            }
+            bl__avx2_base3_block(row, row + rb, a, 64, acc);
         }
-        bl__avx2_base3_fold(p, q, total);
+        bl__avx2_base3_fold(acc, total);
     }
     if (n > 320 * full) {
-        uint8_t buf[64];
+        uint8_t buf[2][64];
         int bytes = (n - 320 * full + 4) / 5;
-        for (r = 0; r < 2; ++r) {
-            const uint8_t *t = bl__simd_tail(row + (size_t)r * rb, bytes, 0, buf);
-            BL__UNROLL
-            for (h = 0; h < 2; ++h) {
-                BL__UNROLL
-                for (m = 0; m < 5; ++m) av[m] = BL__AVX2_LOAD(a + bytes * m + 32 * h);
-                bl__avx2_base3_half(BL__AVX2_LOAD(t + 32 * h), av, &p[2 * r], &q[2 * r]);
-            }
-        }
-        bl__avx2_base3_fold(p, q, total);
+        bl__avx2_base3_block(bl__simd_tail(row, bytes, 0, buf[0]), bl__simd_tail(row + rb, bytes, 0, buf[1]), a, bytes, acc);
+        bl__avx2_base3_fold(acc, total);
     }
     bl__avx2_hsum4(total, out); /* out[2], out[3]: zero */
 }
