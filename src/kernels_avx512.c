@@ -290,7 +290,7 @@ BL__FORCE_INLINE void bl__avx512_hsum4(const __m512i v[4], int32_t out[4])
    second half falls in. BASE3 takes four rows while they span at most 64 KiB, else pairs,
    whose three groups of prefetch distance stay within L2. The constants' measurements:
    docs/performance.md, "Kernel tuning record". */
-#define BL__AVX512_AHEAD_BASE3 32768 /* bytes; chosen from 8, 16 and 32 KiB */
+#define BL__AVX512_AHEAD_BASE3 16384 /* bytes; chosen from 8, 16 and 32 KiB */
 #define BL__AVX512_AHEAD_FLOAT 16384 /* bytes; at least 3 row groups (2752-byte rows: 16.5 KiB) */
 #define BL__AVX512_SPAN_BASE3 65536  /* bytes of four BASE3 rows that still go four at a time */
 
