@@ -2352,6 +2352,7 @@ BL__TARGET_END
 BL__TARGET_BEGIN("avx2,fma")
 
 #define BL__AVX2_PTOKENS 4 /* INT8 tokens per decoded block, AVX2 alone */
+#define BL__AVX2_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 
 static int32_t bl__avx2_hsum(__m256i v)
 {
@@ -2361,7 +2362,41 @@ static int32_t bl__avx2_hsum(__m256i v)
     return _mm_cvtsi128_si32(s);
 }
 
-/* ---- AVX2 alone: vpmaddubsw + vpmaddwd, one row at a time ------------------------- */
+/* ---- AVX2 alone: vpmaddubsw + vpmaddwd ------------------------------------------------ */
+
+/* Batch 1 streams every weight once. 2BIT (memory bound) walks one row at a time, a
+   single stream that the hardware prefetchers follow; with AVX-VNNI it also prefetches
+   into L2 two pages ahead, which keeps DRAM reads in flight across 4 KiB page boundaries
+   where those prefetchers restart; rows in groups (shared activation loads) were slower
+   from DRAM. BASE3 (compute bound) takes rows in pairs, each row prefetching its own
+   stream a fixed distance ahead, a whole number of pairs, so over a pair the prefetched
+   bytes are exactly the next stretch of the contiguous rows. Past the end of the weights
+   a prefetch is a harmless hint. */
+#define BL__AVX2_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
+#define BL__AVX2_AHEAD_2BIT 8192   /* bytes; chosen from 2, 4 and 8 KiB */
+#define BL__AVX2_AHEAD_BASE3 16384 /* bytes; chosen from 4, 8, 16, 32 and 64 KiB */
+
+/* a whole number of row pairs, at least `bytes` and at least three pairs */
+static inline size_t bl__avx2_ahead(size_t rb, size_t bytes)
+{
+    size_t group = 2 * rb, groups = (bytes + group - 1) / group;
+    return group * (groups < 3 ? 3 : groups);
+}
+
+/* split: the rows are not whole cache lines long, so a block may straddle two lines */
+BL__FORCE_INLINE void bl__avx2_prefetch_row(const uint8_t *p, int split, size_t ahead)
+{
+    BL__AVX2_PREFETCH(p, ahead);
+    if (split) BL__AVX2_PREFETCH(p, ahead + 63);
+}
+
+/* byte * 3 mod 256 in every lane: the next BASE3 digit's y */
+BL__FORCE_INLINE __m256i bl__avx2_times3(__m256i y)
+{
+    y = _mm256_add_epi8(_mm256_add_epi8(y, y), y);
+    BL__KEEP(y);
+    return y;
+}
 
 /* codes 0..2 of digit m, halves h = 0, 1: c[2m + h]; zero bytes give codes 0 */
 BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
@@ -2391,8 +2426,7 @@ BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
             BL__UNROLL
             for (m = 0; m < 5; ++m) {
                 c[2 * m + h] = _mm256_sub_epi8(_mm256_sub_epi8(zero, _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
-                s = _mm256_add_epi8(_mm256_add_epi8(s, s), s);
-                BL__KEEP(s);
+                s = bl__avx2_times3(s);
             }
         }
     }
@@ -2437,12 +2471,69 @@ BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, 
     for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
 }
 
-/* the code dots of four consecutive rows with one token, a row at a time */
+/* BASE3, one 64-byte block of two rows (r0, r1) against the five digits' activations
+   (digit m's 64 at a + step * m): the codes of bl__avx2_codes, but the four 32-byte halves
+   advance digit by digit together, so their four s chains (two dependent byte adds per
+   digit) overlap. A row's two halves sum in int16 below 2 * 5 * 2 * 2 * 127 per lane. */
+BL__FORCE_INLINE void bl__avx2_plain_base3_block(const uint8_t *r0, const uint8_t *r1, const int8_t *a, int step,
+                                                 __m256i acc[2])
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80), lo = _mm256_set1_epi8(85 - 128),
+                  hi = _mm256_set1_epi8(170 - 128), ones = _mm256_set1_epi16(1);
+    __m256i s[4], sum[4], av[2];
+    int h, m;
+    BL__UNROLL
+    for (h = 0; h < 4; ++h) {
+        s[h] = _mm256_xor_si256(BL__AVX2_LOAD((h < 2 ? r0 : r1) + 32 * (h & 1)), flip);
+        sum[h] = _mm256_setzero_si256();
+    }
+    BL__UNROLL
+    for (m = 0; m < 5; ++m) {
+        av[0] = BL__AVX2_LOAD(a + step * m);
+        av[1] = BL__AVX2_LOAD(a + step * m + 32);
+        BL__UNROLL
+        for (h = 0; h < 4; ++h) {
+            /* (s > lo) + (s > hi) as two masks of -1: their sum's magnitude is the code */
+            __m256i code = _mm256_abs_epi8(_mm256_add_epi8(_mm256_cmpgt_epi8(s[h], lo), _mm256_cmpgt_epi8(s[h], hi)));
+            sum[h] = _mm256_add_epi16(sum[h], _mm256_maddubs_epi16(code, av[h & 1]));
+            BL__KEEP(sum[h]); /* gcc would sum all twenty products at the end, spilling them */
+            if (m < 4) s[h] = bl__avx2_times3(s[h]);
+        }
+    }
+    BL__UNROLL
+    for (h = 0; h < 2; ++h)
+        acc[h] = _mm256_add_epi32(acc[h], _mm256_madd_epi16(_mm256_add_epi16(sum[2 * h], sum[2 * h + 1]), ones));
+}
+
+/* the code dots of four consecutive rows with one token: 2BIT a row at a time, BASE3 in
+   pairs (bl__avx2_plain_base3_block) */
 BL__FORCE_INLINE void bl__avx2_plain_rows4_int8(int d, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                                 int32_t out[4])
 {
-    int h;
-    for (h = 0; h < 4; ++h) bl__avx2_plain_row_int8(d, row + (size_t)h * rb, n, a, 0, 1, &out[h]);
+    size_t ahead = bl__avx2_ahead(rb, BL__AVX2_AHEAD_BASE3);
+    int h, pos, split = (rb & 63) != 0;
+    if (d == 4) {
+        for (h = 0; h < 4; ++h) bl__avx2_plain_row_int8(d, row + (size_t)h * rb, n, a, 0, 1, &out[h]);
+        return;
+    }
+    for (h = 0; h < 4; h += 2) {
+        const uint8_t *r = row + (size_t)h * rb;
+        __m256i acc[2];
+        acc[0] = acc[1] = _mm256_setzero_si256();
+        for (pos = 0; pos + 320 <= n; pos += 320, r += 64) {
+            bl__avx2_prefetch_row(r, split, ahead);
+            bl__avx2_prefetch_row(r + rb, split, ahead);
+            bl__avx2_plain_base3_block(r, r + rb, a + pos, 64, acc);
+        }
+        if (pos < n) {
+            uint8_t buf[2][64];
+            int bytes = (n - pos + 4) / 5;
+            bl__avx2_plain_base3_block(bl__simd_tail(r, bytes, 0, buf[0]), bl__simd_tail(r + rb, bytes, 0, buf[1]), a + pos,
+                                       bytes, acc);
+        }
+        out[h] = bl__avx2_hsum(acc[0]);
+        out[h + 1] = bl__avx2_hsum(acc[1]);
+    }
 }
 
 BL__SIMD_WALK_INT8(avx2_plain, BL__AVX2_PTOKENS)
@@ -2460,33 +2551,6 @@ BL__FORCE_INLINE __m256i bl__avx2_dpbusd(__m256i acc, __m256i u, __m256i s)
 {
     __asm__("%{vex%} vpdpbusd {%2, %1, %0|%0, %1, %2}" : "+x"(acc) : "x"(u), "x"(s));
     return acc;
-}
-
-/* Batch 1 streams every weight once. 2BIT (memory bound) walks one row at a time, a
-   single stream that the hardware prefetchers follow, and prefetches into L2 two pages
-   ahead, which keeps DRAM reads in flight across 4 KiB page boundaries where those
-   prefetchers restart; rows in groups (shared activation loads) were slower from DRAM.
-   BASE3 (compute bound) takes rows in pairs, each row prefetching its own stream a fixed
-   distance ahead, a whole number of pairs, so over a pair the prefetched bytes are exactly
-   the next stretch of the contiguous rows. Past the end of the weights a prefetch is a
-   harmless hint. */
-#define BL__AVX2_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
-#define BL__AVX2_AHEAD_2BIT 8192   /* bytes; chosen from 2, 4 and 8 KiB */
-#define BL__AVX2_AHEAD_BASE3 16384 /* bytes; chosen from 4, 8, 16, 32 and 64 KiB */
-#define BL__AVX2_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-
-/* a whole number of row pairs, at least `bytes` and at least three pairs */
-static inline size_t bl__avx2_ahead(size_t rb, size_t bytes)
-{
-    size_t group = 2 * rb, groups = (bytes + group - 1) / group;
-    return group * (groups < 3 ? 3 : groups);
-}
-
-/* split: the rows are not whole cache lines long, so a block may straddle two lines */
-BL__FORCE_INLINE void bl__avx2_prefetch_row(const uint8_t *p, int split, size_t ahead)
-{
-    BL__AVX2_PREFETCH(p, ahead);
-    if (split) BL__AVX2_PREFETCH(p, ahead + 63);
 }
 
 /* four horizontal sums together: interleave, then fold the 128-bit lanes */
@@ -2563,14 +2627,6 @@ static __m256i bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
         for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(p + 32 * k), mask, a + pos + 32 * k, bytes, acc + 4 * k);
     }
     return bl__avx2_2bit_sum(acc);
-}
-
-/* byte * 3 mod 256 in every lane: the next BASE3 digit's y */
-BL__FORCE_INLINE __m256i bl__avx2_times3(__m256i y)
-{
-    y = _mm256_add_epi8(_mm256_add_epi8(y, y), y);
-    BL__KEEP(y);
-    return y;
 }
 
 /* BASE3, one 64-byte block of two rows (r0, r1) against the five digits' activations
