@@ -3165,8 +3165,8 @@ BL__TARGET_BEGIN("avx512f,avx512bw,avx512vnni")
 
 /* Batch 1 streams every weight once. Prefetching into L2 pages ahead keeps DRAM reads
    in flight across 4 KiB page boundaries, where the hardware prefetchers restart: the
-   2BIT row kernel two pages ahead, the row-group paths whole row groups 16 KiB (FLOAT) or
-   32 KiB (BASE3) ahead; into L2, as the lines must not evict the activations from L1.
+   2BIT row kernel two pages ahead, the row-group paths whole row groups at least 16 KiB
+   ahead (BL__AVX512_AHEAD_FLOAT, BL__AVX512_AHEAD_BASE3); into L2, as the lines must not evict the activations from L1.
    Past the end of the weights it is a harmless hint: prefetches never fault. Figures:
    docs/performance.md, "Kernel tuning record". */
 #define BL__AVX512_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
