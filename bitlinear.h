@@ -2398,6 +2398,20 @@ BL__FORCE_INLINE __m256i bl__avx2_times3(__m256i y)
     return y;
 }
 
+/* BASE3 codes by compares. y = byte * 3^m mod 256; code = (y > 85) + (y > 170), compared
+   as signed s = y - 128. s needs no flip per digit: 3 (y - 128) = 3y - 384 = 3y - 128
+   (mod 256), so the flipped byte follows the same s -> 3s chain (bl__avx2_times3). */
+BL__FORCE_INLINE __m256i bl__avx2_base3_flip(__m256i bytes)
+{
+    return _mm256_xor_si256(bytes, _mm256_set1_epi8((char)0x80));
+}
+
+BL__FORCE_INLINE __m256i bl__avx2_base3_code(__m256i s)
+{
+    const __m256i lo = _mm256_set1_epi8(85 - 128), hi = _mm256_set1_epi8(170 - 128);
+    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
+}
+
 /* codes 0..2 of digit m, halves h = 0, 1: c[2m + h]; zero bytes give codes 0 */
 BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
 {
@@ -2415,17 +2429,12 @@ BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
             c[6 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 6), three);
         }
     } else {
-        /* y = byte * 3^m mod 256; code = (y > 85) + (y > 170), compared as signed s = y - 128.
-           s needs no flip per digit: 3 (y - 128) = 3y - 384 = 3y - 128 (mod 256), so the
-           flipped byte follows the same s -> 3s chain. */
-        const __m256i flip = _mm256_set1_epi8((char)0x80), lo = _mm256_set1_epi8(85 - 128),
-                      hi = _mm256_set1_epi8(170 - 128), zero = _mm256_setzero_si256();
         BL__UNROLL
         for (h = 0; h < 2; ++h) {
-            __m256i s = _mm256_xor_si256(w[h], flip);
+            __m256i s = bl__avx2_base3_flip(w[h]);
             BL__UNROLL
             for (m = 0; m < 5; ++m) {
-                c[2 * m + h] = _mm256_sub_epi8(_mm256_sub_epi8(zero, _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
+                c[2 * m + h] = bl__avx2_base3_code(s);
                 s = bl__avx2_times3(s);
             }
         }
@@ -2472,19 +2481,18 @@ BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, 
 }
 
 /* BASE3, one 64-byte block of two rows (r0, r1) against the five digits' activations
-   (digit m's 64 at a + step * m): the codes of bl__avx2_codes, but the four 32-byte halves
+   (digit m's 64 at a + step * m): the codes of bl__avx2_base3_code, but the four 32-byte halves
    advance digit by digit together, so their four s chains (two dependent byte adds per
    digit) overlap. A row's two halves sum in int16 below 2 * 5 * 2 * 2 * 127 per lane. */
 BL__FORCE_INLINE void bl__avx2_plain_base3_block(const uint8_t *r0, const uint8_t *r1, const int8_t *a, int step,
                                                  __m256i acc[2])
 {
-    const __m256i flip = _mm256_set1_epi8((char)0x80), lo = _mm256_set1_epi8(85 - 128),
-                  hi = _mm256_set1_epi8(170 - 128), ones = _mm256_set1_epi16(1);
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i s[4], sum[4], av[2];
     int h, m;
     BL__UNROLL
     for (h = 0; h < 4; ++h) {
-        s[h] = _mm256_xor_si256(BL__AVX2_LOAD((h < 2 ? r0 : r1) + 32 * (h & 1)), flip);
+        s[h] = bl__avx2_base3_flip(BL__AVX2_LOAD((h < 2 ? r0 : r1) + 32 * (h & 1)));
         sum[h] = _mm256_setzero_si256();
     }
     BL__UNROLL
@@ -2493,9 +2501,7 @@ BL__FORCE_INLINE void bl__avx2_plain_base3_block(const uint8_t *r0, const uint8_
         av[1] = BL__AVX2_LOAD(a + step * m + 32);
         BL__UNROLL
         for (h = 0; h < 4; ++h) {
-            /* (s > lo) + (s > hi) as two masks of -1: their sum's magnitude is the code */
-            __m256i code = _mm256_abs_epi8(_mm256_add_epi8(_mm256_cmpgt_epi8(s[h], lo), _mm256_cmpgt_epi8(s[h], hi)));
-            sum[h] = _mm256_add_epi16(sum[h], _mm256_maddubs_epi16(code, av[h & 1]));
+            sum[h] = _mm256_add_epi16(sum[h], _mm256_maddubs_epi16(bl__avx2_base3_code(s[h]), av[h & 1]));
             BL__KEEP(sum[h]); /* gcc would sum all twenty products at the end, spilling them */
             if (m < 4) s[h] = bl__avx2_times3(s[h]);
         }
@@ -2510,12 +2516,13 @@ BL__FORCE_INLINE void bl__avx2_plain_base3_block(const uint8_t *r0, const uint8_
 BL__FORCE_INLINE void bl__avx2_plain_rows4_int8(int d, const uint8_t *row, size_t rb, int n, const int8_t *a,
                                                 int32_t out[4])
 {
-    size_t ahead = bl__avx2_ahead(rb, BL__AVX2_AHEAD_BASE3);
+    size_t ahead;
     int h, pos, split = (rb & 63) != 0;
     if (d == 4) {
         for (h = 0; h < 4; ++h) bl__avx2_plain_row_int8(d, row + (size_t)h * rb, n, a, 0, 1, &out[h]);
         return;
     }
+    ahead = bl__avx2_ahead(rb, BL__AVX2_AHEAD_BASE3);
     for (h = 0; h < 4; h += 2) {
         const uint8_t *r = row + (size_t)h * rb;
         __m256i acc[2];
