@@ -3,7 +3,9 @@
    every kernel against them, against the scalar backend and against OpenBLAS fp32.
    Prints a markdown table and writes bench/results.json.
 
-     roofline [--quick]     --quick: one shape, fewer repetitions (a smoke run)
+     roofline [--quick] [--json PATH]
+         --quick: one shape, fewer repetitions (a smoke run)
+         --json:  where the results go (default bench/results.json; its other members are kept)
 
    Times are medians after a warm-up. Batch 1 runs hot (one layer, its weights stay in
    cache) and cold (rotating over layers totalling >= 4x the last-level cache). Two
@@ -76,6 +78,23 @@ __attribute__((target("avx512f"))) static uint64_t read_avx512(const uint8_t *p,
     a = _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d));
     return (uint64_t)_mm512_reduce_add_epi64(a);
 }
+/* AVX2 without AVX-512: a scalar loop would measure the load ports' 8-byte reads, not the
+   cache's bandwidth */
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t *p, size_t n)
+{
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    uint64_t lanes[4];
+    size_t i;
+    for (i = 0; i + 128 <= n; i += 128) {
+        a = _mm256_add_epi64(a, _mm256_load_si256((const __m256i *)(const void *)(p + i)));
+        b = _mm256_add_epi64(b, _mm256_load_si256((const __m256i *)(const void *)(p + i + 32)));
+        c = _mm256_add_epi64(c, _mm256_load_si256((const __m256i *)(const void *)(p + i + 64)));
+        d = _mm256_add_epi64(d, _mm256_load_si256((const __m256i *)(const void *)(p + i + 96)));
+    }
+    a = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+    _mm256_storeu_si256((__m256i *)(void *)lanes, a);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
 #endif
 static uint64_t read_plain(const uint8_t *p, size_t n)
 {
@@ -96,6 +115,7 @@ static uint64_t read_bytes(const uint8_t *p, size_t n)
 {
 #ifdef BENCH_X86
     if (have_avx512()) return read_avx512(p, n);
+    if (__builtin_cpu_supports("avx2")) return read_avx2(p, n);
 #endif
     return read_plain(p, n);
 }
@@ -185,7 +205,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static double base3_weigh
 }
 /* The AVX2 backend's int8 product at 256 bits: vpdpbusd ymm where the CPU has it (AVX-VNNI,
    or AVX-512 VNNI with VL), else vpmaddubsw (products summed in pairs to int16; the
-   kernels also need a vpmaddwd per few of them, not counted here). 32 multiply-adds each. */
+   kernels also need a vpmaddwd per few of them, not counted here). 32 multiply-adds each.
+   The steps are asm: gcc 12 spilled some of the twelve chains to the stack every step,
+   which measured a fraction of the rate. */
 __attribute__((target("avx512f,avx512vl,avx512vnni"))) static double int8_ops_ymm_vnni(long iters)
 {
 #define DECL(i) __m256i a##i = _mm256_set1_epi32(i);
@@ -224,7 +246,7 @@ __attribute__((target("avx2"))) static double int8_ops_ymm_avxvnni(long iters)
 __attribute__((target("avx2"))) static double int8_ops_ymm_maddubs(long iters)
 {
 #define DECL(i) __m256i a##i = _mm256_set1_epi8((char)(i + 1));
-#define STEP(i) a##i = _mm256_maddubs_epi16(a##i, s);
+#define STEP(i) __asm__("vpmaddubsw %1, %0, %0" : "+x"(a##i) : "x"(s));
 #define SUM(i) t = _mm256_add_epi16(t, a##i);
     const __m256i s = _mm256_set1_epi8(1);
     __m256i t = _mm256_setzero_si256();
@@ -239,6 +261,50 @@ __attribute__((target("avx2"))) static double int8_ops_ymm_maddubs(long iters)
 #undef SUM
 }
 #endif
+
+/* The AVX2 backend's BASE3 inner step without memory, 32 weights (one digit of a 32-byte
+   half) a step, in eight independent streams, as asm for the reason given at
+   base3_weights_avx512. AVX-VNNI: as that one, on ymm. AVX2 alone: the code by two
+   compares (s > 85 - 128, s > 170 - 128: code = -(sum of the masks)), one vpmaddubsw, one
+   int16 add and the two byte adds of s -> 3s; the kernels' one vpmaddwd per block of five
+   digits is left out. Returns weights. */
+__attribute__((target("avx2"))) static double base3_weights_ymm_avxvnni(long iters)
+{
+#define DECL(i) __m256i y##i = _mm256_set1_epi8((char)(i + 1)), p##i = _mm256_setzero_si256(), q##i = p##i, t##i;
+#define STEP(i) __asm__("%{vex%} vpdpbusd %4, %2, %0\n\tvpaddb %2, %2, %3\n\tvpaddb %2, %3, %2\n\t%{vex%} vpdpbusd %4, %2, %1" \
+                        : "+x"(p##i), "+x"(q##i), "+x"(y##i), "=&x"(t##i) : "x"(s));
+#define SUM(i) t = _mm256_add_epi32(t, _mm256_sub_epi32(p##i, q##i));
+    const __m256i s = _mm256_set1_epi8(-2);
+    __m256i t = _mm256_setzero_si256();
+    long i;
+    ACC8(DECL)
+    for (i = 0; i < iters; ++i) { ACC8(STEP) }
+    ACC8(SUM)
+    sink += (uint64_t)_mm256_extract_epi32(t, 0);
+    return (double)iters * 8 * 32;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+__attribute__((target("avx2"))) static double base3_weights_ymm_maddubs(long iters)
+{
+#define DECL(i) __m256i y##i = _mm256_set1_epi8((char)(i + 1)), p##i = _mm256_setzero_si256(), t##i, u##i;
+#define STEP(i) __asm__("vpcmpgtb %4, %1, %2\n\tvpcmpgtb %5, %1, %3\n\tvpaddb %3, %2, %2\n\tvpabsb %2, %2\n\t" \
+                        "vpmaddubsw %6, %2, %2\n\tvpaddw %2, %0, %0\n\tvpaddb %1, %1, %3\n\tvpaddb %3, %1, %1" \
+                        : "+x"(p##i), "+x"(y##i), "=&x"(t##i), "=&x"(u##i) : "x"(lo), "x"(hi), "x"(s));
+#define SUM(i) t = _mm256_add_epi16(t, p##i);
+    const __m256i s = _mm256_set1_epi8(-2), lo = _mm256_set1_epi8(85 - 128), hi = _mm256_set1_epi8(170 - 128);
+    __m256i t = _mm256_setzero_si256();
+    long i;
+    ACC8(DECL)
+    for (i = 0; i < iters; ++i) { ACC8(STEP) }
+    ACC8(SUM)
+    sink += (uint64_t)_mm256_extract_epi16(t, 0);
+    return (double)iters * 8 * 32;
+#undef DECL
+#undef STEP
+#undef SUM
+}
 
 /* which 256-bit int8 product the AVX2 peak measures (see above) */
 enum { YMM_NONE, YMM_VNNI_EVEX, YMM_VNNI_VEX, YMM_MADDUBS };
@@ -279,11 +345,11 @@ __attribute__((target("avx512f"))) static double fp32_flops_avx512(long iters)
 #endif
 
 #ifdef BENCH_X86
-/* the AVX2 backend's FLOAT kernels' instruction: FMA on ymm */
+/* the AVX2 backend's FLOAT kernels' instruction: FMA on ymm (asm, as above) */
 __attribute__((target("avx2,fma"))) static double fp32_flops_ymm(long iters)
 {
 #define DECL(i) __m256 a##i = _mm256_set1_ps((float)i);
-#define STEP(i) a##i = _mm256_fmadd_ps(a##i, m, c);
+#define STEP(i) __asm__("vfmadd132ps %1, %2, %0" : "+x"(a##i) : "x"(m), "x"(c));
 #define SUM(i) t = _mm256_add_ps(t, a##i);
     const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
     __m256 t = _mm256_setzero_ps();
@@ -301,7 +367,7 @@ __attribute__((target("avx2,fma"))) static double fp32_flops_ymm(long iters)
 }
 #endif
 
-enum { PEAK_INT8, PEAK_FP32, PEAK_BASE3, PEAK_INT8_YMM, PEAK_FP32_YMM };
+enum { PEAK_INT8, PEAK_FP32, PEAK_BASE3, PEAK_INT8_YMM, PEAK_FP32_YMM, PEAK_BASE3_YMM };
 typedef struct peak_job { int kind; double ops, seconds; } peak_job;
 static void *peak_thread(void *arg)
 {
@@ -316,6 +382,10 @@ static void *peak_thread(void *arg)
         j->ops = k == YMM_VNNI_EVEX ? int8_ops_ymm_vnni(4000000)
                : k == YMM_VNNI_VEX ? int8_ops_ymm_avxvnni(4000000)
                : k == YMM_MADDUBS ? int8_ops_ymm_maddubs(4000000) : 0.0;
+    } else if (j->kind == PEAK_BASE3_YMM) {
+        int k = ymm_int8_kind();
+        j->ops = k == YMM_VNNI_VEX ? base3_weights_ymm_avxvnni(4000000)
+               : k == YMM_MADDUBS ? base3_weights_ymm_maddubs(4000000) : 0.0;
     } else if (have_avx512())
         j->ops = j->kind == PEAK_FP32 ? fp32_flops_avx512(4000000)
                : j->kind == PEAK_INT8 ? int8_ops_avx512(4000000) : base3_weights_avx512(4000000);
@@ -323,8 +393,8 @@ static void *peak_thread(void *arg)
     j->seconds = cpu_now() - t0;
     return NULL;
 }
-/* G ops/s (BASE3: G weights/s) over `threads` threads, best of 5 (a limit, as above), 0 without
-   AVX-512 VNNI */
+/* G ops/s (BASE3: G weights/s) over `threads` threads, best of 5 (a limit, as above), 0
+   where the CPU lacks the instructions */
 static double peak_rate(int kind, int threads)
 {
     double best = 0.0;
@@ -798,29 +868,44 @@ int main(int argc, char **argv)
 {
     static const int shapes[3][2] = { { 4096, 4096 }, { 11008, 4096 }, { 4096, 11008 } };
     static const int batches[3] = { 1, 8, 128 };
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-    int nshapes = quick ? 1 : 3, si, bi, fi, ai, th, i, nres = 0, nres2 = 0;
+    int quick = 0, ymm_limits, nshapes, si, bi, fi, ai, th, i, nres = 0, nres2 = 0;
     int have_avx2 = bl_set_backend(BL_BACKEND_AVX2) == BL_OK, ymm = ymm_int8_kind();
+    const char *json_path = "bench/results.json";
     /* cold batch 1 INT8, 2BIT and BASE3 in alternation: [shape][threads - 1][format] */
     double pair[3][2][2];
     double l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1, ymm_1 = 0.0, ymm_2 = 0.0, fymm_1 = 0.0, fymm_2 = 0.0;
-    double budget = quick ? 0.1 : 0.25;
+    double budget;
     size_t big = (size_t)512 << 20, maxn = 0;
     uint8_t *buf;
     result *res = (result *)xmalloc(sizeof(result) * 200), *res2 = (result *)xmalloc(sizeof(result) * 100);
     FILE *js;
     char *others;
-    const char *backend;
+    const char *backend, *int8_name;
     float **xs, *y, *wf = NULL;
     int8_t *trits;
     float *scales;
     void *input;
     size_t input_size;
 
+    for (i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
+        else {
+            fprintf(stderr, "usage: roofline [--quick] [--json PATH]\n");
+            free(res);
+            free(res2);
+            return 2;
+        }
+    }
+    nshapes = quick ? 1 : 3;
+    budget = quick ? 0.1 : 0.25;
     memset(pair, 0, sizeof pair);
     bl_set_backend(BL_BACKEND_AUTO);
     backend = bl_backend_name(bl_get_backend());
-    if (strcmp(backend, "avx2") == 0) have_avx2 = 0; /* the main table has them already */
+    /* the AVX2 backend is the best this CPU has: its limits are the ymm ones, and the main
+       table has its rows already */
+    ymm_limits = strcmp(backend, "avx2") == 0;
+    if (ymm_limits) have_avx2 = 0;
 
     /* machine limits */
     buf = (uint8_t *)xmalloc(big + 64);
@@ -834,11 +919,12 @@ int main(int argc, char **argv)
         l3bw = read_bandwidth(a, 8u << 20, 1, 40);
     }
     free(buf);
-    int8_1 = peak_rate(PEAK_INT8, 1);
-    int8_2 = peak_rate(PEAK_INT8, 2);
-    fp32_1 = peak_rate(PEAK_FP32, 1);
-    fp32_2 = peak_rate(PEAK_FP32, 2);
-    base3_1 = peak_rate(PEAK_BASE3, 1);
+    int8_name = ymm_limits ? ymm_int8_name(ymm) : "vpdpbusd";
+    int8_1 = peak_rate(ymm_limits ? PEAK_INT8_YMM : PEAK_INT8, 1);
+    int8_2 = peak_rate(ymm_limits ? PEAK_INT8_YMM : PEAK_INT8, 2);
+    fp32_1 = peak_rate(ymm_limits ? PEAK_FP32_YMM : PEAK_FP32, 1);
+    fp32_2 = peak_rate(ymm_limits ? PEAK_FP32_YMM : PEAK_FP32, 2);
+    base3_1 = peak_rate(ymm_limits ? PEAK_BASE3_YMM : PEAK_BASE3, 1);
     if (have_avx2) {
         ymm_1 = peak_rate(PEAK_INT8_YMM, 1);
         ymm_2 = peak_rate(PEAK_INT8_YMM, 2);
@@ -851,9 +937,9 @@ int main(int argc, char **argv)
     printf("| L1-resident read, 16 KiB (GB/s) | %.1f | |\n", l1bw);
     printf("| L2-resident read, 512 KiB (GB/s) | %.1f | |\n", l2bw);
     printf("| L3-resident read, 8 MiB (GB/s) | %.1f | |\n", l3bw);
-    printf("| peak int8 dot (vpdpbusd, GOPS) | %.0f | %.0f |\n", int8_1, int8_2);
+    printf("| peak int8 dot (%s, GOPS) | %.0f | %.0f |\n", int8_name, int8_1, int8_2);
     if (have_avx2) printf("| AVX2 backend peak int8 dot (%s, GOPS) | %.0f | %.0f |\n", ymm_int8_name(ymm), ymm_1, ymm_2);
-    printf("| peak fp32 FMA (GFLOPS) | %.0f | %.0f |\n", fp32_1, fp32_2);
+    printf("| peak fp32 FMA (%s, GFLOPS) | %.0f | %.0f |\n", ymm_limits ? "ymm" : "zmm", fp32_1, fp32_2);
     if (have_avx2) printf("| AVX2 backend peak fp32 FMA (ymm, GFLOPS) | %.0f | %.0f |\n", fymm_1, fymm_2);
     printf("| BASE3 decode + dot, no memory (G weights/s) | %.1f | |\n\n", base3_1);
     printf("backend: %s\n\n", backend);
@@ -1011,14 +1097,16 @@ int main(int argc, char **argv)
                    pair[si][1][1] * 1e6, pair[si][1][1] / pair[si][1][0]);
     }
 
-    others = other_members("bench/results.json");
-    js = fopen("bench/results.json", "w");
+    others = other_members(json_path);
+    js = fopen(json_path, "w");
     if (js) {
         fprintf(js, "{\n  \"backend\": \"%s\",\n  \"limits\": {\"dram_read_gbs_1t\": %.2f, \"dram_read_gbs_2t\": %.2f, "
                     "\"l1_read_gbs\": %.2f, \"l2_read_gbs\": %.2f, \"l3_read_gbs\": %.2f, \"int8_gops_1t\": %.1f, "
                     "\"int8_gops_2t\": %.1f, \"fp32_gflops_1t\": %.1f, \"fp32_gflops_2t\": %.1f, "
-                    "\"base3_gweights_1t\": %.2f},\n  \"kernels\": [\n",
-                backend, dram1, dram2, l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1);
+                    "\"base3_gweights_1t\": %.2f, \"int8_instruction\": \"%s\", \"fp32_width\": \"%s\"},\n"
+                    "  \"kernels\": [\n",
+                backend, dram1, dram2, l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1, int8_name,
+                ymm_limits ? "ymm" : "zmm");
         json_kernels(js, res, nres);
         fprintf(js, "  ],\n  \"cold_pairs\": [\n");
         for (si = 0; si < nshapes; ++si)
@@ -1037,7 +1125,8 @@ int main(int argc, char **argv)
         if (others) fputs(others, js);
         fprintf(js, "\n}\n");
         fclose(js);
-    }
+    } else
+        fprintf(stderr, "roofline: cannot write %s\n", json_path);
     for (i = 0; i < 4; ++i) free(xs[i]);
     free(xs);
     free(y);
