@@ -2365,10 +2365,9 @@ static int32_t bl__avx2_hsum(__m256i v)
 /* ---- AVX2 alone: vpmaddubsw + vpmaddwd ------------------------------------------------ */
 
 /* Batch 1 streams every weight once. 2BIT (memory bound) walks one row at a time, a
-   single stream that the hardware prefetchers follow; with AVX-VNNI it also prefetches
-   into L2 two pages ahead, which keeps DRAM reads in flight across 4 KiB page boundaries
-   where those prefetchers restart; rows in groups (shared activation loads) were slower
-   from DRAM. BASE3 (compute bound) takes rows in pairs, each row prefetching its own
+   single stream that the hardware prefetchers follow, also prefetched into L2 two pages
+   ahead, which keeps DRAM reads in flight across 4 KiB page boundaries where those
+   prefetchers restart; rows in groups (shared activation loads) were slower from DRAM. BASE3 (compute bound) takes rows in pairs, each row prefetching its own
    stream a fixed distance ahead, a whole number of pairs, so over a pair the prefetched
    bytes are exactly the next stretch of the contiguous rows. Past the end of the weights
    a prefetch is a harmless hint. */
@@ -2480,6 +2479,87 @@ BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, 
     for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
 }
 
+/* 2BIT, 32 bytes of one row against the four digits' activations (digit m's 32 at
+   a + step * m). One shift serves all four digits: digits 0 and 2 are codes (w & 3 and
+   w >> 4 & 3), digits 1 and 3 are masked in place as four times their codes (w & 12,
+   w >> 4 & 12), summed apart in `hi` and shifted back once per row. A 16-bit shift
+   carries the high byte's bits into bits 4..7 of the low byte, which neither mask keeps.
+   Per half an int16 lane gains at most 2 * 2 * 2 * 127 in lo, four times that in hi. */
+BL__FORCE_INLINE void bl__avx2_plain_2bit_half(__m256i w, __m256i three, __m256i twelve, const int8_t *a, int step,
+                                               __m256i *lo, __m256i *hi)
+{
+    const __m256i w4 = _mm256_srli_epi16(w, 4);
+    *lo = _mm256_add_epi16(*lo, _mm256_maddubs_epi16(_mm256_and_si256(w, three), BL__AVX2_LOAD(a)));
+    *hi = _mm256_add_epi16(*hi, _mm256_maddubs_epi16(_mm256_and_si256(w, twelve), BL__AVX2_LOAD(a + step)));
+    *lo = _mm256_add_epi16(*lo, _mm256_maddubs_epi16(_mm256_and_si256(w4, three), BL__AVX2_LOAD(a + 2 * step)));
+    *hi = _mm256_add_epi16(*hi, _mm256_maddubs_epi16(_mm256_and_si256(w4, twelve), BL__AVX2_LOAD(a + 3 * step)));
+    BL__KEEP(*lo); /* gcc would keep every product to sum them at the end, spilling them */
+    BL__KEEP(*hi);
+}
+
+/* One 2BIT row with one token, 512 weights a step (prefetched as bl__avx2_2bit_row does):
+   the halves alternate between two int16 pairs, widened to int32 every two steps. Over
+   two steps hi[k] gains at most 4 * 2 * 8 * 127 * 2 = 16256 per lane, so hi[0] + hi[1]
+   stays below 2^15 (activations are at most 127 in magnitude); the remainder after the
+   last whole double step adds no more than a double step. */
+BL__FORCE_INLINE void bl__avx2_plain_2bit_step(const uint8_t *row, const int8_t *a, __m256i three, __m256i twelve,
+                                               __m256i lo[2], __m256i hi[2])
+{
+    int k;
+    BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT);
+    BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT + 64);
+    BL__UNROLL
+    for (k = 0; k < 4; ++k)
+        bl__avx2_plain_2bit_half(BL__AVX2_LOAD(row + 32 * k), three, twelve, a + 256 * (k / 2) + 32 * (k % 2), 64,
+                                 &lo[k % 2], &hi[k % 2]);
+}
+
+BL__FORCE_INLINE void bl__avx2_plain_2bit_widen(__m256i lo[2], __m256i hi[2], __m256i ones, __m256i *acc_lo,
+                                                __m256i *acc_hi)
+{
+    *acc_lo = _mm256_add_epi32(*acc_lo, _mm256_madd_epi16(_mm256_add_epi16(lo[0], lo[1]), ones));
+    *acc_hi = _mm256_add_epi32(*acc_hi, _mm256_madd_epi16(_mm256_add_epi16(hi[0], hi[1]), ones));
+    lo[0] = lo[1] = hi[0] = hi[1] = _mm256_setzero_si256();
+}
+
+static int32_t bl__avx2_plain_2bit_row(const uint8_t *row, int n, const int8_t *a)
+{
+    __m256i three = _mm256_set1_epi8(3), twelve = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
+    __m256i lo[2], hi[2], acc_lo = _mm256_setzero_si256(), acc_hi = acc_lo;
+    int pos = 0, k;
+    lo[0] = lo[1] = hi[0] = hi[1] = acc_lo;
+    for (; pos + 1024 <= n; pos += 1024, row += 256) {
+        BL__KEEP(three); /* gcc would rebuild the constants every step */
+        BL__KEEP(twelve);
+        BL__KEEP(ones);
+        bl__avx2_plain_2bit_step(row, a + pos, three, twelve, lo, hi);
+        bl__avx2_plain_2bit_step(row + 128, a + pos + 512, three, twelve, lo, hi);
+        bl__avx2_plain_2bit_widen(lo, hi, ones, &acc_lo, &acc_hi);
+    }
+    if (pos + 512 <= n) {
+        bl__avx2_plain_2bit_step(row, a + pos, three, twelve, lo, hi);
+        pos += 512;
+        row += 128;
+    }
+    if (pos + 256 <= n) {
+        BL__UNROLL
+        for (k = 0; k < 2; ++k)
+            bl__avx2_plain_2bit_half(BL__AVX2_LOAD(row + 32 * k), three, twelve, a + pos + 32 * k, 64, &lo[k], &hi[k]);
+        pos += 256;
+        row += 64;
+    }
+    if (pos < n) {
+        uint8_t buf[64];
+        int bytes = (n - pos + 3) / 4;
+        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
+        BL__UNROLL
+        for (k = 0; k < 2; ++k)
+            bl__avx2_plain_2bit_half(BL__AVX2_LOAD(p + 32 * k), three, twelve, a + pos + 32 * k, bytes, &lo[k], &hi[k]);
+    }
+    bl__avx2_plain_2bit_widen(lo, hi, ones, &acc_lo, &acc_hi);
+    return bl__avx2_hsum(_mm256_add_epi32(acc_lo, _mm256_srai_epi32(acc_hi, 2)));
+}
+
 /* BASE3, one 64-byte block of two rows (r0, r1) against the five digits' activations
    (digit m's 64 at a + step * m): the codes of bl__avx2_base3_code, but the four 32-byte halves
    advance digit by digit together, so their four s chains (two dependent byte adds per
@@ -2519,7 +2599,7 @@ BL__FORCE_INLINE void bl__avx2_plain_rows4_int8(int d, const uint8_t *row, size_
     size_t ahead;
     int h, pos, split = (rb & 63) != 0;
     if (d == 4) {
-        for (h = 0; h < 4; ++h) bl__avx2_plain_row_int8(d, row + (size_t)h * rb, n, a, 0, 1, &out[h]);
+        for (h = 0; h < 4; ++h) out[h] = bl__avx2_plain_2bit_row(row + (size_t)h * rb, n, a);
         return;
     }
     ahead = bl__avx2_ahead(rb, BL__AVX2_AHEAD_BASE3);
