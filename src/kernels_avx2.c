@@ -562,10 +562,11 @@ static float bl__avx2_hsum_ps(__m256 v)
 }
 
 /* FLOAT activations, as in the AVX-512 kernels: the trits become floats t in {-1, 0, +1}
-   by vpermps lookups on the widened packed bytes (the index is the low three bits of
-   each dword), and meet the activations in FMAs. t * x is exact, so each FMA is exactly
-   the addition or subtraction of x (or nothing) that the FLOAT path specifies; only the
-   summation order differs from the scalar reference. Batch 1 decodes in registers, two
+   by vpermilps lookups on the widened packed bytes (the index is the low two bits of
+   each dword, the table -1, 0, 1, 2 in both 128-bit lanes), and meet the activations in
+   FMAs. t * x is exact, so each FMA is exactly the addition or subtraction of x (or
+   nothing) that the FLOAT path specifies; only the summation order differs from the
+   scalar reference. Batch 1 decodes in registers, two
    rows sharing each activation load (four rows' accumulators do not fit in 16 registers).
    Larger batches decode a panel of 16 rows x 2 blocks once (the trits times the row's
    scale, transposed so that each column's 16 weights are two ymm) into a 40 KiB stack
@@ -577,7 +578,9 @@ static float bl__avx2_hsum_ps(__m256 v)
 #define BL__AVX2_FBLOCKS 2 /* blocks per batched column chunk */
 #define BL__AVX2_FAHEAD 16384 /* batch-1 L2 prefetch distance in bytes (at least 3 row groups) */
 
-/* t of the code in index bits 0..1; code 3 never occurs */
+/* t of the code in index bits 0..1, once per 128-bit lane; code 3 never occurs. The
+   in-lane vpermilps, not vpermps: the same result from this table, and on Zen 2 and 3
+   vpermps ymm takes several operations where vpermilps takes one. */
 BL__FORCE_INLINE __m256 bl__avx2_ftable(void) { return _mm256_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2); }
 
 /* 8 packed bytes zero-extended into dwords */
@@ -592,10 +595,10 @@ BL__FORCE_INLINE __m256i bl__avx2_fbytes(const uint8_t *p)
    (bl__base3_code), its low half the next y << 8, which *e becomes. */
 BL__FORCE_INLINE __m256 bl__avx2_ftrit(int d, int m, __m256i *e, __m256 tab)
 {
-    if (d == 4) return _mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(*e, 2 * m));
+    if (d == 4) return _mm256_permutevar_ps(tab, _mm256_srli_epi32(*e, 2 * m));
     {
         const __m256i three = _mm256_set1_epi16(3);
-        __m256 w = _mm256_permutevar8x32_ps(tab, _mm256_mulhi_epu16(*e, three));
+        __m256 w = _mm256_permutevar_ps(tab, _mm256_mulhi_epu16(*e, three));
         *e = _mm256_mullo_epi16(*e, three);
         return w;
     }
@@ -632,8 +635,8 @@ BL__FORCE_INLINE void bl__avx2_base3_pair(const uint8_t *p, const float *x, __m2
         BL__KEEP(k);
         y = m ? _mm256_mullo_epi16(e, k) : e;
         c = _mm256_mulhi_epu16(y, _mm256_set1_epi16(3));
-        pair[0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, c), _mm256_loadu_ps(x + 64 * m), pair[0]);
-        pair[1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(tab, _mm256_srli_epi32(c, 16)), _mm256_loadu_ps(x + 64 * m + 32),
+        pair[0] = _mm256_fmadd_ps(_mm256_permutevar_ps(tab, c), _mm256_loadu_ps(x + 64 * m), pair[0]);
+        pair[1] = _mm256_fmadd_ps(_mm256_permutevar_ps(tab, _mm256_srli_epi32(c, 16)), _mm256_loadu_ps(x + 64 * m + 32),
                                   pair[1]);
     }
 }
