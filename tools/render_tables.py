@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Renders the measurement tables of README.md and docs/performance.md from bench/results.json.
+"""Renders the measurement tables of README.md and docs/performance.md from bench/results.json
+(the project's machine) and bench/results_avx2only.json (a CPU with AVX2 but not AVX-512;
+regions named avx2only-*).
 
     python3 tools/render_tables.py           rewrite the generated regions in place
     python3 tools/render_tables.py --check   exit 1 if a region differs from the JSON
@@ -16,6 +18,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results.json")
+RESULTS_AVX2ONLY = os.path.join(ROOT, "bench", "results_avx2only.json")
+AVX2ONLY = "avx2only-"
 FILES = ["README.md", os.path.join("docs", "performance.md")]
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 
@@ -47,7 +51,8 @@ def limits(data):
         ("L1-resident read, 16 KiB (GB/s)", "%.1f" % L["l1_read_gbs"], ""),
         ("L2-resident read, 512 KiB (GB/s)", "%.1f" % L["l2_read_gbs"], ""),
         ("L3-resident read, 8 MiB (GB/s)", "%.1f" % L["l3_read_gbs"], ""),
-        ("peak int8 dot (vpdpbusd, GOPS)", "%.0f" % L["int8_gops_1t"], "%.0f" % L["int8_gops_2t"]),
+        ("peak int8 dot (%s, GOPS)" % L.get("int8_instruction", "vpdpbusd"), "%.0f" % L["int8_gops_1t"],
+         "%.0f" % L["int8_gops_2t"]),
     ]
     if "avx2" in data:
         A = data["avx2"]
@@ -57,7 +62,8 @@ def limits(data):
             rows.append(("AVX2 backend peak fp32 FMA (ymm, GFLOPS)", "%.0f" % A["fp32_gflops_1t"],
                          "%.0f" % A["fp32_gflops_2t"]))
     rows += [
-        ("peak fp32 FMA (GFLOPS)", "%.0f" % L["fp32_gflops_1t"], "%.0f" % L["fp32_gflops_2t"]),
+        ("peak fp32 FMA (%sGFLOPS)" % ("%s, " % L["fp32_width"] if "fp32_width" in L else ""),
+         "%.0f" % L["fp32_gflops_1t"], "%.0f" % L["fp32_gflops_2t"]),
         ("BASE3 decode + dot, no memory (G weights/s)", "%.1f" % L["base3_gweights_1t"], ""),
     ]
     return table(["limit", "1 thread", "2 threads"], rows)
@@ -171,18 +177,26 @@ RENDER = {"limits": limits, "kernels": kernels, "base3-vs-2bit": base3_vs_2bit, 
 REGION = re.compile(r"(<!-- begin generated: ([a-z0-9-]+) [^>]*-->\n)(.*?)(<!-- end generated: \2 -->)", re.S)
 
 
-def render(text, data):
+def render(text, data, data_avx2only):
     def one(m):
         name = m.group(2)
+        src = data
+        if name.startswith(AVX2ONLY):
+            name, src = name[len(AVX2ONLY):], data_avx2only
         if name not in RENDER:
-            sys.exit("render_tables: unknown region %s" % name)
-        return m.group(1) + RENDER[name](data) + "\n" + m.group(4)
+            sys.exit("render_tables: unknown region %s" % m.group(2))
+        body = RENDER[name](src) if src is not None else "(no %s)" % os.path.relpath(RESULTS_AVX2ONLY, ROOT)
+        return m.group(1) + body + "\n" + m.group(4)
     return REGION.sub(one, text)
 
 
 def main():
     with open(RESULTS, encoding="utf-8") as f:
         data = json.load(f)
+    data_avx2only = None
+    if os.path.exists(RESULTS_AVX2ONLY):
+        with open(RESULTS_AVX2ONLY, encoding="utf-8") as f:
+            data_avx2only = json.load(f)
     stale = []
     for name in FILES:
         path = os.path.join(ROOT, name)
@@ -190,7 +204,7 @@ def main():
             continue
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        new = render(text, data)
+        new = render(text, data, data_avx2only)
         if new == text:
             continue
         if "--check" in sys.argv[1:]:
