@@ -25,10 +25,11 @@ static int32_t bl__avx2_hsum(__m256i v)
 /* Batch 1 streams every weight once. 2BIT (memory bound) walks one row at a time, a
    single stream that the hardware prefetchers follow, also prefetched into L2 two pages
    ahead, which keeps DRAM reads in flight across 4 KiB page boundaries where those
-   prefetchers restart; rows in groups (shared activation loads) were slower from DRAM. BASE3 (compute bound) takes rows in pairs, each row prefetching its own
-   stream a fixed distance ahead, a whole number of pairs, so over a pair the prefetched
-   bytes are exactly the next stretch of the contiguous rows. Past the end of the weights
-   a prefetch is a harmless hint. */
+   prefetchers restart; rows in groups (shared activation loads) were slower from DRAM.
+   BASE3 (compute bound) takes rows in pairs, each row prefetching its own stream a fixed
+   distance ahead, a whole number of pairs, so over a pair the prefetched bytes are
+   exactly the next stretch of the contiguous rows. Past the end of the weights a
+   prefetch is a harmless hint. */
 #define BL__AVX2_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
 #define BL__AVX2_AHEAD_2BIT 8192   /* bytes; chosen from 2, 4 and 8 KiB */
 #define BL__AVX2_AHEAD_BASE3 16384 /* bytes; chosen from 4, 8, 16, 32 and 64 KiB */
@@ -156,10 +157,10 @@ BL__FORCE_INLINE void bl__avx2_plain_2bit_half(__m256i w, __m256i three, __m256i
 }
 
 /* One 2BIT row with one token, 512 weights a step (prefetched as bl__avx2_2bit_row does):
-   the halves alternate between two int16 pairs, widened to int32 every two steps. Over
-   two steps hi[k] gains at most 4 * 2 * 8 * 127 * 2 = 16256 per lane, so hi[0] + hi[1]
-   stays below 2^15 (activations are at most 127 in magnitude); the remainder after the
-   last whole double step adds no more than a double step. */
+   the halves alternate between two int16 pairs, widened to int32 every two steps. Two
+   steps give hi[k] four halves, 4 * 4064 = 16256 per lane at most, so hi[0] + hi[1] stays
+   below 2^15 (activations are at most 127 in magnitude); what remains after the last
+   whole double step (a step, a block, a tail block) gives each hi[k] four halves too. */
 BL__FORCE_INLINE void bl__avx2_plain_2bit_step(const uint8_t *row, const int8_t *a, __m256i three, __m256i twelve,
                                                __m256i lo[2], __m256i hi[2])
 {
@@ -566,12 +567,12 @@ static float bl__avx2_hsum_ps(__m256 v)
    each dword, the table -1, 0, 1, 2 in both 128-bit lanes), and meet the activations in
    FMAs. t * x is exact, so each FMA is exactly the addition or subtraction of x (or
    nothing) that the FLOAT path specifies; only the summation order differs from the
-   scalar reference. Batch 1 decodes in registers, two
-   rows sharing each activation load (four rows' accumulators do not fit in 16 registers).
-   Larger batches decode a panel of 16 rows x 2 blocks once (the trits times the row's
-   scale, transposed so that each column's 16 weights are two ymm) into a 40 KiB stack
-   buffer, and run a 16 rows x 6 tokens broadcast-FMA kernel over it, as an sgemm kernel
-   does: 12 accumulators, 2 loads and 6 broadcasts per 12 FMAs, no horizontal sums. */
+   scalar reference. Batch 1 decodes in registers, two rows sharing each activation load
+   (four rows' accumulators do not fit in 16 registers). Larger batches decode a panel of
+   16 rows x 2 blocks once (the trits times the row's scale, transposed so that each
+   column's 16 weights are two ymm) into a 40 KiB stack buffer, and run a 16 rows x 6
+   tokens broadcast-FMA kernel over it, as an sgemm kernel does: 12 accumulators, 2 loads
+   and 6 broadcasts per 12 FMAs, no horizontal sums. */
 #define BL__AVX2_FROWS 2   /* batch-1 rows per activation load */
 #define BL__AVX2_FCHAINS 4 /* batch-1 FMA accumulators per row */
 #define BL__AVX2_FTOK 6    /* tokens per panel kernel pass */
