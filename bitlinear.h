@@ -2111,7 +2111,11 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
    (BL__NOINLINE), each also stays small for engines that compile one function at a time
    (V8 runs a large function's baseline code until its optimized code is ready). */
 #define BL__SIMD_WALK(isa, TOKENS, FTOKENS) BL__SIMD_WALK_INT8(isa, TOKENS) BL__SIMD_WALK_FLOAT(isa, FTOKENS)
-#define BL__SIMD_WALK_INT8(isa, TOKENS)                                                                        \
+#define BL__SIMD_WALK_INT8(isa, TOKENS) BL__SIMD_WALK_INT8_BY_FORMAT(isa, TOKENS, TOKENS)
+/* the same with a maximum token group per format (TOKENS3 >= TOKENS2): for a backend whose
+   BASE3 decode costs enough more than its 2BIT decode to want more tokens per decoded
+   block */
+#define BL__SIMD_WALK_INT8_BY_FORMAT(isa, TOKENS2, TOKENS3)                                                    \
     BL__FORCE_INLINE void bl__##isa##_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, \
                                                 float *y, int r0, int r1)                                      \
     {                                                                                                          \
@@ -2119,7 +2123,7 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
         const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;                                  \
         int r, j;                                                                                              \
         if (T > 1 && bl__simd_chunked(L, T, r1 - r0)) {                                                        \
-            int32_t part[BL__SIMD_CHUNK_ROWS][TOKENS], tmp[TOKENS];                                            \
+            int32_t part[BL__SIMD_CHUNK_ROWS][TOKENS3], tmp[TOKENS3];                                          \
             int n = L->in_features, cw = bl__simd_chunk_width(L, T, d), c0, t, i;                              \
             memset(part, 0, sizeof part);                                                                      \
             for (c0 = 0; c0 < n; c0 += cw)                                                                     \
@@ -2130,23 +2134,23 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
                                              n - c0 < cw ? n - c0 : cw, a + c0, in->stride, T, tmp);           \
                         for (t = 0; t < T; ++t) part[i][t] += tmp[t];                                          \
                     }                                                                                          \
-            for (r = r0, i = 0; r < r1; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], TOKENS, b0, T, r, y); \
+            for (r = r0, i = 0; r < r1; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], TOKENS3, b0, T, r, y); \
             return;                                                                                            \
         }                                                                                                      \
         for (r = r0; r < r1; ++r) {                                                                            \
-            int32_t dot[BL_MAX_K][TOKENS];                                                                     \
+            int32_t dot[BL_MAX_K][TOKENS3];                                                                    \
             for (j = 0; j < L->k; ++j)                                                                         \
                 bl__##isa##_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,              \
                                      L->in_features, a, in->stride, T, dot[j]);                                \
-            bl__simd_store_int8(L, in, &dot[0][0], TOKENS, b0, T, r, y);                                       \
+            bl__simd_store_int8(L, in, &dot[0][0], TOKENS3, b0, T, r, y);                                      \
         }                                                                                                      \
     }                                                                                                          \
     BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
     BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
     BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
-    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
-    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS2, max)                                                    \
+    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS3, max)                                                   \
+    BL__SIMD_WALK_GEMM(isa, int8, TOKENS2, TOKENS3, BL__SIMD_WALK_CALL(isa, int8, 4))
 #define BL__SIMD_WALK_FLOAT(isa, FTOKENS)                                                                      \
     BL__FORCE_INLINE void bl__##isa##_rows_float(int d, int T, const bl_linear *L, const bl__input *in,         \
                                                  int b0, float *y, int r0, int r1)                             \
@@ -2170,7 +2174,7 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 2, 2)         \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, FTOKENS, max)                                                   \
     BL__SIMD_WALK_VARIANT(isa, float, base3, 5, FTOKENS, max)                                                  \
-    BL__SIMD_WALK_GEMM(isa, float, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
+    BL__SIMD_WALK_GEMM(isa, float, FTOKENS, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
 
 /* rows [r0, r1) of tokens b0 .. b0+T-1 for one format and token count. The backend's
    maximum is a variant of its own (suffix max): with a maximum of 2 or 4 it repeats a
@@ -2185,19 +2189,21 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
     if (base3) bl__##isa##_rows_##act##_base3_##suffix(L, in, b0, y, rt, rend);                                \
     else bl__##isa##_rows_##act##_2bit_##suffix(L, in, b0, y, rt, rend);
 
-/* Tiles of rows, then token groups of the largest power of two left, at most MAXT. A
-   group smaller than MAXT is 1 or 2 tokens, or 4 (INT8 with a maximum of 8): `rest`
-   calls that last variant (FLOAT maxima are at most 4, so there it is 2). */
-#define BL__SIMD_WALK_GEMM(isa, act, MAXT, rest)                                                               \
+/* Tiles of rows, then token groups of the largest power of two left, at most MAXT2
+   (2BIT) or MAXT3 (BASE3). A group smaller than its maximum is 1 or 2 tokens, or 4 (INT8
+   with a maximum of 8): `rest` calls that last variant (FLOAT maxima are at most 4, so
+   there it is 2). */
+#define BL__SIMD_WALK_GEMM(isa, act, MAXT2, MAXT3, rest)                                                       \
     static void bl__##isa##_walk_##act(const bl_linear *L, const bl__input *in, int batch, float *y, int r0,   \
                                        int r1)                                                                 \
     {                                                                                                          \
-        int base3 = L->format == BL_FORMAT_BASE3, tile = bl__simd_row_tile(L), rt, b0, T;                      \
+        int base3 = L->format == BL_FORMAT_BASE3, most = base3 ? (MAXT3) : (MAXT2);                            \
+        int tile = bl__simd_row_tile(L), rt, b0, T;                                                            \
         for (rt = r0; rt < r1; rt += tile) {                                                                   \
             int rend = r1 - rt > tile ? rt + tile : r1;                                                        \
             for (b0 = 0; b0 < batch; b0 += T) {                                                                \
-                T = bl__simd_tokens(batch - b0, MAXT);                                                         \
-                if (T == MAXT) {                                                                               \
+                T = bl__simd_tokens(batch - b0, most);                                                         \
+                if (T == most) {                                                                               \
                     BL__SIMD_WALK_CALL(isa, act, max)                                                          \
                 } else if (T == 1) {                                                                           \
                     BL__SIMD_WALK_CALL(isa, act, 1)                                                            \
@@ -2351,7 +2357,8 @@ BL__TARGET_END
 #ifdef BL__HAVE_AVX2
 BL__TARGET_BEGIN("avx2,fma")
 
-#define BL__AVX2_PTOKENS 4 /* INT8 tokens per decoded block, AVX2 alone */
+#define BL__AVX2_PTOKENS 8      /* INT8 tokens per decoded block, AVX2 alone */
+#define BL__AVX2_PTOKENS_2BIT 4 /* the same for 2BIT (bl__avx2_plain_row_int8) */
 #define BL__AVX2_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 
 static int32_t bl__avx2_hsum(__m256i v)
@@ -2412,73 +2419,98 @@ BL__FORCE_INLINE __m256i bl__avx2_base3_code(__m256i s)
     return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
 }
 
-/* codes 0..2 of digit m, halves h = 0, 1: c[2m + h]; zero bytes give codes 0 */
-BL__FORCE_INLINE void bl__avx2_codes(int d, const uint8_t *p, __m256i c[10])
+/* codes 0..2 of digit m of 32 bytes: c[m]; zero bytes give codes 0 */
+BL__FORCE_INLINE void bl__avx2_codes_half(int d, __m256i w, __m256i c[5])
 {
-    __m256i w[2];
-    int h, m;
-    w[0] = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    w[1] = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    int m;
     if (d == 4) {
         const __m256i three = _mm256_set1_epi8(3);
-        BL__UNROLL
-        for (h = 0; h < 2; ++h) {
-            c[h] = _mm256_and_si256(w[h], three);
-            c[2 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 2), three);
-            c[4 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 4), three);
-            c[6 + h] = _mm256_and_si256(_mm256_srli_epi16(w[h], 6), three);
-        }
+        c[0] = _mm256_and_si256(w, three);
+        c[1] = _mm256_and_si256(_mm256_srli_epi16(w, 2), three);
+        c[2] = _mm256_and_si256(_mm256_srli_epi16(w, 4), three);
+        c[3] = _mm256_and_si256(_mm256_srli_epi16(w, 6), three);
     } else {
+        __m256i s = bl__avx2_base3_flip(w);
         BL__UNROLL
-        for (h = 0; h < 2; ++h) {
-            __m256i s = bl__avx2_base3_flip(w[h]);
-            BL__UNROLL
-            for (m = 0; m < 5; ++m) {
-                c[2 * m + h] = bl__avx2_base3_code(s);
-                s = bl__avx2_times3(s);
-            }
+        for (m = 0; m < 5; ++m) {
+            c[m] = bl__avx2_base3_code(s);
+            if (m < 4) s = bl__avx2_times3(s);
         }
     }
 }
 
-/* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step` */
-BL__FORCE_INLINE void bl__avx2_block_int8_plain(int d, const uint8_t *p, const int8_t *a, size_t stride, int off,
-                                          int step, int T, __m256i *acc)
+/* STEP for t_ = 0 .. T - 1 (T <= 8), written out: clang 14 leaves a loop over the tokens
+   partly rolled, with the codes and sums in memory */
+#define BL__AVX2_FOR_TOKENS(T, STEP)                                                              \
+    do {                                                                                          \
+        int t_ = 0;                                                                               \
+        STEP;                                                                                     \
+        if ((T) > 1) { t_ = 1; STEP; }                                                            \
+        if ((T) > 2) { t_ = 2; STEP; }                                                            \
+        if ((T) > 3) { t_ = 3; STEP; }                                                            \
+        if ((T) > 4) { t_ = 4; STEP; }                                                            \
+        if ((T) > 5) { t_ = 5; STEP; }                                                            \
+        if ((T) > 6) { t_ = 6; STEP; }                                                            \
+        if ((T) > 7) { t_ = 7; STEP; }                                                            \
+    } while (0)
+
+/* one token's products with a half's codes: d vpmaddubsw into its int16 sum, written
+   out (clang 14 unrolls a loop over d only by two) */
+BL__FORCE_INLINE __m256i bl__avx2_plain_dots(int d, const __m256i c[5], const int8_t *at, int step, __m256i sum)
+{
+#define BL__AVX2_DOT(m) sum = _mm256_add_epi16(sum, _mm256_maddubs_epi16(c[m], BL__AVX2_LOAD(at + step * (m))))
+    BL__AVX2_DOT(0);
+    BL__AVX2_DOT(1);
+    BL__AVX2_DOT(2);
+    BL__AVX2_DOT(3);
+    if (d == 5) BL__AVX2_DOT(4);
+#undef BL__AVX2_DOT
+    BL__KEEP(sum); /* gcc would otherwise keep the products to sum later, spilling them */
+    return sum;
+}
+
+/* the block at `p` (64 readable bytes) against T tokens (a + t * stride), digit stride
+   `step`: each 32-byte half's codes are made once and meet every token */
+BL__FORCE_INLINE void bl__avx2_plain_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int step, int T,
+                                                __m256i *sum)
+{
+    __m256i c[5];
+    int h;
+    BL__UNROLL
+    for (h = 0; h < 2; ++h) {
+        bl__avx2_codes_half(d, BL__AVX2_LOAD(p + 32 * h), c);
+        BL__AVX2_FOR_TOKENS(T, sum[t_] = bl__avx2_plain_dots(d, c, a + (size_t)t_ * stride + 32 * h, step, sum[t_]));
+    }
+}
+
+/* out[t] = sum_i code_i * a_t[i] over one packed row, T tokens. A token's int16 sum gains
+   at most 5 * 2 * 2 * 127 = 2540 per lane a half, so it widens to int32 every six blocks
+   (twelve halves: 30480). With eight tokens (BASE3) a half's codes and the sums exceed the
+   sixteen ymm registers and some spill, which still costs less than decoding the codes
+   once per four tokens. The tail block is copied (zero bytes are codes 0). */
+BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
+                                              int32_t *out)
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i c[10];
-    int t, m;
-    bl__avx2_codes(d, p, c);
-    BL__UNROLL
-    for (t = 0; t < T; ++t) {
-        const int8_t *at = a + (size_t)t * stride + off;
-        __m256i s = _mm256_setzero_si256();
-        BL__UNROLL
-        for (m = 0; m < d; ++m) {
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[2 * m], _mm256_loadu_si256((const __m256i *)(const void *)(at + step * m))));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[2 * m + 1], _mm256_loadu_si256((const __m256i *)(const void *)(at + step * m + 32))));
+    __m256i sum[BL__AVX2_PTOKENS], acc[BL__AVX2_PTOKENS];
+    int pos = 0, span = 64 * d, blocks = 0;
+    BL__AVX2_FOR_TOKENS(T, sum[t_] = acc[t_] = _mm256_setzero_si256());
+    for (; pos + span <= n; pos += span, row += 64) {
+        bl__avx2_plain_block_int8(d, row, a + pos, stride, 64, T, sum);
+        if (++blocks == 6) {
+            BL__AVX2_FOR_TOKENS(T, acc[t_] = _mm256_add_epi32(acc[t_], _mm256_madd_epi16(sum[t_], ones));
+                                   sum[t_] = _mm256_setzero_si256());
+            blocks = 0;
         }
-        acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(s, ones));
     }
-}
-
-/* out[t] = sum_i code_i * a_t[i] over one packed row */
-BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, const int8_t *a, size_t stride, int T,
-                                        int32_t *out)
-{
-    __m256i acc[BL__AVX2_PTOKENS];
-    int pos = 0, t, span = 64 * d;
-    BL__UNROLL
-    for (t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
-    for (; pos + span <= n; pos += span, row += 64) bl__avx2_block_int8_plain(d, row, a, stride, pos, 64, T, acc);
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + d - 1) / d;
-        bl__avx2_block_int8_plain(d, bl__simd_tail(row, bytes, 0, buf), a, stride, pos, bytes, T, acc);
+        bl__avx2_plain_block_int8(d, bl__simd_tail(row, bytes, 0, buf), a + pos, stride, bytes, T, sum);
     }
-    BL__UNROLL
-    for (t = 0; t < T; ++t) out[t] = bl__avx2_hsum(acc[t]);
+    BL__AVX2_FOR_TOKENS(T, out[t_] = bl__avx2_hsum(_mm256_add_epi32(acc[t_], _mm256_madd_epi16(sum[t_], ones))));
 }
+
 
 /* 2BIT, 32 bytes of one row against the four digits' activations (digit m's 32 at
    a + step * m). One shift serves all four digits: digits 0 and 2 are codes (w & 3 and
@@ -2624,7 +2656,7 @@ BL__FORCE_INLINE void bl__avx2_plain_rows4_int8(int d, const uint8_t *row, size_
     }
 }
 
-BL__SIMD_WALK_INT8(avx2_plain, BL__AVX2_PTOKENS)
+BL__SIMD_WALK_INT8_BY_FORMAT(avx2_plain, BL__AVX2_PTOKENS_2BIT, BL__AVX2_PTOKENS)
 BL__X86_WALK_GEMV(avx2_plain)
 
 /* ---- AVX-VNNI: vpdpbusd on ymm ------------------------------------------------------ */
@@ -2804,29 +2836,6 @@ BL__FORCE_INLINE void bl__avx2_vnni_rows4_int8(int d, const uint8_t *row, size_t
         bl__avx2_base3_rows(row, rb, n, a, pair);
         out[h] = pair[0];
         out[h + 1] = pair[1];
-    }
-}
-
-/* codes 0..2 of digit m of 32 bytes: c[m]; zero bytes give codes 0. BASE3: code =
-   (y > 85) + (y > 170), compared as signed s = y - 128 (3 (y - 128) = 3y - 128 mod 256:
-   s follows the same s -> 3s chain). */
-BL__FORCE_INLINE void bl__avx2_codes_half(int d, __m256i w, __m256i c[5])
-{
-    int m;
-    if (d == 4) {
-        const __m256i three = _mm256_set1_epi8(3);
-        c[0] = _mm256_and_si256(w, three);
-        c[1] = _mm256_and_si256(_mm256_srli_epi16(w, 2), three);
-        c[2] = _mm256_and_si256(_mm256_srli_epi16(w, 4), three);
-        c[3] = _mm256_and_si256(_mm256_srli_epi16(w, 6), three);
-    } else {
-        const __m256i lo = _mm256_set1_epi8(85 - 128), hi = _mm256_set1_epi8(170 - 128), zero = _mm256_setzero_si256();
-        __m256i s = _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80));
-        BL__UNROLL
-        for (m = 0; m < 5; ++m) {
-            c[m] = _mm256_sub_epi8(_mm256_sub_epi8(zero, _mm256_cmpgt_epi8(s, lo)), _mm256_cmpgt_epi8(s, hi));
-            if (m < 4) s = bl__avx2_times3(s);
-        }
     }
 }
 

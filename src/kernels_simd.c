@@ -87,7 +87,11 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
    (BL__NOINLINE), each also stays small for engines that compile one function at a time
    (V8 runs a large function's baseline code until its optimized code is ready). */
 #define BL__SIMD_WALK(isa, TOKENS, FTOKENS) BL__SIMD_WALK_INT8(isa, TOKENS) BL__SIMD_WALK_FLOAT(isa, FTOKENS)
-#define BL__SIMD_WALK_INT8(isa, TOKENS)                                                                        \
+#define BL__SIMD_WALK_INT8(isa, TOKENS) BL__SIMD_WALK_INT8_BY_FORMAT(isa, TOKENS, TOKENS)
+/* the same with a maximum token group per format (TOKENS3 >= TOKENS2): for a backend whose
+   BASE3 decode costs enough more than its 2BIT decode to want more tokens per decoded
+   block */
+#define BL__SIMD_WALK_INT8_BY_FORMAT(isa, TOKENS2, TOKENS3)                                                    \
     BL__FORCE_INLINE void bl__##isa##_rows_int8(int d, int T, const bl_linear *L, const bl__input *in, int b0, \
                                                 float *y, int r0, int r1)                                      \
     {                                                                                                          \
@@ -95,7 +99,7 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
         const int8_t *a = (const int8_t *)in->data + (size_t)b0 * in->stride;                                  \
         int r, j;                                                                                              \
         if (T > 1 && bl__simd_chunked(L, T, r1 - r0)) {                                                        \
-            int32_t part[BL__SIMD_CHUNK_ROWS][TOKENS], tmp[TOKENS];                                            \
+            int32_t part[BL__SIMD_CHUNK_ROWS][TOKENS3], tmp[TOKENS3];                                          \
             int n = L->in_features, cw = bl__simd_chunk_width(L, T, d), c0, t, i;                              \
             memset(part, 0, sizeof part);                                                                      \
             for (c0 = 0; c0 < n; c0 += cw)                                                                     \
@@ -106,23 +110,23 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
                                              n - c0 < cw ? n - c0 : cw, a + c0, in->stride, T, tmp);           \
                         for (t = 0; t < T; ++t) part[i][t] += tmp[t];                                          \
                     }                                                                                          \
-            for (r = r0, i = 0; r < r1; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], TOKENS, b0, T, r, y); \
+            for (r = r0, i = 0; r < r1; ++r, i += L->k) bl__simd_store_int8(L, in, part[i], TOKENS3, b0, T, r, y); \
             return;                                                                                            \
         }                                                                                                      \
         for (r = r0; r < r1; ++r) {                                                                            \
-            int32_t dot[BL_MAX_K][TOKENS];                                                                     \
+            int32_t dot[BL_MAX_K][TOKENS3];                                                                    \
             for (j = 0; j < L->k; ++j)                                                                         \
                 bl__##isa##_row_int8(d, L->packed + (size_t)j * plane + (size_t)r * L->row_bytes,              \
                                      L->in_features, a, in->stride, T, dot[j]);                                \
-            bl__simd_store_int8(L, in, &dot[0][0], TOKENS, b0, T, r, y);                                       \
+            bl__simd_store_int8(L, in, &dot[0][0], TOKENS3, b0, T, r, y);                                      \
         }                                                                                                      \
     }                                                                                                          \
     BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 1, 1) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 1, 1)           \
     BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 2, 2)           \
     BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, 4, 4) BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, 4, 4)           \
-    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS, max)                                                     \
-    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS, max)                                                    \
-    BL__SIMD_WALK_GEMM(isa, int8, TOKENS, BL__SIMD_WALK_CALL(isa, int8, 4))
+    BL__SIMD_WALK_VARIANT(isa, int8, 2bit, 4, TOKENS2, max)                                                    \
+    BL__SIMD_WALK_VARIANT(isa, int8, base3, 5, TOKENS3, max)                                                   \
+    BL__SIMD_WALK_GEMM(isa, int8, TOKENS2, TOKENS3, BL__SIMD_WALK_CALL(isa, int8, 4))
 #define BL__SIMD_WALK_FLOAT(isa, FTOKENS)                                                                      \
     BL__FORCE_INLINE void bl__##isa##_rows_float(int d, int T, const bl_linear *L, const bl__input *in,         \
                                                  int b0, float *y, int r0, int r1)                             \
@@ -146,7 +150,7 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, 2, 2) BL__SIMD_WALK_VARIANT(isa, float, base3, 5, 2, 2)         \
     BL__SIMD_WALK_VARIANT(isa, float, 2bit, 4, FTOKENS, max)                                                   \
     BL__SIMD_WALK_VARIANT(isa, float, base3, 5, FTOKENS, max)                                                  \
-    BL__SIMD_WALK_GEMM(isa, float, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
+    BL__SIMD_WALK_GEMM(isa, float, FTOKENS, FTOKENS, BL__SIMD_WALK_CALL(isa, float, 2))
 
 /* rows [r0, r1) of tokens b0 .. b0+T-1 for one format and token count. The backend's
    maximum is a variant of its own (suffix max): with a maximum of 2 or 4 it repeats a
@@ -161,19 +165,21 @@ static BL__UNUSED int bl__simd_chunk_width(const bl_linear *L, int T, int d)
     if (base3) bl__##isa##_rows_##act##_base3_##suffix(L, in, b0, y, rt, rend);                                \
     else bl__##isa##_rows_##act##_2bit_##suffix(L, in, b0, y, rt, rend);
 
-/* Tiles of rows, then token groups of the largest power of two left, at most MAXT. A
-   group smaller than MAXT is 1 or 2 tokens, or 4 (INT8 with a maximum of 8): `rest`
-   calls that last variant (FLOAT maxima are at most 4, so there it is 2). */
-#define BL__SIMD_WALK_GEMM(isa, act, MAXT, rest)                                                               \
+/* Tiles of rows, then token groups of the largest power of two left, at most MAXT2
+   (2BIT) or MAXT3 (BASE3). A group smaller than its maximum is 1 or 2 tokens, or 4 (INT8
+   with a maximum of 8): `rest` calls that last variant (FLOAT maxima are at most 4, so
+   there it is 2). */
+#define BL__SIMD_WALK_GEMM(isa, act, MAXT2, MAXT3, rest)                                                       \
     static void bl__##isa##_walk_##act(const bl_linear *L, const bl__input *in, int batch, float *y, int r0,   \
                                        int r1)                                                                 \
     {                                                                                                          \
-        int base3 = L->format == BL_FORMAT_BASE3, tile = bl__simd_row_tile(L), rt, b0, T;                      \
+        int base3 = L->format == BL_FORMAT_BASE3, most = base3 ? (MAXT3) : (MAXT2);                            \
+        int tile = bl__simd_row_tile(L), rt, b0, T;                                                            \
         for (rt = r0; rt < r1; rt += tile) {                                                                   \
             int rend = r1 - rt > tile ? rt + tile : r1;                                                        \
             for (b0 = 0; b0 < batch; b0 += T) {                                                                \
-                T = bl__simd_tokens(batch - b0, MAXT);                                                         \
-                if (T == MAXT) {                                                                               \
+                T = bl__simd_tokens(batch - b0, most);                                                         \
+                if (T == most) {                                                                               \
                     BL__SIMD_WALK_CALL(isa, act, max)                                                          \
                 } else if (T == 1) {                                                                           \
                     BL__SIMD_WALK_CALL(isa, act, 1)                                                            \
