@@ -2380,8 +2380,9 @@ static int32_t bl__avx2_hsum(__m256i v)
    exactly the next stretch of the contiguous rows. Past the end of the weights a
    prefetch is a harmless hint. */
 #define BL__AVX2_PREFETCH(p, ahead) _mm_prefetch((const char *)((uintptr_t)(p) + (ahead)), _MM_HINT_T1)
-#define BL__AVX2_AHEAD_2BIT 8192   /* bytes; chosen from 2, 4 and 8 KiB */
-#define BL__AVX2_AHEAD_BASE3 16384 /* bytes; chosen from 4, 8, 16, 32 and 64 KiB */
+#define BL__AVX2_AHEAD_2BIT 8192        /* bytes; chosen from 2, 4 and 8 KiB */
+#define BL__AVX2_AHEAD_2BIT_PLAIN 16384 /* the same without AVX-VNNI; from 4, 8, 16, 32 KiB */
+#define BL__AVX2_AHEAD_BASE3 16384      /* bytes; chosen from 4, 8, 16, 32 and 64 KiB */
 
 /* a whole number of row pairs, at least `bytes` and at least three pairs */
 static inline size_t bl__avx2_ahead(size_t rb, size_t bytes)
@@ -2530,17 +2531,18 @@ BL__FORCE_INLINE void bl__avx2_plain_2bit_half(__m256i w, __m256i three, __m256i
     BL__KEEP(*hi);
 }
 
-/* One 2BIT row with one token, 512 weights a step (prefetched as bl__avx2_2bit_row does):
-   the halves alternate between two int16 pairs, widened to int32 every two steps. Two
-   steps give hi[k] four halves, 4 * 4064 = 16256 per lane at most, so hi[0] + hi[1] stays
-   below 2^15 (activations are at most 127 in magnitude); what remains after the last
-   whole double step (a step, a block, a tail block) gives each hi[k] four halves too. */
+/* One 2BIT row with one token, 512 weights a step, prefetched as bl__avx2_2bit_row is but
+   further ahead: the halves alternate between two int16 pairs, widened to int32 every two
+   steps. Two steps give hi[k] four halves, 4 * 4064 = 16256 per lane at most, so hi[0] +
+   hi[1] stays below 2^15 (activations are at most 127 in magnitude); what remains after
+   the last whole double step (a step, a block, a tail block) gives each hi[k] four halves
+   too. */
 BL__FORCE_INLINE void bl__avx2_plain_2bit_step(const uint8_t *row, const int8_t *a, __m256i three, __m256i twelve,
                                                __m256i lo[2], __m256i hi[2])
 {
     int k;
-    BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT);
-    BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT + 64);
+    BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT_PLAIN);
+    BL__AVX2_PREFETCH(row, BL__AVX2_AHEAD_2BIT_PLAIN + 64);
     BL__UNROLL
     for (k = 0; k < 4; ++k)
         bl__avx2_plain_2bit_half(BL__AVX2_LOAD(row + 32 * k), three, twelve, a + 256 * (k / 2) + 32 * (k % 2), 64,
