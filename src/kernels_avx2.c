@@ -165,6 +165,27 @@ BL__FORCE_INLINE void bl__avx2_plain_row_int8(int d, const uint8_t *row, int n, 
 }
 
 
+/* The end of a 2BIT batch-1 row after its whole 512-weight steps, from `pos`: a whole
+   block if one is left, then the tail block (copied, zero bytes), each as its two 32-byte
+   halves HALF(q, off, step, k): the half at q, whose digit m meets the activations at
+   off + step * m, going to accumulator set k. */
+#define BL__AVX2_2BIT_ROW_END(row, n, pos, HALF)                                                   \
+    do {                                                                                           \
+        if ((pos) + 256 <= (n)) {                                                                  \
+            HALF((row), (pos), 64, 0);                                                             \
+            HALF((row) + 32, (pos) + 32, 64, 1);                                                   \
+            (pos) += 256;                                                                          \
+            (row) += 64;                                                                           \
+        }                                                                                          \
+        if ((pos) < (n)) {                                                                         \
+            uint8_t buf_[64];                                                                      \
+            int bytes_ = ((n) - (pos) + 3) / 4;                                                    \
+            const uint8_t *q_ = bl__simd_tail((row), bytes_, 0, buf_);                             \
+            HALF(q_, (pos), bytes_, 0);                                                            \
+            HALF(q_ + 32, (pos) + 32, bytes_, 1);                                                  \
+        }                                                                                          \
+    } while (0)
+
 /* 2BIT, 32 bytes of one row against the four digits' activations (digit m's 32 at
    a + step * m). One shift serves all four digits: digits 0 and 2 are codes (w & 3 and
    w >> 4 & 3), digits 1 and 3 are masked in place as four times their codes (w & 12,
@@ -213,7 +234,7 @@ static int32_t bl__avx2_plain_2bit_row(const uint8_t *row, int n, const int8_t *
 {
     __m256i three = _mm256_set1_epi8(3), twelve = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
     __m256i lo[2], hi[2], acc_lo = _mm256_setzero_si256(), acc_hi = acc_lo;
-    int pos = 0, k;
+    int pos = 0;
     lo[0] = lo[1] = hi[0] = hi[1] = acc_lo;
     for (; pos + 1024 <= n; pos += 1024, row += 256) {
         BL__KEEP(three); /* gcc would rebuild the constants every step */
@@ -228,21 +249,10 @@ static int32_t bl__avx2_plain_2bit_row(const uint8_t *row, int n, const int8_t *
         pos += 512;
         row += 128;
     }
-    if (pos + 256 <= n) {
-        BL__UNROLL
-        for (k = 0; k < 2; ++k)
-            bl__avx2_plain_2bit_half(BL__AVX2_LOAD(row + 32 * k), three, twelve, a + pos + 32 * k, 64, &lo[k], &hi[k]);
-        pos += 256;
-        row += 64;
-    }
-    if (pos < n) {
-        uint8_t buf[64];
-        int bytes = (n - pos + 3) / 4;
-        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
-        BL__UNROLL
-        for (k = 0; k < 2; ++k)
-            bl__avx2_plain_2bit_half(BL__AVX2_LOAD(p + 32 * k), three, twelve, a + pos + 32 * k, bytes, &lo[k], &hi[k]);
-    }
+#define BL__AVX2_PLAIN_HALF(q, off, step, k) \
+    bl__avx2_plain_2bit_half(BL__AVX2_LOAD(q), three, twelve, a + (off), step, &lo[k], &hi[k])
+    BL__AVX2_2BIT_ROW_END(row, n, pos, BL__AVX2_PLAIN_HALF);
+#undef BL__AVX2_PLAIN_HALF
     bl__avx2_plain_2bit_widen(lo, hi, ones, &acc_lo, &acc_hi);
     return bl__avx2_hsum(_mm256_add_epi32(acc_lo, _mm256_srai_epi32(acc_hi, 2)));
 }
@@ -387,19 +397,9 @@ static __m256i bl__avx2_2bit_row(const uint8_t *row, int n, const int8_t *a)
         for (k = 0; k < 4; ++k)
             bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), mask, a + pos + 256 * (k / 2) + 32 * (k % 2), 64, acc + 4 * (k % 2));
     }
-    if (pos + 256 <= n) {
-        BL__UNROLL
-        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(row + 32 * k), mask, a + pos + 32 * k, 64, acc + 4 * k);
-        pos += 256;
-        row += 64;
-    }
-    if (pos < n) {
-        uint8_t buf[64];
-        int bytes = (n - pos + 3) / 4;
-        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
-        BL__UNROLL
-        for (k = 0; k < 2; ++k) bl__avx2_2bit_half(BL__AVX2_LOAD(p + 32 * k), mask, a + pos + 32 * k, bytes, acc + 4 * k);
-    }
+#define BL__AVX2_VNNI_HALF(q, off, step, k) bl__avx2_2bit_half(BL__AVX2_LOAD(q), mask, a + (off), step, acc + 4 * (k))
+    BL__AVX2_2BIT_ROW_END(row, n, pos, BL__AVX2_VNNI_HALF);
+#undef BL__AVX2_VNNI_HALF
     return bl__avx2_2bit_sum(acc);
 }
 
