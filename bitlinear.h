@@ -4293,10 +4293,10 @@ static const bl__backend_kernels bl__kernels_neon = { bl__neon_walk_int8, bl__ne
    INT8: codes times activations (v128.load8x8_s) by i32x4.dot_i16x8_s, every product and
    pair sum exact, accumulated in int32; the code sum is subtracted once per row (the
    offset trick of bl__simd_store_int8), so zero bytes (code 0) contribute nothing.
-   With BITLINEAR_WASM_RELAXED, relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s takes
-   the 16 codes of a digit and 16 activations at once: the spec leaves its result open
-   only when a lane of its second operand has the top bit set, and codes are 0..2, so
-   every engine computes the exact sum.
+   With BITLINEAR_WASM_RELAXED, relaxed SIMD's i16x8.relaxed_dot_i8x16_i7x16_s takes the
+   16 codes of a digit and 16 activations at once: the spec leaves its result open only
+   when a lane of its second operand has the top bit set (or a pair sum leaves int16), and
+   the codes, at most 8, keep both away, so every engine computes the exact sums.
    FLOAT: trits (code - 1) converted to float and multiplied by the inputs: t * x is
    exact for t in {-1, 0, 1} and finite x (forward refuses non-finite inputs), so this is
    the add/sub path; the sums are grouped per lane, so the float order differs from the
@@ -4307,6 +4307,9 @@ static const bl__backend_kernels bl__kernels_neon = { bl__neon_walk_int8, bl__ne
 
 #define BL__WASM_TOKENS 4  /* INT8 tokens per decoded block */
 #define BL__WASM_FTOKENS 2 /* FLOAT tokens per decoded block */
+/* on a loop over a block's groups: V8 issues the loads of a straight run of code first,
+   so an unrolled block's loads outnumber the registers and are spilled */
+#define BL__WASM_ROLLED BL__PRAGMA(clang loop unroll(disable))
 
 #if defined(BITLINEAR_WASM_RELAXED)
 #  if !defined(__wasm_relaxed_simd__)
@@ -4315,10 +4318,10 @@ static const bl__backend_kernels bl__kernels_neon = { bl__neon_walk_int8, bl__ne
 /* the builtin's name as clang 16 and later spell it, or an earlier spelling without "relaxed_" */
 #  if !defined(__has_builtin)
 #    error "bitlinear: BITLINEAR_WASM_RELAXED needs __has_builtin"
-#  elif __has_builtin(__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4)
-#    define BL__WASM_RELAXED_DOT __builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4
-#  elif __has_builtin(__builtin_wasm_dot_i8x16_i7x16_add_s_i32x4)
-#    define BL__WASM_RELAXED_DOT __builtin_wasm_dot_i8x16_i7x16_add_s_i32x4
+#  elif __has_builtin(__builtin_wasm_relaxed_dot_i8x16_i7x16_s_i16x8)
+#    define BL__WASM_RELAXED_DOT16 __builtin_wasm_relaxed_dot_i8x16_i7x16_s_i16x8
+#  elif __has_builtin(__builtin_wasm_dot_i8x16_i7x16_s_i16x8)
+#    define BL__WASM_RELAXED_DOT16 __builtin_wasm_dot_i8x16_i7x16_s_i16x8
 #  else
 #    error "bitlinear: this compiler lacks relaxed SIMD's integer dot product (clang >= 16 has it)"
 #  endif
@@ -4344,21 +4347,24 @@ static int32_t bl__wasm_hsum_i32(v128_t v)
 }
 
 #if defined(BITLINEAR_WASM_RELAXED)
-/* acc + the dot of the 16 activations at `at` with 16 codes (the i7 operand), four per lane */
-#define BL__WASM_RDOT(at, codes, acc) \
-    ((v128_t)BL__WASM_RELAXED_DOT((__i8x16)wasm_v128_load(at), (__i8x16)(codes), (__i32x4)(acc)))
+/* the 16 activations at `at` times 16 codes (the i7 operand), summed in pairs to int16:
+   exact, as codes times activations in pairs stay far inside int16 */
+#define BL__WASM_RDOT16(at, codes) ((v128_t)BL__WASM_RELAXED_DOT16((__i8x16)wasm_v128_load(at), (__i8x16)(codes)))
 
 /* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`;
    codes 0..2 as bytes, each digit's consumed as it is made (zero bytes give codes 0).
-   BASE3 codes come from 16-bit lanes (bl__wasm_code) narrowed to bytes: WebAssembly has
+   2BIT codes come from 16-bit shifts (bits entering from the lane's other byte are masked
+   off); BASE3 codes from 16-bit lanes (bl__wasm_code) narrowed to bytes: WebAssembly has
    no byte multiply, and clang scalarizes the byte chain y + y + y (which it turns into
-   one) lane by lane. */
+   one) lane by lane. Each token's dots (i16x8.relaxed_dot_i8x16_i7x16_s, one pmaddubsw on
+   x86) sum in int16 over the block, below 5 * 4 * 2 * 2 * 127, and are widened once. */
 BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t *a, size_t stride, int off, int step,
                                           int T, v128_t *acc0, v128_t *acc1, v128_t *acc2, v128_t *acc3)
 {
     const v128_t three = wasm_i8x16_splat(3);
-    v128_t s0 = *acc0, s1 = *acc1, s2 = *acc2, s3 = *acc3;
+    v128_t s0 = wasm_i16x8_splat(0), s1 = s0, s2 = s0, s3 = s0;
     int g, m;
+    BL__WASM_ROLLED
     for (g = 0; g < 4; ++g) {
         v128_t w = wasm_v128_load(p + 16 * g), lo = wasm_u16x8_load8x8(p + 16 * g),
                hi = wasm_u16x8_load8x8(p + 16 * g + 8), ylo = lo, yhi = hi, c;
@@ -4366,20 +4372,25 @@ BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t 
         BL__UNROLL
         for (m = 0; m < d; ++m) {
             if (d == 4) {
-                c = wasm_v128_and(wasm_u8x16_shr(w, (uint32_t)(2 * m)), three);
+                c = wasm_v128_and(wasm_u16x8_shr(w, (uint32_t)(2 * m)), three);
             } else {
                 v128_t clo = bl__wasm_code(5, m, lo, &ylo);
                 c = wasm_u8x16_narrow_i16x8(clo, bl__wasm_code(5, m, hi, &yhi));
             }
-            s0 = BL__WASM_RDOT(at + step * m, c, s0);
-            if (T > 1) s1 = BL__WASM_RDOT(at + stride + step * m, c, s1);
+            s0 = wasm_i16x8_add(s0, BL__WASM_RDOT16(at + step * m, c));
+            if (T > 1) s1 = wasm_i16x8_add(s1, BL__WASM_RDOT16(at + stride + step * m, c));
             if (T > 2) {
-                s2 = BL__WASM_RDOT(at + 2 * stride + step * m, c, s2);
-                s3 = BL__WASM_RDOT(at + 3 * stride + step * m, c, s3);
+                s2 = wasm_i16x8_add(s2, BL__WASM_RDOT16(at + 2 * stride + step * m, c));
+                s3 = wasm_i16x8_add(s3, BL__WASM_RDOT16(at + 3 * stride + step * m, c));
             }
         }
     }
-    *acc0 = s0; *acc1 = s1; *acc2 = s2; *acc3 = s3;
+    *acc0 = wasm_i32x4_add(*acc0, wasm_i32x4_extadd_pairwise_i16x8(s0));
+    if (T > 1) *acc1 = wasm_i32x4_add(*acc1, wasm_i32x4_extadd_pairwise_i16x8(s1));
+    if (T > 2) {
+        *acc2 = wasm_i32x4_add(*acc2, wasm_i32x4_extadd_pairwise_i16x8(s2));
+        *acc3 = wasm_i32x4_add(*acc3, wasm_i32x4_extadd_pairwise_i16x8(s3));
+    }
 }
 #else
 /* the block at `p` (64 readable bytes) against T tokens at offset `off`, digit stride `step`.
@@ -4390,6 +4401,7 @@ BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t 
 {
     v128_t s0 = *acc0, s1 = *acc1, s2 = *acc2, s3 = *acc3;
     int g, m;
+    BL__WASM_ROLLED
     for (g = 0; g < 8; ++g) {
         v128_t w = wasm_u16x8_load8x8(p + 8 * g), y = w, c;
         const int8_t *at = a + off + 8 * g;
@@ -4409,49 +4421,101 @@ BL__FORCE_INLINE void bl__wasm_block_int8(int d, const uint8_t *p, const int8_t 
 #endif
 
 #if defined(BITLINEAR_WASM_RELAXED)
-/* Relaxed SIMD, 2BIT with one token: each digit into its own accumulator (four
-   independent chains), digits 0-2 masked in place (byte & 3 << 2m: the code times 4^m,
-   one AND instead of a shift and an AND; the accumulator is shifted back by 2m when
-   folded, exactly, as every lane sum is a multiple of 4^m) and digit 3 taken as byte >> 6
-   (the dot's code operand must stay below 128). SIMD128 keeps the shared block: the same
-   in 16-bit lanes measured no faster under V8. */
-BL__FORCE_INLINE void bl__wasm_block_2bit_t1(const uint8_t *p, const int8_t *a, int step, v128_t acc[4])
+/* Relaxed SIMD, 2BIT with one token: i16x8.relaxed_dot_i8x16_i7x16_s (one pmaddubsw on
+   x86, where the i32x4 form also widens) into two int16 sums, by the digits' place in the
+   byte. One 16-bit shift by 4 brings digits 2 and 3 to where digits 0 and 1 were, and
+   each digit is then masked in place: digits 0 and 2 as their codes (mask 3), digits 1 and
+   3 as four times their codes (mask 12; the dot's code operand stays below 128). A dot
+   lane is below 2 * 8 * 127 for the x4 digits, so a 16-byte group adds less than 4064 to
+   the x4 sum and 1016 to the other; eight groups (two blocks) fit in int16, after which
+   the sums are widened, the x4 one shifted back, into the int32 total. */
+BL__FORCE_INLINE void bl__wasm_group_2bit_t1(const uint8_t *p, const int8_t *at, int step, v128_t *ones,
+                                             v128_t *fours)
 {
-    int g;
-    for (g = 0; g < 4; ++g) {
-        v128_t w = wasm_v128_load(p + 16 * g);
-        const int8_t *at = a + 16 * g;
-        acc[0] = BL__WASM_RDOT(at, wasm_v128_and(w, wasm_i8x16_splat(3)), acc[0]);
-        acc[1] = BL__WASM_RDOT(at + step, wasm_v128_and(w, wasm_i8x16_splat(12)), acc[1]);
-        acc[2] = BL__WASM_RDOT(at + 2 * step, wasm_v128_and(w, wasm_i8x16_splat(48)), acc[2]);
-        acc[3] = BL__WASM_RDOT(at + 3 * step, wasm_u8x16_shr(w, 6), acc[3]);
-    }
+    v128_t w = wasm_v128_load(p), h = wasm_u16x8_shr(w, 4);
+    v128_t d0 = BL__WASM_RDOT16(at, wasm_v128_and(w, wasm_i8x16_splat(3)));
+    v128_t d1 = BL__WASM_RDOT16(at + step, wasm_v128_and(w, wasm_i8x16_splat(12)));
+    v128_t d2 = BL__WASM_RDOT16(at + 2 * step, wasm_v128_and(h, wasm_i8x16_splat(3)));
+    v128_t d3 = BL__WASM_RDOT16(at + 3 * step, wasm_v128_and(h, wasm_i8x16_splat(12)));
+    *ones = wasm_i16x8_add(*ones, wasm_i16x8_add(d0, d2));
+    *fours = wasm_i16x8_add(*fours, wasm_i16x8_add(d1, d3));
 }
 
-/* acc[0..3] shifted back and added to *total; acc cleared */
+/* the int16 sums widened into *total, the x4 one shifted back (exact: each of its lanes
+   is a sum of multiples of 4); the sums cleared */
+BL__FORCE_INLINE void bl__wasm_2bit_widen(v128_t *ones, v128_t *fours, v128_t *total)
+{
+    v128_t s = wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(*ones),
+                              wasm_i32x4_shr(wasm_i32x4_extadd_pairwise_i16x8(*fours), 2));
+    *total = wasm_i32x4_add(*total, s);
+    *ones = *fours = wasm_i16x8_splat(0);
+}
+
+/* one 2BIT row with one token, a 16-byte group (bl__wasm_group_2bit_t1) per step of a
+   loop kept rolled (BL__WASM_ROLLED) */
+static int32_t bl__wasm_row_2bit_t1(const uint8_t *row, int n, const int8_t *a)
+{
+    v128_t total = wasm_i32x4_splat(0), ones = total, fours = total;
+    int pos = 0, g, blocks = 0;
+    for (; pos + 256 <= n; pos += 256, row += 64) {
+        BL__WASM_ROLLED
+        for (g = 0; g < 64; g += 16) bl__wasm_group_2bit_t1(row + g, a + pos + g, 64, &ones, &fours);
+        if (++blocks == 2) bl__wasm_2bit_widen(&ones, &fours, &total), blocks = 0;
+    }
+    if (pos < n) { /* with at most one block in the sums: two blocks' room */
+        uint8_t buf[64];
+        int bytes = (n - pos + 3) / 4;
+        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
+        for (g = 0; g < 64; g += 16) bl__wasm_group_2bit_t1(p + g, a + pos + g, bytes, &ones, &fours);
+    }
+    bl__wasm_2bit_widen(&ones, &fours, &total);
+    return bl__wasm_hsum_i32(total);
+}
+#else
+/* SIMD128, 2BIT with one token: eight bytes widened to 16-bit lanes, each digit masked in
+   place (byte & 3 << 2m: 4^m times its code, one AND instead of a shift and an AND) and
+   multiplied by its activations by i32x4.dot_i16x8_s into a sum of its own, shifted back
+   by 2m when folded (exact: every lane of that sum is a multiple of 4^m). A lane adds
+   below 2 * 192 * 127 per eight bytes, so the sums fold into the total every 4096
+   blocks (of eight steps), before 2^31. */
+BL__FORCE_INLINE void bl__wasm_step_2bit_t1(const uint8_t *p, const int8_t *at, int step, v128_t acc[4])
+{
+    v128_t w = wasm_u16x8_load8x8(p);
+    acc[0] = wasm_i32x4_add(acc[0], wasm_i32x4_dot_i16x8(wasm_v128_and(w, wasm_i16x8_splat(3)), wasm_i16x8_load8x8(at)));
+    acc[1] = wasm_i32x4_add(acc[1], wasm_i32x4_dot_i16x8(wasm_v128_and(w, wasm_i16x8_splat(12)),
+                                                         wasm_i16x8_load8x8(at + step)));
+    acc[2] = wasm_i32x4_add(acc[2], wasm_i32x4_dot_i16x8(wasm_v128_and(w, wasm_i16x8_splat(48)),
+                                                         wasm_i16x8_load8x8(at + 2 * step)));
+    acc[3] = wasm_i32x4_add(acc[3], wasm_i32x4_dot_i16x8(wasm_v128_and(w, wasm_i16x8_splat(192)),
+                                                         wasm_i16x8_load8x8(at + 3 * step)));
+}
+
+/* acc[m] shifted back by 2m and added to *total; acc cleared */
 BL__FORCE_INLINE void bl__wasm_2bit_fold(v128_t acc[4], v128_t *total)
 {
     v128_t s = wasm_i32x4_add(acc[0], wasm_i32x4_shr(acc[1], 2));
-    s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_shr(acc[2], 4), acc[3]));
+    s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_shr(acc[2], 4), wasm_i32x4_shr(acc[3], 6)));
     *total = wasm_i32x4_add(*total, s);
     acc[0] = acc[1] = acc[2] = acc[3] = wasm_i32x4_splat(0);
 }
 
-/* one 2BIT row with one token (bl__wasm_block_2bit_t1). A block adds < 16 * 48 * 128 to a
-   lane, so the accumulators fold into the total every 4096 blocks, before 2^31. */
+/* one 2BIT row with one token, eight bytes (bl__wasm_step_2bit_t1) per step of a loop
+   kept rolled (BL__WASM_ROLLED) */
 static int32_t bl__wasm_row_2bit_t1(const uint8_t *row, int n, const int8_t *a)
 {
     v128_t acc[4], total = wasm_i32x4_splat(0);
-    int pos = 0, m, blocks = 0;
-    for (m = 0; m < 4; ++m) acc[m] = total;
+    int pos = 0, g, blocks = 0;
+    for (g = 0; g < 4; ++g) acc[g] = total;
     for (; pos + 256 <= n; pos += 256, row += 64) {
-        bl__wasm_block_2bit_t1(row, a + pos, 64, acc);
+        BL__WASM_ROLLED
+        for (g = 0; g < 64; g += 8) bl__wasm_step_2bit_t1(row + g, a + pos + g, 64, acc);
         if (++blocks == 4096) bl__wasm_2bit_fold(acc, &total), blocks = 0;
     }
     if (pos < n) {
         uint8_t buf[64];
         int bytes = (n - pos + 3) / 4;
-        bl__wasm_block_2bit_t1(bl__simd_tail(row, bytes, 0, buf), a + pos, bytes, acc);
+        const uint8_t *p = bl__simd_tail(row, bytes, 0, buf);
+        for (g = 0; g < 64; g += 8) bl__wasm_step_2bit_t1(p + g, a + pos + g, bytes, acc);
     }
     bl__wasm_2bit_fold(acc, &total);
     return bl__wasm_hsum_i32(total);
@@ -4464,12 +4528,10 @@ BL__FORCE_INLINE void bl__wasm_row_int8(int d, const uint8_t *row, int n, const 
 {
     v128_t acc0 = wasm_i32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     int pos = 0, span = 64 * d;
-#if defined(BITLINEAR_WASM_RELAXED)
     if (d == 4 && T == 1) {
         out[0] = bl__wasm_row_2bit_t1(row, n, a);
         return;
     }
-#endif
     for (; pos + span <= n; pos += span, row += 64)
         bl__wasm_block_int8(d, row, a, stride, pos, 64, T, &acc0, &acc1, &acc2, &acc3);
     if (pos < n) {

@@ -102,10 +102,10 @@ strict_user() { # strict_user TAG COMPILER FLAGS...
 strict_user simd128 "$CC" -msimd128
 build_run nowasm tests/test_backends.c -msimd128 -DBITLINEAR_NO_WASM
 # relaxed SIMD's integer dot product (clang >= 16), behind node's flag. node 20.20 (V8 11.3)
-# computes i32x4.relaxed_dot_i8x16_i7x16_add_s wrong in its baseline compiler (Liftoff):
-# test_backends then fails 40-odd checks, and passes in full with --no-liftoff (optimized
-# code) and in Chromium 156 (tests/run_web.sh). So node runs it with --no-liftoff, after a
-# probe of the instruction on random operands.
+# computes the i32x4 form wrong in its baseline compiler (Liftoff); the kernels use the
+# i16x8 form, probed here on random operands before node is trusted with it, and run with
+# --no-liftoff (optimized code, what the timed runs execute). Chromium runs it too
+# (tests/run_web.sh).
 read -r RCC RDOT <<<"$(bash tests/wasm/relaxed_cc.sh "$SYSROOT")"
 if [ -z "${RCC:-}" ]; then
     echo "skipped: relaxed SIMD (no clang >= 16 here builds its integer dot product for wasm32)"
