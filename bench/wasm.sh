@@ -71,21 +71,38 @@ for line in open(sys.argv[1]):
     rows.setdefault((fmt, int(out), int(inn), int(batch)), {}).setdefault(build, []).append(float(us))
 def med(v): return statistics.median(v) if v else float("nan")
 def noise(v): return (max(v) - min(v)) / med(v) * 100 if len(v) > 1 else 0.0
-print("\n| format | out x in | batch | SIMD128 us | wasm scalar us | native AVX2 us | SIMD128 / scalar | SIMD128 / AVX2 time "
-      "| plain AVX2 us | SIMD128 / plain AVX2 time | relaxed us | relaxed / AVX2 time | relaxed / plain AVX2 time "
-      "| noise simd/scalar/avx2/plain/relaxed |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+builds = ("wasm-simd128", "wasm-scalar", "native-avx2", "native-avx2-plain", "wasm-relaxed")
+have = {k: any(k in b for b in rows.values()) for k in builds}
+# the plain AVX2 columns only where the native build ran AVX-VNNI kernels (otherwise the
+# native build is the plain one), the relaxed ones only where a relaxed build ran
+cols = [("SIMD128 us", lambda m: "%.0f" % m["wasm-simd128"]),
+        ("wasm scalar us", lambda m: "%.0f" % m["wasm-scalar"]),
+        ("native AVX2 us", lambda m: "%.0f" % m["native-avx2"]),
+        ("SIMD128 / scalar", lambda m: "%.1fx" % (m["wasm-scalar"] / m["wasm-simd128"])),
+        ("SIMD128 / AVX2 time", lambda m: "%.2f" % (m["wasm-simd128"] / m["native-avx2"]))]
+if have["native-avx2-plain"]:
+    cols += [("plain AVX2 us", lambda m: "%.0f" % m["native-avx2-plain"]),
+             ("SIMD128 / plain AVX2 time", lambda m: "%.2f" % (m["wasm-simd128"] / m["native-avx2-plain"]))]
+if have["wasm-relaxed"]:
+    cols += [("relaxed us", lambda m: "%.0f" % m["wasm-relaxed"]),
+             ("relaxed / AVX2 time", lambda m: "%.2f" % (m["wasm-relaxed"] / m["native-avx2"]))]
+    if have["native-avx2-plain"]:
+        cols += [("relaxed / plain AVX2 time", lambda m: "%.2f" % (m["wasm-relaxed"] / m["native-avx2-plain"]))]
+shown = [k for k in builds if have[k]]
+names = dict(zip(builds, ("simd", "scalar", "avx2", "plain", "relaxed")))
+print("\n| format | out x in | batch | " + " | ".join(c[0] for c in cols) +
+      " | noise " + "/".join(names[k] for k in shown) + " |")
+print("|---|---|---|" + "---:|" * len(cols) + "---|")
 res = []
 for (fmt, out, inn, batch), b in sorted(rows.items(), key=lambda kv: (kv[0][3], kv[0][0], kv[0][1], kv[0][2])):
-    s, c, n, p, x = (b.get(k, []) for k in ("wasm-simd128", "wasm-scalar", "native-avx2", "native-avx2-plain",
-                                            "wasm-relaxed"))
-    ms, mc, mn, mp, mx = med(s), med(c), med(n), med(p), med(x)
-    print("| %s | %dx%d | %d | %.0f | %.0f | %.0f | %.1fx | %.2f | %.0f | %.2f | %.0f | %.2f | %.2f "
-          "| %.0f%% / %.0f%% / %.0f%% / %.0f%% / %.0f%% |" % (
-        fmt, out, inn, batch, ms, mc, mn, mc / ms, ms / mn, mp, ms / mp, mx, mx / mn, mx / mp,
-        noise(s), noise(c), noise(n), noise(p), noise(x)))
-    res.append(dict(format=fmt, out=out, inn=inn, batch=batch, simd128_us=ms, scalar_us=mc, avx2_us=mn,
-                    avx2_plain_us=mp, relaxed_us=mx, rounds=dict(simd128=s, scalar=c, avx2=n, avx2_plain=p, relaxed=x)))
+    m = {k: med(b.get(k, [])) for k in builds}
+    print("| %s | %dx%d | %d | " % (fmt, out, inn, batch) + " | ".join(c[1](m) for c in cols) + " | " +
+          " / ".join("%.0f%%" % noise(b.get(k, [])) for k in shown) + " |")
+    res.append(dict(format=fmt, out=out, inn=inn, batch=batch, simd128_us=m["wasm-simd128"],
+                    scalar_us=m["wasm-scalar"], avx2_us=m["native-avx2"], avx2_plain_us=m["native-avx2-plain"],
+                    relaxed_us=m["wasm-relaxed"],
+                    rounds=dict(zip(("simd128", "scalar", "avx2", "avx2_plain", "relaxed"),
+                                    (b.get(k, []) for k in builds)))))
 json.dump(res, open(sys.argv[2], "w"), indent=1)
 print("\n(written to %s; goals: SIMD128 >= 8x wasm scalar at batch 1, within 2.5x of native AVX2)" % sys.argv[2])
 PY
