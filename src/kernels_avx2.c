@@ -21,6 +21,16 @@ static int32_t bl__avx2_hsum(__m256i v)
     return _mm_cvtsi128_si32(s);
 }
 
+/* four horizontal sums together: interleave, then fold the 128-bit lanes */
+BL__FORCE_INLINE void bl__avx2_hsum4(const __m256i v[4], int32_t out[4])
+{
+    __m256i s = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
+    __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
+    s = _mm256_add_epi32(_mm256_unpacklo_epi64(s, t), _mm256_unpackhi_epi64(s, t));
+    _mm_storeu_si128((__m128i *)(void *)out,
+                     _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+}
+
 /* ---- AVX2 alone: vpmaddubsw + vpmaddwd ------------------------------------------------ */
 
 /* Batch 1 streams every weight once. 2BIT (memory bound) walks one row at a time, a
@@ -205,11 +215,13 @@ BL__FORCE_INLINE void bl__avx2_plain_2bit_half(__m256i w, __m256i three, __m256i
 }
 
 /* One 2BIT row with one token, 512 weights a step, prefetched as bl__avx2_2bit_row is but
-   further ahead: the halves alternate between two int16 pairs, widened to int32 every two
-   steps. Two steps give hi[k] four halves, 4 * 4064 = 16256 per lane at most, so hi[0] +
-   hi[1] stays below 2^15 (activations are at most 127 in magnitude); what remains after
-   the last whole double step (a step, a block, a tail block) gives each hi[k] four halves
-   too. */
+   further ahead: the halves alternate between two int16 pairs, lo and hi, widened to
+   int32 when they could next overflow (activations are at most 127 in magnitude). A half
+   adds at most 4064 to a lane of hi[k] and 1016 to one of lo[k]. So hi is widened every
+   two steps: hi[k] then holds four halves, and hi[0] + hi[1] at most 32512. lo is widened
+   every eight steps, when lo[0] + lo[1] reaches the same bound. After the last whole double
+   step, at most a step, a block and a tail block remain: two halves more for each hi[k],
+   and lo's count stays within its eight steps. */
 BL__FORCE_INLINE void bl__avx2_plain_2bit_step(const uint8_t *row, const int8_t *a, __m256i three, __m256i twelve,
                                                __m256i lo[2], __m256i hi[2])
 {
@@ -222,19 +234,18 @@ BL__FORCE_INLINE void bl__avx2_plain_2bit_step(const uint8_t *row, const int8_t 
                                  &lo[k % 2], &hi[k % 2]);
 }
 
-BL__FORCE_INLINE void bl__avx2_plain_2bit_widen(__m256i lo[2], __m256i hi[2], __m256i ones, __m256i *acc_lo,
-                                                __m256i *acc_hi)
+/* *acc += s[0] + s[1] widened to int32; s cleared */
+BL__FORCE_INLINE void bl__avx2_plain_2bit_widen(__m256i s[2], __m256i ones, __m256i *acc)
 {
-    *acc_lo = _mm256_add_epi32(*acc_lo, _mm256_madd_epi16(_mm256_add_epi16(lo[0], lo[1]), ones));
-    *acc_hi = _mm256_add_epi32(*acc_hi, _mm256_madd_epi16(_mm256_add_epi16(hi[0], hi[1]), ones));
-    lo[0] = lo[1] = hi[0] = hi[1] = _mm256_setzero_si256();
+    *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(_mm256_add_epi16(s[0], s[1]), ones));
+    s[0] = s[1] = _mm256_setzero_si256();
 }
 
-static int32_t bl__avx2_plain_2bit_row(const uint8_t *row, int n, const int8_t *a)
+static __m256i bl__avx2_plain_2bit_row(const uint8_t *row, int n, const int8_t *a)
 {
     __m256i three = _mm256_set1_epi8(3), twelve = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
     __m256i lo[2], hi[2], acc_lo = _mm256_setzero_si256(), acc_hi = acc_lo;
-    int pos = 0;
+    int pos = 0, doubles = 0;
     lo[0] = lo[1] = hi[0] = hi[1] = acc_lo;
     for (; pos + 1024 <= n; pos += 1024, row += 256) {
         BL__KEEP(three); /* gcc would rebuild the constants every step */
@@ -242,7 +253,8 @@ static int32_t bl__avx2_plain_2bit_row(const uint8_t *row, int n, const int8_t *
         BL__KEEP(ones);
         bl__avx2_plain_2bit_step(row, a + pos, three, twelve, lo, hi);
         bl__avx2_plain_2bit_step(row + 128, a + pos + 512, three, twelve, lo, hi);
-        bl__avx2_plain_2bit_widen(lo, hi, ones, &acc_lo, &acc_hi);
+        bl__avx2_plain_2bit_widen(hi, ones, &acc_hi);
+        if (++doubles == 4) bl__avx2_plain_2bit_widen(lo, ones, &acc_lo), doubles = 0;
     }
     if (pos + 512 <= n) {
         bl__avx2_plain_2bit_step(row, a + pos, three, twelve, lo, hi);
@@ -253,8 +265,9 @@ static int32_t bl__avx2_plain_2bit_row(const uint8_t *row, int n, const int8_t *
     bl__avx2_plain_2bit_half(BL__AVX2_LOAD(q), three, twelve, a + (off), step, &lo[k], &hi[k])
     BL__AVX2_2BIT_ROW_END(row, n, pos, BL__AVX2_PLAIN_HALF);
 #undef BL__AVX2_PLAIN_HALF
-    bl__avx2_plain_2bit_widen(lo, hi, ones, &acc_lo, &acc_hi);
-    return bl__avx2_hsum(_mm256_add_epi32(acc_lo, _mm256_srai_epi32(acc_hi, 2)));
+    bl__avx2_plain_2bit_widen(lo, ones, &acc_lo);
+    bl__avx2_plain_2bit_widen(hi, ones, &acc_hi);
+    return _mm256_add_epi32(acc_lo, _mm256_srai_epi32(acc_hi, 2));
 }
 
 /* BASE3, one 64-byte block of two rows (r0, r1) against the five digits' activations
@@ -296,7 +309,9 @@ BL__FORCE_INLINE void bl__avx2_plain_rows4_int8(int d, const uint8_t *row, size_
     size_t ahead;
     int h, pos, split = (rb & 63) != 0;
     if (d == 4) {
-        for (h = 0; h < 4; ++h) out[h] = bl__avx2_plain_2bit_row(row + (size_t)h * rb, n, a);
+        __m256i v[4];
+        for (h = 0; h < 4; ++h) v[h] = bl__avx2_plain_2bit_row(row + (size_t)h * rb, n, a);
+        bl__avx2_hsum4(v, out);
         return;
     }
     ahead = bl__avx2_ahead(rb, BL__AVX2_AHEAD_BASE3);
@@ -335,16 +350,6 @@ BL__FORCE_INLINE __m256i bl__avx2_dpbusd(__m256i acc, __m256i u, __m256i s)
 {
     __asm__("%{vex%} vpdpbusd {%2, %1, %0|%0, %1, %2}" : "+x"(acc) : "x"(u), "x"(s));
     return acc;
-}
-
-/* four horizontal sums together: interleave, then fold the 128-bit lanes */
-BL__FORCE_INLINE void bl__avx2_hsum4(const __m256i v[4], int32_t out[4])
-{
-    __m256i s = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
-    __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
-    s = _mm256_add_epi32(_mm256_unpacklo_epi64(s, t), _mm256_unpackhi_epi64(s, t));
-    _mm_storeu_si128((__m128i *)(void *)out,
-                     _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
 }
 
 /* STEP for rows r_ = 0, 1, written out: clang 14 leaves a loop over the rows partly
