@@ -4,7 +4,8 @@
    Prints a markdown table and writes bench/results.json.
 
      roofline [--quick] [--json PATH]
-         --quick: one shape, fewer repetitions (a smoke run)
+         --quick: one shape, fewer repetitions (a smoke run); writes no record unless --json
+                  names one, so a smoke run never replaces the full record
          --json:  where the results go (default bench/results.json; its other members are kept)
 
    Times are medians after a warm-up. Batch 1 runs hot (one layer, its weights stay in
@@ -870,7 +871,7 @@ int main(int argc, char **argv)
     static const int batches[3] = { 1, 8, 128 };
     int quick = 0, ymm_limits, nshapes, si, bi, fi, ai, th, i, nres = 0, nres2 = 0;
     int have_avx2 = bl_set_backend(BL_BACKEND_AVX2) == BL_OK, ymm = ymm_int8_kind();
-    const char *json_path = "bench/results.json";
+    const char *json_path = NULL;
     /* cold batch 1 INT8, 2BIT and BASE3 in alternation: [shape][threads - 1][format] */
     double pair[3][2][2];
     double l1bw, l2bw, l3bw, int8_1, int8_2, fp32_1, fp32_2, base3_1, ymm_1 = 0.0, ymm_2 = 0.0, fymm_1 = 0.0, fymm_2 = 0.0;
@@ -897,6 +898,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (!json_path && !quick) json_path = "bench/results.json";
     nshapes = quick ? 1 : 3;
     budget = quick ? 0.1 : 0.25;
     memset(pair, 0, sizeof pair);
@@ -1099,8 +1101,8 @@ int main(int argc, char **argv)
                    pair[si][1][1] * 1e6, pair[si][1][1] / pair[si][1][0]);
     }
 
-    others = other_members(json_path);
-    js = fopen(json_path, "w");
+    others = json_path ? other_members(json_path) : NULL;
+    js = json_path ? fopen(json_path, "w") : NULL;
     if (js) {
         fprintf(js, "{\n  \"backend\": \"%s\",\n  \"limits\": {\"dram_read_gbs_1t\": %.2f, \"dram_read_gbs_2t\": %.2f, "
                     "\"l1_read_gbs\": %.2f, \"l2_read_gbs\": %.2f, \"l3_read_gbs\": %.2f, \"int8_gops_1t\": %.1f, "
@@ -1127,7 +1129,7 @@ int main(int argc, char **argv)
         if (others) fputs(others, js);
         fprintf(js, "\n}\n");
         fclose(js);
-    } else
+    } else if (json_path)
         fprintf(stderr, "roofline: cannot write %s\n", json_path);
     for (i = 0; i < 4; ++i) free(xs[i]);
     free(xs);
