@@ -1101,8 +1101,13 @@ int main(int argc, char **argv)
                    pair[si][1][1] * 1e6, pair[si][1][1] / pair[si][1][0]);
     }
 
-    others = json_path ? other_members(json_path) : NULL;
-    js = json_path ? fopen(json_path, "w") : NULL;
+    others = NULL;
+    js = NULL;
+    if (json_path) { /* a --quick run without --json writes no record */
+        others = other_members(json_path);
+        js = fopen(json_path, "w");
+        if (!js) fprintf(stderr, "roofline: cannot write %s\n", json_path);
+    }
     if (js) {
         fprintf(js, "{\n  \"backend\": \"%s\",\n  \"limits\": {\"dram_read_gbs_1t\": %.2f, \"dram_read_gbs_2t\": %.2f, "
                     "\"l1_read_gbs\": %.2f, \"l2_read_gbs\": %.2f, \"l3_read_gbs\": %.2f, \"int8_gops_1t\": %.1f, "
@@ -1129,8 +1134,7 @@ int main(int argc, char **argv)
         if (others) fputs(others, js);
         fprintf(js, "\n}\n");
         fclose(js);
-    } else if (json_path)
-        fprintf(stderr, "roofline: cannot write %s\n", json_path);
+    }
     for (i = 0; i < 4; ++i) free(xs[i]);
     free(xs);
     free(y);
